@@ -1,0 +1,93 @@
+/* torchx: the tensor operations gaitord needs beyond gotorch's shim.
+ *
+ * Plain C as seen from Go. Every tensor handle is an `at::Tensor *` (the same
+ * representation gotorch uses), created with `new` and released by gotorch's
+ * finalizer (Tensor_Close). Functions that can fail return NULL on success or
+ * a malloc'd message (the libtorch error without its C++ backtrace) that the
+ * caller frees with tx_free. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void *TxTensor;
+
+void tx_free(void *p);
+
+/* construction and copies */
+const char *tx_from_float32(const float *data, const int64_t *shape, int64_t ndim, TxTensor *out);
+const char *tx_from_int64(const int64_t *data, const int64_t *shape, int64_t ndim, TxTensor *out);
+const char *tx_zeros(const int64_t *shape, int64_t ndim, TxTensor *out);
+const char *tx_copy_float32(TxTensor x, float *dst, int64_t n);
+const char *tx_numel(TxTensor x, int64_t *out);
+const char *tx_to_device(TxTensor x, const char *device, TxTensor *out);
+const char *tx_device(TxTensor x, char **out);
+const char *tx_clone(TxTensor x, TxTensor *out);
+
+/* in-place updates, never recorded by autograd */
+const char *tx_copy_(TxTensor dst, TxTensor src);
+const char *tx_uniform_(TxTensor x, double lo, double hi);
+const char *tx_xavier_uniform_(TxTensor x, double gain);
+const char *tx_fill_(TxTensor x, double v);
+const char *tx_set_requires_grad(TxTensor x, bool requires);
+
+/* differentiable operations */
+const char *tx_conv2d(TxTensor x, TxTensor w, TxTensor b, int64_t pad_h, int64_t pad_w, TxTensor *out);
+const char *tx_max_pool2d(TxTensor x, int64_t kernel, int64_t stride, TxTensor *out);
+const char *tx_leaky_relu(TxTensor x, double slope, TxTensor *out);
+const char *tx_linear(TxTensor x, TxTensor w, TxTensor b, TxTensor *out);
+const char *tx_cat(TxTensor *xs, int64_t n, int64_t dim, TxTensor *out);
+const char *tx_narrow(TxTensor x, int64_t dim, int64_t start, int64_t length, TxTensor *out);
+const char *tx_reshape(TxTensor x, const int64_t *shape, int64_t ndim, TxTensor *out);
+const char *tx_dropout(TxTensor x, double p, bool train, TxTensor *out);
+const char *tx_cumsum(TxTensor x, int64_t dim, TxTensor *out);
+const char *tx_pow(TxTensor x, double exponent, TxTensor *out);
+const char *tx_clamp(TxTensor x, double lo, double hi, TxTensor *out);
+const char *tx_sigmoid(TxTensor x, TxTensor *out);
+const char *tx_softmax(TxTensor x, int64_t dim, TxTensor *out);
+const char *tx_sum_dim(TxTensor x, int64_t dim, bool keepdim, TxTensor *out);
+const char *tx_mean_dim(TxTensor x, int64_t dim, bool keepdim, TxTensor *out);
+const char *tx_mean(TxTensor x, TxTensor *out);
+const char *tx_add(TxTensor a, TxTensor b, double alpha, TxTensor *out);
+const char *tx_mul_scalar(TxTensor x, double s, TxTensor *out);
+const char *tx_add_scalar(TxTensor x, double s, TxTensor *out);
+const char *tx_sub(TxTensor a, TxTensor b, TxTensor *out);
+const char *tx_bce_with_logits(TxTensor logits, TxTensor target, TxTensor *out);
+const char *tx_cross_entropy(TxTensor logits, TxTensor target, TxTensor *out);
+
+/* autograd */
+const char *tx_backward(TxTensor loss);
+const char *tx_grad(TxTensor x, TxTensor *out, bool *defined);
+const char *tx_zero_grad(TxTensor *params, int64_t n);
+bool tx_set_grad_enabled(bool enabled); /* returns the previous mode */
+bool tx_is_grad_enabled(void);
+
+/* Adam (torch.optim.Adam, amsgrad=False, L2 weight decay added to the
+ * gradient), one call for every parameter. step counts from 1. */
+const char *tx_adam_step(TxTensor *params, TxTensor *exp_avg, TxTensor *exp_avg_sq, int64_t n,
+                         int64_t step, double lr, double beta1, double beta2, double eps,
+                         double weight_decay);
+
+/* scalars and checks */
+const char *tx_item(TxTensor x, double *out);
+const char *tx_all_finite(TxTensor x, bool *out);
+
+/* runtime */
+void tx_manual_seed(uint64_t seed);
+/* the default CPU generator's state as bytes: size, copy out, restore */
+const char *tx_rng_state_size(int64_t *n);
+const char *tx_rng_state(uint8_t *dst, int64_t n);
+const char *tx_set_rng_state(const uint8_t *src, int64_t n);
+void tx_set_num_threads(int n);
+int tx_get_num_threads(void);
+bool tx_cuda_available(void);
+int tx_cuda_device_count(void);
+char *tx_version(void);
+char *tx_build_config(void);
+
+#ifdef __cplusplus
+}
+#endif
