@@ -1,0 +1,206 @@
+package model
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gaitord/gaitord/internal/torchx"
+)
+
+func TestStripsTable(t *testing.T) {
+	cases := map[int][3][2]int64{
+		32:  {{0, 6}, {6, 12}, {18, 14}}, // feet truncated to 14 rows
+		64:  {{0, 10}, {10, 24}, {34, 30}},
+		128: {{0, 22}, {22, 48}, {70, 58}},
+	}
+	for h, want := range cases {
+		got, err := Strips(h)
+		if err != nil || got != want {
+			t.Fatalf("Strips(%d) = %v, %v; want %v", h, got, err, want)
+		}
+	}
+	if _, err := Strips(100); err == nil || !strings.Contains(err.Error(), "100") {
+		t.Fatalf("Strips(100) err = %v", err)
+	}
+}
+
+func TestSizesAndCounts(t *testing.T) {
+	small := DefaultConfig()
+	big := Config{InputH: 128, InputW: 88, K: 100, Dropout: 0.5}
+	if small.FlattenSize() != 5120 || big.FlattenSize() != 22528 {
+		t.Fatalf("flatten sizes %d %d", small.FlattenSize(), big.FlattenSize())
+	}
+	// conv: 32·49+32 + 64·32·49+64 + 32·49+32 + 64·32·35+64 + 128·128·25+128
+	conv := int64(32*49+32) + 64*32*49 + 64 + 32*49 + 32 + 64*32*35 + 64 + 128*128*25 + 128
+	lin := func(f int64) int64 { return f*1024 + 1024 + 1024*1024 + 1024 + 1024*100 + 100 + 1024*2 + 2 }
+	if got := small.NumParams(); got != conv+lin(5120) {
+		t.Fatalf("64×44 params %d, want %d", got, conv+lin(5120))
+	}
+	if got := big.NumParams(); got != conv+lin(22528) {
+		t.Fatalf("128×88 params %d, want %d", got, conv+lin(22528))
+	}
+	for _, bad := range []Config{{InputH: 64, InputW: 64, K: 100}, {InputH: 100, InputW: 50, K: 100}, {InputH: 64, InputW: 44, K: 1}, {InputH: 64, InputW: 44, K: 10, Dropout: 1}} {
+		if _, err := New(bad, 1, "cpu"); err == nil {
+			t.Fatalf("config %+v accepted", bad)
+		}
+	}
+}
+
+func TestForwardShapesAndModes(t *testing.T) {
+	for _, cfg := range []Config{DefaultConfig(), {InputH: 128, InputW: 88, K: 90, MinAge: 2, Dropout: 0.5}} {
+		m, err := New(cfg, 3, "cpu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := torchx.Zeros(2, 1, int64(cfg.InputH), int64(cfg.InputW))
+		torchx.Uniform_(x, 0, 1)
+		age, gender, err := m.ForwardChecked(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := age.Shape(); s[0] != 2 || s[1] != int64(cfg.K) {
+			t.Fatalf("age logits %v", s)
+		}
+		if s := gender.Shape(); s[0] != 2 || s[1] != 2 {
+			t.Fatalf("gender logits %v", s)
+		}
+		// eval mode is deterministic; training mode applies dropout.
+		a1, _ := m.Forward(x)
+		a2, _ := m.Forward(x)
+		if !equal(torchx.Float32s(a1), torchx.Float32s(a2)) {
+			t.Fatal("eval forward not deterministic: dropout active outside training")
+		}
+		m.Train(true)
+		a3, _ := m.Forward(x)
+		if equal(torchx.Float32s(a1), torchx.Float32s(a3)) {
+			t.Fatal("training forward equals eval forward: dropout inactive")
+		}
+		if _, _, err := m.ForwardChecked(torchx.Zeros(2, 1, 32, 22)); err == nil || !strings.Contains(err.Error(), "[2 1 32 22]") {
+			t.Fatalf("wrong input accepted or unclear: %v", err)
+		}
+	}
+}
+
+func TestGradientsReachEveryParameter(t *testing.T) {
+	m, err := New(DefaultConfig(), 5, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := torchx.Zeros(2, 1, 64, 44)
+	torchx.Uniform_(x, 0, 1)
+	age, gender := m.Forward(x)
+	torchx.Backward(torchx.Add(torchx.Mean(age), torchx.Mean(gender), 1))
+	for i, p := range m.Params() {
+		g, ok := torchx.Grad(p)
+		if !ok {
+			t.Fatalf("%s has no gradient", m.Names()[i])
+		}
+		nonzero := false
+		for _, v := range torchx.Float32s(g) {
+			if v != 0 {
+				nonzero = true
+				break
+			}
+		}
+		if !nonzero {
+			t.Fatalf("%s has an all-zero gradient", m.Names()[i])
+		}
+	}
+}
+
+func TestReproducibleUnderSeedAndWeightsRoundTrip(t *testing.T) {
+	a, _ := New(DefaultConfig(), 11, "cpu")
+	b, _ := New(DefaultConfig(), 11, "cpu")
+	c, _ := New(DefaultConfig(), 12, "cpu")
+	wa, wb, wc := a.Weights(), b.Weights(), c.Weights()
+	if !equal(wa["conv.conv.weight"].Data, wb["conv.conv.weight"].Data) {
+		t.Fatal("same seed, different weights")
+	}
+	if equal(wa["conv.conv.weight"].Data, wc["conv.conv.weight"].Data) {
+		t.Fatal("different seeds, same weights")
+	}
+	for _, v := range wa["linear_age.bias"].Data {
+		if v != 0 {
+			t.Fatal("linear bias not zero")
+		}
+	}
+	if err := c.SetWeights(wa); err != nil {
+		t.Fatal(err)
+	}
+	if !equal(c.Weights()["linear_layer1.weight"].Data, wa["linear_layer1.weight"].Data) {
+		t.Fatal("SetWeights did not copy")
+	}
+}
+
+func TestSetWeightsStrict(t *testing.T) {
+	m, _ := New(DefaultConfig(), 1, "cpu")
+	w := m.Weights()
+	delete(w, "conv.conv.bias")
+	w["linear_age.weight"] = Weight{Shape: []int64{90, 1024}, Data: make([]float32, 90*1024)}
+	w["extra.weight"] = Weight{Shape: []int64{1}, Data: []float32{0}}
+	err := m.SetWeights(w)
+	if err == nil {
+		t.Fatal("mismatched weights accepted")
+	}
+	for _, want := range []string{"missing conv.conv.bias", "linear_age.weight has shape [90 1024]", "[100 1024]", "unexpected extra.weight"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+func TestDevices(t *testing.T) {
+	if err := CheckDevice("tpu"); err == nil || !strings.Contains(err.Error(), `unknown device "tpu"`) {
+		t.Fatalf("err = %v", err)
+	}
+	if !torchx.CUDAAvailable() {
+		if _, err := New(DefaultConfig(), 1, "cuda"); err == nil || !strings.Contains(err.Error(), "CUDA is not available") {
+			t.Fatalf("err = %v", err)
+		}
+	}
+}
+
+func TestForwardSetPoolsProbabilities(t *testing.T) {
+	m, _ := New(DefaultConfig(), 2, "cpu")
+	x := torchx.Zeros(2, 3, 1, 64, 44)
+	torchx.Uniform_(x, 0, 1)
+	p, pm, err := m.ForwardSet(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// independent: run each GEI alone and average σ(z) over the set.
+	age, _ := m.Forward(torchx.Reshape(x, 6, 1, 64, 44))
+	probs := torchx.Float32s(torchx.Sigmoid(age))
+	got := torchx.Float32s(p)
+	for n := 0; n < 2; n++ {
+		for k := 0; k < 100; k++ {
+			want := (probs[(3*n)*100+k] + probs[(3*n+1)*100+k] + probs[(3*n+2)*100+k]) / 3
+			if d := got[n*100+k] - want; d > 1e-6 || d < -1e-6 {
+				t.Fatalf("pooled p[%d][%d] = %v, want %v", n, k, got[n*100+k], want)
+			}
+		}
+	}
+	if s := pm.Shape(); len(s) != 1 || s[0] != 2 {
+		t.Fatalf("pMale shape %v", s)
+	}
+}
+
+func TestFLOPs(t *testing.T) {
+	// gl_conv1 alone: 2·32·49·64·44
+	c := DefaultConfig()
+	if f := c.FLOPs(); f < 2*32*49*64*44 || f > 2e9 {
+		t.Fatalf("FLOPs %d out of range", f)
+	}
+}
+
+func equal(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
