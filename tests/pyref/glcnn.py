@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""PyTorch reference of the GL-CNN age/gender network (Zhu et al. 2020).
+
+Test and benchmark tool only: the gaitord product never depends on Python.
+Run it with Debian's interpreter (/usr/bin/python3), which has torch.
+
+Importable API: GEINet, build_model, load_safetensors, save_safetensors,
+losses, decode_age.  CLI: ``init`` and ``forward`` (see --help).
+"""
+
+import argparse
+import json
+import os
+import struct
+import sys
+import tempfile
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+NEG_SLOPE = 0.01
+
+# Strip heights (head, body, feet) of PartConv2d by feature-map height.
+STRIPS = {32: (6, 12, 15), 64: (10, 24, 30), 128: (22, 48, 58)}
+
+
+def strip_bounds(h):
+    """Row ranges [a, b) of the head/body/feet strips for map height h."""
+    if h not in STRIPS:
+        raise ValueError(f"no strip table for map height {h}")
+    bounds, a = [], 0
+    for s in STRIPS[h]:
+        bounds.append((a, min(a + s, h)))
+        a += s
+    return bounds
+
+
+class BasicConv2d(nn.Module):
+    """Conv2d -> leaky_relu(0.01) -> MaxPool2d(2, 2)."""
+
+    def __init__(self, cin, cout, k, p):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, padding=p, stride=1)
+
+    def forward(self, x):
+        return F.max_pool2d(F.leaky_relu(self.conv(x), NEG_SLOPE), 2, 2)
+
+
+class PartConv2d(nn.Module):
+    """One shared conv block applied to head/body/feet strips, re-joined on height."""
+
+    def __init__(self, cin, cout, k, p):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(cin, cout, k, padding=p),
+            nn.LeakyReLU(NEG_SLOPE),
+            nn.MaxPool2d(2, 2),
+        )
+
+    def forward(self, x):
+        parts = [self.conv(x[:, :, a:b, :]) for a, b in strip_bounds(x.shape[2])]
+        return torch.cat(parts, 2)
+
+
+class GEINet(nn.Module):
+    """Global-Local CNN with ordinal age head (K logits) and gender head (2 logits)."""
+
+    def __init__(self, input_h=64, input_w=44, k=100, dropout=0.5):
+        super().__init__()
+        self.input_h, self.input_w, self.k, self.p = input_h, input_w, k, dropout
+        self.gl_conv1 = BasicConv2d(1, 32, 7, 3)
+        self.gl_conv2 = BasicConv2d(32, 64, 7, 3)
+        self.lc_conv1 = PartConv2d(1, 32, 7, 3)
+        self.lc_conv2 = PartConv2d(32, 64, (5, 7), (2, 3))
+        self.conv = BasicConv2d(128, 128, 5, 2)
+        feat = self._flat_features()
+        self.linear_layer1 = nn.Linear(feat, 1024)
+        self.linear_layer2 = nn.Linear(1024, 1024)
+        self.linear_age = nn.Linear(1024, k)
+        self.linear_gender = nn.Linear(1024, 2)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.xavier_uniform_(m.weight)  # bias keeps PyTorch default
+            elif isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def _flat_features(self):
+        h, w = self.input_h, self.input_w
+        for _ in range(3):  # three 2x2 max-pools, convs keep the size
+            h, w = h // 2, w // 2
+        return 128 * h * w
+
+    def forward(self, x):
+        g = self.gl_conv2(self.gl_conv1(x))
+        l = self.lc_conv2(self.lc_conv1(x))
+        x = self.conv(torch.cat([g, l], 1))
+        x = torch.flatten(x, 1)
+        x = F.dropout(F.leaky_relu(self.linear_layer1(x), NEG_SLOPE), self.p, self.training)
+        x = F.dropout(F.leaky_relu(self.linear_layer2(x), NEG_SLOPE), self.p, self.training)
+        return self.linear_age(x), self.linear_gender(x)
+
+
+def build_model(input_h=64, input_w=44, k=100, dropout=0.5, seed=None):
+    """Build a GEINet; seeds torch's global RNG first when seed is given."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    return GEINet(input_h, input_w, k, dropout)
+
+
+def decode_age(age_logits, min_age=0.0):
+    """min_age + sum_k sigmoid(z_k)."""
+    return min_age + torch.sigmoid(age_logits).sum(1)
+
+
+def losses(age_logits, gender_logits, ages, genders, min_age=0, lam=1.0, mu=1.0):
+    """Ranking (BCE), ODL (squared) and gender (CE) losses, each a batch mean."""
+    k = age_logits.shape[1]
+    ages = torch.as_tensor(ages, dtype=torch.long).clamp(min_age, min_age + k)
+    thresholds = min_age + torch.arange(k)
+    t = (ages[:, None] > thresholds[None, :]).to(age_logits.dtype)
+    ranking = F.binary_cross_entropy_with_logits(age_logits, t)
+    odl = ((torch.sigmoid(age_logits) - t) ** 2).mean()
+    gender = F.cross_entropy(gender_logits, torch.as_tensor(genders, dtype=torch.long))
+    total = ranking + lam * odl + mu * gender
+    return {"ranking": ranking, "odl": odl, "gender": gender, "total": total}
+
+
+def save_safetensors(path, tensors, metadata=None):
+    """Write float32 tensors (name -> tensor) as safetensors, atomically."""
+    header, blobs, off = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().to(torch.float32).contiguous().cpu()
+        raw = t.numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape),
+                        "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    hb = json.dumps(header, separators=(",", ":")).encode()
+    hb += b" " * (-len(hb) % 8)
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-st-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(struct.pack("<Q", len(hb)))
+            f.write(hb)
+            for b in blobs:
+                f.write(b)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_safetensors(path):
+    """Read an F32 safetensors file; returns (name -> tensor, metadata dict)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {}) or {}
+    base, out = 8 + n, {}
+    for name, info in header.items():
+        if info["dtype"] != "F32":
+            raise ValueError(f"{path}: tensor {name}: dtype {info['dtype']}, want F32")
+        b, e = info["data_offsets"]
+        t = torch.frombuffer(bytearray(data[base + b:base + e]), dtype=torch.float32)
+        out[name] = t.reshape(info["shape"]).clone()
+    return out, meta
+
+
+def model_from_weights(path):
+    """Build a GEINet sized by a safetensors file and load it strictly."""
+    sd, meta = load_safetensors(path)
+    k = sd["linear_age.weight"].shape[0]
+    if "input_height" in meta and "input_width" in meta:
+        h, w = int(meta["input_height"]), int(meta["input_width"])
+    else:  # infer from the flattened feature count
+        feat = sd["linear_layer1.weight"].shape[1]
+        cands = [(h, w) for h, w in ((64, 44), (128, 88)) if 128 * (h // 8) * (w // 8) == feat]
+        if not cands:
+            raise ValueError(f"{path}: cannot infer input size from {feat} features")
+        h, w = cands[0]
+    model = GEINet(h, w, k)
+    model.load_state_dict(sd, strict=True)
+    return model.eval(), meta
+
+
+def _ints(s):
+    return [int(v) for v in s.split(",")] if s else None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    pi = sub.add_parser("init", help="save a freshly initialised model")
+    pi.add_argument("--h", type=int, default=64)
+    pi.add_argument("--w", type=int, default=44)
+    pi.add_argument("--k", type=int, default=100)
+    pi.add_argument("--seed", type=int, default=0)
+    pi.add_argument("--out", required=True)
+    pf = sub.add_parser("forward", help="eval-mode forward pass (and losses)")
+    pf.add_argument("--weights", required=True)
+    pf.add_argument("--input", required=True, help="raw little-endian float32 [N,1,H,W]")
+    pf.add_argument("--n", type=int, required=True)
+    pf.add_argument("--min-age", type=float, default=None)
+    pf.add_argument("--ages")
+    pf.add_argument("--genders")
+    pf.add_argument("--lambda", dest="lam", type=float, default=1.0)
+    pf.add_argument("--mu", type=float, default=1.0)
+    pf.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+
+    if a.cmd == "init":
+        model = build_model(a.h, a.w, a.k, seed=a.seed)
+        meta = {"input_height": a.h, "input_width": a.w, "k": a.k, "min_age": "0"}
+        save_safetensors(a.out, model.state_dict(), meta)
+        return 0
+
+    model, meta = model_from_weights(a.weights)
+    min_age = a.min_age if a.min_age is not None else float(meta.get("min_age", 0))
+    with open(a.input, "rb") as f:
+        raw = bytearray(f.read())
+    shape = (a.n, 1, model.input_h, model.input_w)
+    want = 4 * a.n * model.input_h * model.input_w
+    if len(raw) != want:
+        raise SystemExit(f"{a.input}: {len(raw)} bytes, want {want} for shape {list(shape)}")
+    x = torch.frombuffer(raw, dtype=torch.float32).reshape(shape)
+    with torch.no_grad():
+        za, zg = model(x)
+        res = {"age_logits": za.tolist(), "gender_logits": zg.tolist(),
+               "age": decode_age(za, min_age).tolist()}
+        ages, genders = _ints(a.ages), _ints(a.genders)
+        if ages is not None:
+            if genders is None or len(ages) != a.n or len(genders) != a.n:
+                raise SystemExit("--ages and --genders need N values each")
+            ls = losses(za, zg, ages, genders, int(min_age), a.lam, a.mu)
+            res["losses"] = {k: float(v) for k, v in ls.items()}
+    tmp = a.out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(res, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
