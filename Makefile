@@ -1,22 +1,38 @@
-# gaitord build. `make` builds bin/gaitord; the native libraries and the cgo
-# environment come from scripts/install_libtorch.sh (LIBTORCH=... to use another libtorch).
+# gaitord build. The native libraries and the cgo environment come from
+# scripts/install_libtorch.sh (LIBTORCH=/path/to/libtorch to use another libtorch);
+# nothing needs to be set by hand.
 SHELL := /bin/bash
 GO ?= go
-NATIVE_SRC := $(wildcard native/torchx/*) scripts/install_libtorch.sh go.mod
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/gaitord/gaitord/internal/runtime.Version=$(VERSION)
 
 -include .cache/native/env.mk
 
-.PHONY: all build native test check demo bench clean
+.PHONY: all build native testdeps test check demo bench clean
 all: build
 
-.cache/native/env.mk: $(NATIVE_SRC)
+# Re-run the installer when the native sources change or the env file is missing.
+.cache/native/env.mk: $(wildcard native/torchx/*) scripts/install_libtorch.sh go.mod
 	scripts/install_libtorch.sh
 	@touch $@
 
 native: .cache/native/env.mk
 
 build: native
-	$(GO) build -o bin/gaitord ./cmd/gaitord
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/gaitord ./cmd/gaitord
+
+testdeps:
+	scripts/install_test_deps.sh
+
+# Everything the project checks: formatting, vet, and all tests.
+test: native testdeps
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# The main job on the built-in synthetic data: synth → train → eval → predict.
+demo: build
+	scripts/demo.sh
 
 clean:
 	rm -rf bin .cache/native

@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/gaitord/gaitord/internal/runtime"
+	"github.com/spf13/cobra"
+)
+
+// VersionOptions are the options of `gaitord version`.
+type VersionOptions struct {
+	JSON    bool
+	Threads int
+}
+
+func newVersionCmd(s Streams, g *Global) *cobra.Command {
+	o := &VersionOptions{}
+	c := &cobra.Command{
+		Use:     "version",
+		Short:   "Print gaitord's and libtorch's versions, the BLAS in use, threads and CUDA",
+		Example: "  gaitord version\n  gaitord version --json",
+		Args:    cobra.NoArgs,
+		RunE:    func(*cobra.Command, []string) error { return RunVersion(s, o) },
+	}
+	c.Flags().BoolVar(&o.JSON, "json", false, "print one JSON object")
+	c.Flags().IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = number of cores)")
+	return c
+}
+
+// RunVersion prints the runtime description.
+func RunVersion(s Streams, o *VersionOptions) error {
+	runtime.SetThreads(o.Threads)
+	info := runtime.Describe()
+	if o.JSON {
+		return json.NewEncoder(s.Out).Encode(info)
+	}
+	blas := "unknown (no BLAS library mapped)"
+	if len(info.BLAS) > 0 {
+		blas = strings.Join(info.BLAS, ", ")
+	}
+	fmt.Fprintf(s.Out, "gaitord   %s (%s)\nlibtorch  %s\nBLAS      %s\nthreads   %d intra-op\nCUDA      %s\n",
+		info.Gaitord, info.GoVersion, info.Libtorch, blas, info.Threads, cudaText(info))
+	return nil
+}
+
+func cudaText(i runtime.Info) string {
+	if !i.CUDA {
+		return "not available"
+	}
+	return fmt.Sprintf("available, %d device(s)", i.CUDADevices)
+}

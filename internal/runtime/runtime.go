@@ -1,0 +1,94 @@
+// Package runtime prepares libtorch for a gaitord process (intra-op threads,
+// device checks) and describes it (versions, BLAS in use) for `gaitord version`.
+package runtime
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"sort"
+	"strings"
+
+	"github.com/gaitord/gaitord/internal/torchx"
+)
+
+// Version is gaitord's version, set at link time with
+// -ldflags "-X github.com/gaitord/gaitord/internal/runtime.Version=…".
+var Version = "0.1.0-dev"
+
+// SetThreads sets libtorch's intra-op thread count: n > 0 as given, otherwise
+// the number of cores (gotorch and PyTorch both start with fewer here). It
+// returns the count in force.
+func SetThreads(n int) int {
+	if n <= 0 {
+		n = goruntime.NumCPU()
+	}
+	torchx.SetNumThreads(n)
+	return torchx.NumThreads()
+}
+
+// Info describes the running libtorch.
+type Info struct {
+	Gaitord       string   `json:"gaitord"`
+	Libtorch      string   `json:"libtorch"`
+	BLAS          []string `json:"blas"`
+	Threads       int      `json:"threads"`
+	CUDA          bool     `json:"cuda"`
+	CUDADevices   int      `json:"cuda_devices"`
+	GoVersion     string   `json:"go"`
+	LibtorchFiles []string `json:"libtorch_files"`
+}
+
+// Describe gathers Info. BLAS lists the BLAS libraries actually mapped into
+// this process (symbolic links resolved), which is what Debian's alternatives
+// system picked, not merely what libtorch was built against.
+func Describe() Info {
+	blas, torchLibs := mappedLibraries()
+	return Info{
+		Gaitord:       Version,
+		Libtorch:      torchx.Version(),
+		BLAS:          blas,
+		Threads:       torchx.NumThreads(),
+		CUDA:          torchx.CUDAAvailable(),
+		CUDADevices:   torchx.CUDADeviceCount(),
+		GoVersion:     goruntime.Version(),
+		LibtorchFiles: torchLibs,
+	}
+}
+
+func mappedLibraries() (blas, torch []string) {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return nil, nil
+	}
+	defer f.Close()
+	seenB, seenT := map[string]bool{}, map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 {
+			continue
+		}
+		path := fields[len(fields)-1]
+		base := filepath.Base(path)
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real
+		}
+		switch {
+		case strings.Contains(base, "blas") || strings.Contains(base, "mkl_rt") || strings.Contains(base, "libmkl_core"):
+			seenB[path] = true
+		case strings.HasPrefix(base, "libtorch") || strings.HasPrefix(base, "libc10") || base == "libcgotorch.so":
+			seenT[path] = true
+		}
+	}
+	for p := range seenB {
+		blas = append(blas, p)
+	}
+	for p := range seenT {
+		torch = append(torch, p)
+	}
+	sort.Strings(blas)
+	sort.Strings(torch)
+	return blas, torch
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# install_test_deps.sh — what the tests need beyond the build: Debian's
+# python3-torch and python3-onnx (the PyTorch reference the parity tests run
+# under /usr/bin/python3) and ONNX Runtime for Node.js (tools/ort), which checks
+# exported ONNX models. Idempotent and quiet when there is nothing to do.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+log() { echo "install_test_deps: $*" >&2; }
+
+missing=()
+for p in python3-torch python3-onnx nodejs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# nodejs may come from elsewhere (nodesource, nvm): a working node is enough.
+if command -v node >/dev/null; then missing=("${missing[@]/nodejs}"); fi
+read -r -a missing <<<"${missing[*]}"
+if [[ ${#missing[@]} -gt 0 ]]; then
+  if [[ $(id -u) -ne 0 ]]; then
+    log "error: missing Debian packages: ${missing[*]}; run: sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+  log "installing ${missing[*]} with apt"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v npm >/dev/null || { apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+
+# onnxruntime-node: --ignore-scripts, because its install script downloads CUDA
+# parts from a host that is not a package registry; the CPU library ships inside.
+if [[ -f "$root/tools/ort/package.json" && ! -d "$root/tools/ort/node_modules/onnxruntime-node" ]]; then
+  log "installing onnxruntime-node into tools/ort"
+  (cd "$root/tools/ort" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null 2>&1 ||
+    npm install --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+fi
