@@ -1,0 +1,255 @@
+package metrics
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// Gender codes used in Prediction.TrueGender.
+const (
+	GenderFemale  = 0
+	GenderMale    = 1
+	GenderUnknown = -1
+)
+
+// MaxTheta is the largest error tolerance (in years) reported in
+// Summary.CS.
+const MaxTheta = 10
+
+// csEps absorbs floating-point noise when comparing |error| ≤ θ, so that
+// e.g. an error of 1+2⁻⁵² still counts towards CS(1).
+const csEps = 1e-9
+
+// Prediction is the evaluation record of one sample.
+type Prediction struct {
+	Path       string  `json:"path"`
+	View       string  `json:"view"`
+	TrueAge    int     `json:"true_age"`
+	TrueGender int     `json:"true_gender"` // 0 female, 1 male, anything else (−1) unknown
+	Age        float64 `json:"age"`         // point estimate (e.g. ExpectedAge)
+	Median     float64 `json:"median"`
+	Lo80       float64 `json:"lo80"`
+	Hi80       float64 `json:"hi80"`
+	PMale      float64 `json:"p_male"` // P(gender = male); > 0.5 ⇒ male
+	Violations int     `json:"violations"`
+	Pairs      int     `json:"pairs"`
+}
+
+// AgeGroup is the MAE over samples whose true age falls in one decade.
+// MAE is nil (JSON null) when N = 0.
+type AgeGroup struct {
+	Label string   `json:"label"`
+	N     int      `json:"n"`
+	MAE   *float64 `json:"mae"`
+}
+
+// ViewSummary is the per-view subset of Summary.
+type ViewSummary struct {
+	N              int      `json:"n"`
+	MAE            float64  `json:"mae"`
+	CS5            float64  `json:"cs5"`
+	GenderAccuracy *float64 `json:"gender_accuracy"`
+}
+
+// Summary aggregates a set of predictions. Let e_i = Age_i − TrueAge_i over
+// the N samples:
+//
+//	MAE  = (1/N) Σ |e_i|
+//	RMSE = √((1/N) Σ e_i²)
+//	CS(θ) = (1/N) #{ i : |e_i| ≤ θ },  CS[θ−1] for θ = 1..10
+//	GenderAccuracy = #{correct} / #{known gender},  male ⇔ PMale > 0.5
+//	RankInconsistency = Σ Violations_i / Σ Pairs_i
+//	Coverage80 = (1/N) #{ i : Lo80_i ≤ TrueAge_i ≤ Hi80_i }
+//	BaselineMAE = (1/N) Σ |trainMeanAge − TrueAge_i|
+//
+// Ratios with an empty denominator (no known gender, no pairs) are nil.
+// With N = 0 all other figures are 0 and CS is empty.
+type Summary struct {
+	N                 int                    `json:"n"`
+	MAE               float64                `json:"mae"`
+	RMSE              float64                `json:"rmse"`
+	CS                []float64              `json:"cs"`
+	AgeGroups         []AgeGroup             `json:"mae_by_age_group"`
+	GenderN           int                    `json:"gender_n"`
+	GenderAccuracy    *float64               `json:"gender_accuracy"`
+	RankInconsistency *float64               `json:"rank_inconsistency"`
+	Coverage80        float64                `json:"coverage80"`
+	TrainMeanAge      float64                `json:"train_mean_age"`
+	BaselineMAE       float64                `json:"baseline_mae"`
+	PerView           map[string]ViewSummary `json:"per_view,omitempty"`
+}
+
+// AgeGroupLabels are the decade groups of Summary.AgeGroups, by true age.
+var AgeGroupLabels = []string{"0-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60+"}
+
+// ageGroup maps a true age to its index in AgeGroupLabels: ⌊age/10⌋ capped
+// to 0..6 (negative ages fall in the first group).
+func ageGroup(age int) int {
+	g := age / 10
+	if age < 0 {
+		g = 0
+	}
+	return min(g, len(AgeGroupLabels)-1)
+}
+
+// CumulativeScore returns CS(θ) = #{ i : |Age_i − TrueAge_i| ≤ θ } / N, or 0
+// when preds is empty.
+func CumulativeScore(preds []Prediction, theta float64) float64 {
+	if len(preds) == 0 {
+		return 0
+	}
+	n := 0
+	for _, p := range preds {
+		if math.Abs(p.Age-float64(p.TrueAge)) <= theta+csEps {
+			n++
+		}
+	}
+	return float64(n) / float64(len(preds))
+}
+
+// genderAccuracy returns (#known, accuracy) where accuracy is nil if no
+// sample has a known gender.
+func genderAccuracy(preds []Prediction) (int, *float64) {
+	known, correct := 0, 0
+	for _, p := range preds {
+		if p.TrueGender != GenderFemale && p.TrueGender != GenderMale {
+			continue
+		}
+		known++
+		pred := GenderFemale
+		if p.PMale > 0.5 {
+			pred = GenderMale
+		}
+		if pred == p.TrueGender {
+			correct++
+		}
+	}
+	if known == 0 {
+		return 0, nil
+	}
+	return known, ptr(float64(correct) / float64(known))
+}
+
+func ptr(v float64) *float64 { return &v }
+
+func mae(preds []Prediction) float64 {
+	if len(preds) == 0 {
+		return 0
+	}
+	s := 0.0
+	for _, p := range preds {
+		s += math.Abs(p.Age - float64(p.TrueAge))
+	}
+	return s / float64(len(preds))
+}
+
+// Evaluate computes the Summary of preds (see Summary for the formulas).
+// PerView is filled only when at least one prediction has a non-empty View;
+// predictions without a view are then grouped under the key "".
+func Evaluate(preds []Prediction, trainMeanAge float64) Summary {
+	s := Summary{N: len(preds), TrainMeanAge: trainMeanAge}
+	groups := make([][]Prediction, len(AgeGroupLabels))
+	var sq, base, covered float64
+	var viol, pairs int
+	hasView := false
+	for _, p := range preds {
+		t := float64(p.TrueAge)
+		e := p.Age - t
+		sq += e * e
+		base += math.Abs(trainMeanAge - t)
+		if p.Lo80 <= t && t <= p.Hi80 {
+			covered++
+		}
+		viol += p.Violations
+		pairs += p.Pairs
+		g := ageGroup(p.TrueAge)
+		groups[g] = append(groups[g], p)
+		hasView = hasView || p.View != ""
+	}
+	s.AgeGroups = make([]AgeGroup, len(AgeGroupLabels))
+	for i, g := range groups {
+		s.AgeGroups[i] = AgeGroup{Label: AgeGroupLabels[i], N: len(g)}
+		if len(g) > 0 {
+			s.AgeGroups[i].MAE = ptr(mae(g))
+		}
+	}
+	s.GenderN, s.GenderAccuracy = genderAccuracy(preds)
+	if pairs > 0 {
+		s.RankInconsistency = ptr(float64(viol) / float64(pairs))
+	}
+	if s.N == 0 {
+		return s
+	}
+	n := float64(s.N)
+	s.MAE = mae(preds)
+	s.RMSE = math.Sqrt(sq / n)
+	s.CS = make([]float64, MaxTheta)
+	for th := 1; th <= MaxTheta; th++ {
+		s.CS[th-1] = CumulativeScore(preds, float64(th))
+	}
+	s.Coverage80 = covered / n
+	s.BaselineMAE = base / n
+	if hasView {
+		byView := map[string][]Prediction{}
+		for _, p := range preds {
+			byView[p.View] = append(byView[p.View], p)
+		}
+		s.PerView = make(map[string]ViewSummary, len(byView))
+		for v, ps := range byView {
+			_, acc := genderAccuracy(ps)
+			s.PerView[v] = ViewSummary{N: len(ps), MAE: mae(ps), CS5: CumulativeScore(ps, 5), GenderAccuracy: acc}
+		}
+	}
+	return s
+}
+
+// fmtOpt formats an optional ratio, "-" when undefined.
+func fmtOpt(v *float64, format string) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf(format, *v)
+}
+
+// Table renders the summary as aligned plain text for a terminal.
+func (s Summary) Table() string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "samples\t%d\n", s.N)
+	fmt.Fprintf(w, "MAE (years)\t%.3f\n", s.MAE)
+	fmt.Fprintf(w, "RMSE (years)\t%.3f\n", s.RMSE)
+	fmt.Fprintf(w, "baseline MAE (mean %.2f)\t%.3f\n", s.TrainMeanAge, s.BaselineMAE)
+	fmt.Fprintf(w, "gender accuracy (n=%d)\t%s\n", s.GenderN, fmtOpt(s.GenderAccuracy, "%.3f"))
+	fmt.Fprintf(w, "80%% interval coverage\t%.3f\n", s.Coverage80)
+	fmt.Fprintf(w, "rank inconsistency\t%s\n", fmtOpt(s.RankInconsistency, "%.4f"))
+	for i, c := range s.CS {
+		fmt.Fprintf(w, "CS(%d)\t%.3f\n", i+1, c)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "age group\tn\tMAE")
+	for _, g := range s.AgeGroups {
+		fmt.Fprintf(w, "%s\t%d\t%s\n", g.Label, g.N, fmtOpt(g.MAE, "%.3f"))
+	}
+	if len(s.PerView) > 0 {
+		views := make([]string, 0, len(s.PerView))
+		for v := range s.PerView {
+			views = append(views, v)
+		}
+		sort.Strings(views)
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "view\tn\tMAE\tCS(5)\tgender acc")
+		for _, v := range views {
+			vs := s.PerView[v]
+			name := v
+			if name == "" {
+				name = "(none)"
+			}
+			fmt.Fprintf(w, "%s\t%d\t%.3f\t%.3f\t%s\n", name, vs.N, vs.MAE, vs.CS5, fmtOpt(vs.GenderAccuracy, "%.3f"))
+		}
+	}
+	_ = w.Flush() // writes to a strings.Builder cannot fail
+	return b.String()
+}

@@ -1,0 +1,215 @@
+// Package report writes evaluation artefacts (CSV, JSON, PNG plots) for a
+// set of age/gender predictions.
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/gaitord/gaitord/internal/metrics"
+)
+
+// File names written by Write.
+const (
+	PredictionsCSV = "predictions.csv"
+	SummaryJSON    = "summary.json"
+	PredVsTruePNG  = "pred_vs_true.png"
+	CSCurvePNG     = "cs_curve.png"
+	MAEByAgePNG    = "mae_by_age.png"
+)
+
+// CSVHeader is the header row of predictions.csv.
+var CSVHeader = []string{"path", "view", "true_age", "pred_age", "median", "lo80", "hi80", "true_gender", "p_male"}
+
+const plotSize = 12 * vg.Centimeter
+
+// Write creates dir if needed and writes predictions.csv, summary.json,
+// pred_vs_true.png, cs_curve.png and mae_by_age.png into it. Every file is
+// written atomically (temp file in dir, fsync, rename, fsync of dir), so a
+// reader never observes a partial file.
+func Write(dir string, preds []metrics.Prediction, s metrics.Summary) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report: create %s: %w", dir, err)
+	}
+	csvBytes, err := encodeCSV(preds)
+	if err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: encode summary: %w", err)
+	}
+	files := []struct {
+		name string
+		data func() ([]byte, error)
+	}{
+		{PredictionsCSV, func() ([]byte, error) { return csvBytes, nil }},
+		{SummaryJSON, func() ([]byte, error) { return append(js, '\n'), nil }},
+		{PredVsTruePNG, func() ([]byte, error) { return predVsTrue(preds) }},
+		{CSCurvePNG, func() ([]byte, error) { return csCurve(preds) }},
+		{MAEByAgePNG, func() ([]byte, error) { return maeByAge(s) }},
+	}
+	for _, f := range files {
+		b, err := f.data()
+		if err != nil {
+			return fmt.Errorf("report: render %s: %w", f.name, err)
+		}
+		if err := writeFileAtomic(filepath.Join(dir, f.name), b); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	return nil
+}
+
+func ftoa(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// encodeCSV renders predictions.csv; floats use the shortest representation
+// that parses back to the identical float64.
+func encodeCSV(preds []metrics.Prediction) ([]byte, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	if err := w.Write(CSVHeader); err != nil {
+		return nil, fmt.Errorf("report: encode csv header: %w", err)
+	}
+	for i, p := range preds {
+		rec := []string{p.Path, p.View, strconv.Itoa(p.TrueAge), ftoa(p.Age), ftoa(p.Median),
+			ftoa(p.Lo80), ftoa(p.Hi80), strconv.Itoa(p.TrueGender), ftoa(p.PMale)}
+		if err := w.Write(rec); err != nil {
+			return nil, fmt.Errorf("report: encode csv row %d (%s): %w", i, p.Path, err)
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return nil, fmt.Errorf("report: encode csv: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// writeFileAtomic writes data to a temporary file next to path, fsyncs it,
+// renames it over path and fsyncs the directory.
+func writeFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", tmp, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmp, path, err)
+	}
+	// Persist the rename; failure here leaves a complete file in place.
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// renderPNG draws p into a PNG of plotSize × plotSize.
+func renderPNG(p *plot.Plot) ([]byte, error) {
+	wt, err := p.WriterTo(plotSize, plotSize, "png")
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := wt.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// predVsTrue scatters predicted against true age with the y = x line.
+func predVsTrue(preds []metrics.Prediction) ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = "Predicted vs true age"
+	p.X.Label.Text = "true age"
+	p.Y.Label.Text = "predicted age"
+	pts := make(plotter.XYs, len(preds))
+	lo, hi := 0.0, 1.0
+	for i, pr := range preds {
+		pts[i] = plotter.XY{X: float64(pr.TrueAge), Y: pr.Age}
+		lo, hi = min(lo, pts[i].X, pts[i].Y), max(hi, pts[i].X, pts[i].Y)
+	}
+	sc, err := plotter.NewScatter(pts)
+	if err != nil {
+		return nil, err
+	}
+	diag, err := plotter.NewLine(plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}})
+	if err != nil {
+		return nil, err
+	}
+	diag.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+	p.Add(plotter.NewGrid(), diag, sc)
+	return renderPNG(p)
+}
+
+// csCurve plots CS(θ) for θ = 0..metrics.MaxTheta.
+func csCurve(preds []metrics.Prediction) ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = "Cumulative score"
+	p.X.Label.Text = "error tolerance θ (years)"
+	p.Y.Label.Text = "CS(θ)"
+	p.Y.Min, p.Y.Max = 0, 1
+	pts := make(plotter.XYs, metrics.MaxTheta+1)
+	for th := range pts {
+		pts[th] = plotter.XY{X: float64(th), Y: metrics.CumulativeScore(preds, float64(th))}
+	}
+	l, s, err := plotter.NewLinePoints(pts)
+	if err != nil {
+		return nil, err
+	}
+	p.Add(plotter.NewGrid(), l, s)
+	return renderPNG(p)
+}
+
+// maeByAge draws one bar per age group; empty groups are drawn at 0.
+func maeByAge(s metrics.Summary) ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = "MAE by age group"
+	p.Y.Label.Text = "MAE (years)"
+	vals := make(plotter.Values, len(s.AgeGroups))
+	names := make([]string, len(s.AgeGroups))
+	for i, g := range s.AgeGroups {
+		names[i] = fmt.Sprintf("%s\nn=%d", g.Label, g.N)
+		if g.MAE != nil {
+			vals[i] = *g.MAE
+		}
+	}
+	if len(vals) == 0 {
+		return renderPNG(p)
+	}
+	bars, err := plotter.NewBarChart(vals, vg.Points(20))
+	if err != nil {
+		return nil, err
+	}
+	p.Add(bars)
+	p.NominalX(names...)
+	return renderPNG(p)
+}
