@@ -1,0 +1,103 @@
+package gei
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"os"
+)
+
+// pixelLimit is the decode limit in pixels; tests lower it to keep fuzzing
+// memory small. Production code never changes it.
+var pixelLimit = MaxPixels
+
+// Load reads the PNG at path and returns the GEI preprocessed to size (see
+// Preprocess): size.H*size.W float32 values in [0, 1], row-major.
+//
+// The PNG header is checked before any pixel is decoded: images declaring
+// more than MaxPixels pixels or a side over MaxSide are refused (ErrTooLarge).
+// Zero-byte files (ErrEmptyFile), non-PNG or truncated data, images smaller
+// than MinSide (ErrTooSmall) and all-black images (ErrNoSilhouette) are
+// errors. Gray 8- and 16-bit, RGB, RGBA and paletted PNGs are accepted; see
+// Preprocess for the gray conversion. Every error names the file.
+func Load(path string, size Size) ([]float32, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read GEI %s: %w", path, err)
+	}
+	return loadBytes(path, data, size)
+}
+
+// loadBytes is Load on data already read; name is used in errors.
+func loadBytes(name string, data []byte, size Size) ([]float32, error) {
+	img, err := decodePNG(data)
+	if err != nil {
+		return nil, fmt.Errorf("read GEI %s: %w", name, err)
+	}
+	out, err := Preprocess(img, size)
+	if err != nil {
+		return nil, fmt.Errorf("read GEI %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// readFile reads a whole file, refusing empty files and files over maxFileBytes.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
+	}
+	if st.Size() == 0 {
+		return nil, ErrEmptyFile
+	}
+	if st.Size() > maxFileBytes {
+		return nil, fmt.Errorf("%w: file is %d bytes (limit %d)", ErrTooLarge, st.Size(), maxFileBytes)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return nil, ErrEmptyFile
+	}
+	return data, nil
+}
+
+// decodePNG checks the PNG header against the size limits and only then
+// decodes the pixels. Errors do not name a file; callers add it.
+func decodePNG(data []byte) (image.Image, error) {
+	if len(data) == 0 {
+		return nil, ErrEmptyFile
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("decode PNG header: %w", err)
+	}
+	if err := checkDeclared(cfg.Width, cfg.Height); err != nil {
+		return nil, err
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("decode PNG: %w", err)
+	}
+	return img, nil
+}
+
+// checkDeclared refuses a declared image size over the decode limits.
+func checkDeclared(w, h int) error {
+	if w > MaxSide || h > MaxSide || int64(w)*int64(h) > int64(pixelLimit) {
+		return fmt.Errorf("%w: header declares %dx%d (width x height; limit %d pixels, %d per side)",
+			ErrTooLarge, w, h, pixelLimit, MaxSide)
+	}
+	return nil
+}
