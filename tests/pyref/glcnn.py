@@ -115,14 +115,21 @@ def decode_age(age_logits, min_age=0.0):
 
 
 def losses(age_logits, gender_logits, ages, genders, min_age=0, lam=1.0, mu=1.0):
-    """Ranking (BCE), ODL (squared) and gender (CE) losses, each a batch mean."""
+    """Ranking (BCE), ODL (squared) and gender (CE) losses, each a batch mean.
+
+    Unknown genders (-1) are left out of the gender mean (ignore_index); with
+    none known the gender term is 0."""
     k = age_logits.shape[1]
     ages = torch.as_tensor(ages, dtype=torch.long).clamp(min_age, min_age + k)
     thresholds = min_age + torch.arange(k)
     t = (ages[:, None] > thresholds[None, :]).to(age_logits.dtype)
     ranking = F.binary_cross_entropy_with_logits(age_logits, t)
     odl = ((torch.sigmoid(age_logits) - t) ** 2).mean()
-    gender = F.cross_entropy(gender_logits, torch.as_tensor(genders, dtype=torch.long))
+    g = torch.as_tensor(genders, dtype=torch.long)
+    if (g >= 0).any():
+        gender = F.cross_entropy(gender_logits, g, ignore_index=-1)
+    else:
+        gender = torch.zeros(())
     total = ranking + lam * odl + mu * gender
     return {"ranking": ranking, "odl": odl, "gender": gender, "total": total}
 

@@ -1,0 +1,252 @@
+// Package checkpoint saves and loads gaitord's training state and exported
+// weights. Both are safetensors files: the model's parameters under the
+// seed's PyTorch names (so `load_state_dict(strict=True)` takes them), and,
+// for a training checkpoint, Adam's moment estimates under
+// "optim.exp_avg.<name>" and "optim.exp_avg_sq.<name>". The header's
+// __metadata__ records the model configuration and, for checkpoints, the
+// epoch, step, RNG state and the experiment's resolved configuration.
+//
+// Files are written atomically (temp file, fsync, rename): a crash leaves the
+// previous file intact.
+package checkpoint
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/runtime"
+	"github.com/gaitord/gaitord/internal/safetensors"
+)
+
+// Kinds of file, recorded in the metadata key "gaitord.kind".
+const (
+	KindCheckpoint = "checkpoint"
+	KindWeights    = "weights"
+)
+
+const (
+	prefixExpAvg   = "optim.exp_avg."
+	prefixExpAvgSq = "optim.exp_avg_sq."
+)
+
+// State is everything a checkpoint holds.
+type State struct {
+	Model    model.Config
+	Weights  map[string]model.Weight
+	ExpAvg   map[string]model.Weight // Adam first moments; nil in an export
+	ExpAvgSq map[string]model.Weight // Adam second moments; nil in an export
+
+	Epoch        int     // completed epochs
+	BatchesDone  int     // batches of epoch Epoch+1 already trained (an interrupted epoch)
+	Step         int64   // optimiser steps taken
+	BestMAE      float64 // best validation MAE so far
+	Seed         int64
+	RNG          []byte  // libtorch's CPU generator state after Epoch
+	Config       string  // the experiment's resolved configuration (YAML)
+	TrainMeanAge float64 // mean age of the training split, for the baseline
+	Kind         string  // KindCheckpoint or KindWeights (set by Load)
+}
+
+// ModelMetadata is the metadata that describes the model, shared by
+// checkpoints and exports.
+func ModelMetadata(c model.Config) map[string]string {
+	return map[string]string{
+		"input_height":    strconv.Itoa(c.InputH),
+		"input_width":     strconv.Itoa(c.InputW),
+		"k":               strconv.Itoa(c.K),
+		"min_age":         strconv.Itoa(c.MinAge),
+		"dropout":         strconv.FormatFloat(c.Dropout, 'g', -1, 64),
+		"gaitord.version": runtime.Version,
+	}
+}
+
+// Save writes a training checkpoint (with optimiser state) to path.
+func Save(path string, s *State) error {
+	md := ModelMetadata(s.Model)
+	md["gaitord.kind"] = KindCheckpoint
+	md["gaitord.epoch"] = strconv.Itoa(s.Epoch)
+	md["gaitord.step"] = strconv.FormatInt(s.Step, 10)
+	md["gaitord.batches_done"] = strconv.Itoa(s.BatchesDone)
+	md["gaitord.best_mae"] = strconv.FormatFloat(s.BestMAE, 'g', -1, 64)
+	md["gaitord.seed"] = strconv.FormatInt(s.Seed, 10)
+	md["gaitord.rng"] = base64.StdEncoding.EncodeToString(s.RNG)
+	md["gaitord.config"] = s.Config
+	md["gaitord.train_mean_age"] = strconv.FormatFloat(s.TrainMeanAge, 'g', -1, 64)
+	tensors := tensorsOf("", s.Weights)
+	tensors = append(tensors, tensorsOf(prefixExpAvg, s.ExpAvg)...)
+	tensors = append(tensors, tensorsOf(prefixExpAvgSq, s.ExpAvgSq)...)
+	if err := safetensors.Write(path, tensors, md); err != nil {
+		return fmt.Errorf("save checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+// SaveWeights writes only the model's parameters and its configuration: the
+// portable export, loadable into the seed's PyTorch network.
+func SaveWeights(path string, c model.Config, w map[string]model.Weight, trainMeanAge float64) error {
+	if err := c.CheckWeights(w); err != nil {
+		return fmt.Errorf("export %s: %w", path, err)
+	}
+	md := ModelMetadata(c)
+	md["gaitord.kind"] = KindWeights
+	md["gaitord.train_mean_age"] = strconv.FormatFloat(trainMeanAge, 'g', -1, 64)
+	if err := safetensors.Write(path, tensorsOf("", w), md); err != nil {
+		return fmt.Errorf("export %s: %w", path, err)
+	}
+	return nil
+}
+
+func tensorsOf(prefix string, w map[string]model.Weight) []safetensors.Tensor {
+	out := make([]safetensors.Tensor, 0, len(w))
+	for _, name := range slices.Sorted(maps.Keys(w)) {
+		out = append(out, safetensors.FromFloat32(prefix+name, w[name].Shape, w[name].Data))
+	}
+	return out
+}
+
+// Load reads a checkpoint or an exported weights file, checking every name,
+// shape and dtype against the model configuration in its metadata. A plain
+// safetensors file of the seed network (for example one saved from PyTorch)
+// loads too when its metadata gives input_height and input_width, or when its
+// shapes match the default 64×44 model.
+func Load(path string) (*State, error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	md := f.Metadata()
+	s := &State{Kind: md["gaitord.kind"]}
+	if s.Kind == "" {
+		s.Kind = KindWeights
+	}
+	if s.Model, err = modelConfigFrom(md, f); err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	s.Weights, s.ExpAvg, s.ExpAvgSq = map[string]model.Weight{}, map[string]model.Weight{}, map[string]model.Weight{}
+	for _, name := range f.Names() {
+		t, err := f.Tensor(name)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", path, err)
+		}
+		if t.DType != "F32" {
+			return nil, fmt.Errorf("load %s: tensor %s has dtype %s, want F32", path, name, t.DType)
+		}
+		v, err := t.Float32()
+		if err != nil {
+			return nil, fmt.Errorf("load %s: tensor %s: %w", path, name, err)
+		}
+		w := model.Weight{Shape: t.Shape, Data: v}
+		switch {
+		case strings.HasPrefix(name, prefixExpAvgSq):
+			s.ExpAvgSq[strings.TrimPrefix(name, prefixExpAvgSq)] = w
+		case strings.HasPrefix(name, prefixExpAvg):
+			s.ExpAvg[strings.TrimPrefix(name, prefixExpAvg)] = w
+		default:
+			s.Weights[name] = w
+		}
+	}
+	if err := s.Model.CheckWeights(s.Weights); err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	if s.Kind == KindCheckpoint {
+		if err := parseCheckpointMeta(md, s); err != nil {
+			return nil, fmt.Errorf("load %s: %w", path, err)
+		}
+		for what, m := range map[string]map[string]model.Weight{"exp_avg": s.ExpAvg, "exp_avg_sq": s.ExpAvgSq} {
+			if err := s.Model.CheckWeights(m); err != nil {
+				return nil, fmt.Errorf("load %s: optimiser %s: %w", path, what, err)
+			}
+		}
+	} else {
+		s.ExpAvg, s.ExpAvgSq = nil, nil
+		if v := md["gaitord.train_mean_age"]; v != "" {
+			s.TrainMeanAge, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	return s, nil
+}
+
+func modelConfigFrom(md map[string]string, f *safetensors.File) (model.Config, error) {
+	c := model.DefaultConfig()
+	ints := map[string]*int{"input_height": &c.InputH, "input_width": &c.InputW, "k": &c.K, "min_age": &c.MinAge}
+	for key, dst := range ints {
+		v, ok := md[key]
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return c, fmt.Errorf("metadata %s = %q is not an integer", key, v)
+		}
+		*dst = n
+	}
+	if v, ok := md["dropout"]; ok {
+		d, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return c, fmt.Errorf("metadata dropout = %q is not a number", v)
+		}
+		c.Dropout = d
+	}
+	if _, ok := md["k"]; !ok {
+		// K from the age head's shape, when the metadata does not say.
+		if t, err := f.Tensor("linear_age.bias"); err == nil && len(t.Shape) == 1 {
+			c.K = int(t.Shape[0])
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("model in metadata: %w", err)
+	}
+	return c, nil
+}
+
+func parseCheckpointMeta(md map[string]string, s *State) error {
+	var err error
+	get := func(key string) string {
+		v, ok := md[key]
+		if !ok && err == nil {
+			err = fmt.Errorf("checkpoint metadata lacks %s", key)
+		}
+		return v
+	}
+	epoch, step, best, seed, rng := get("gaitord.epoch"), get("gaitord.step"), get("gaitord.best_mae"), get("gaitord.seed"), get("gaitord.rng")
+	s.Config = get("gaitord.config")
+	if err != nil {
+		return err
+	}
+	if s.Epoch, err = strconv.Atoi(epoch); err != nil || s.Epoch < 0 {
+		return fmt.Errorf("checkpoint epoch %q invalid", epoch)
+	}
+	if v, ok := md["gaitord.batches_done"]; ok {
+		if s.BatchesDone, err = strconv.Atoi(v); err != nil || s.BatchesDone < 0 {
+			return fmt.Errorf("checkpoint batches_done %q invalid", v)
+		}
+	}
+	if s.Step, err = strconv.ParseInt(step, 10, 64); err != nil || s.Step < 0 {
+		return fmt.Errorf("checkpoint step %q invalid", step)
+	}
+	if s.BestMAE, err = strconv.ParseFloat(best, 64); err != nil {
+		return fmt.Errorf("checkpoint best_mae %q invalid", best)
+	}
+	if s.Seed, err = strconv.ParseInt(seed, 10, 64); err != nil {
+		return fmt.Errorf("checkpoint seed %q invalid", seed)
+	}
+	if s.RNG, err = base64.StdEncoding.DecodeString(rng); err != nil {
+		return fmt.Errorf("checkpoint rng state invalid: %v", err)
+	}
+	if v := md["gaitord.train_mean_age"]; v != "" {
+		s.TrainMeanAge, _ = strconv.ParseFloat(v, 64)
+	}
+	return nil
+}
+
+// MarshalSummary is a short JSON description of a state, for --verbose output.
+func (s *State) MarshalSummary() string {
+	b, _ := json.Marshal(map[string]any{"kind": s.Kind, "epoch": s.Epoch, "step": s.Step, "best_mae": s.BestMAE, "model": s.Model})
+	return string(b)
+}

@@ -1,0 +1,209 @@
+package model_test
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gaitord/gaitord/internal/checkpoint"
+	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/odl"
+	"github.com/gaitord/gaitord/internal/torchx"
+)
+
+const python = "/usr/bin/python3"
+
+// pyref returns the PyTorch reference script, or skips when Debian's
+// python3-torch is missing (`make test` installs it).
+func pyref(t *testing.T) string {
+	t.Helper()
+	if err := exec.Command(python, "-c", "import torch").Run(); err != nil {
+		t.Skipf("PyTorch parity needs Debian's python3-torch under %s (apt-get install python3-torch; make test installs it): %v", python, err)
+	}
+	p, err := filepath.Abs("../../tests/pyref/glcnn.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type pyOut struct {
+	AgeLogits    [][]float64        `json:"age_logits"`
+	GenderLogits [][]float64        `json:"gender_logits"`
+	Age          []float64          `json:"age"`
+	Losses       map[string]float64 `json:"losses"`
+}
+
+func runForward(t *testing.T, script, weights string, x []float32, n int, ages, genders []int, minAge int, lam, mu float64) pyOut {
+	t.Helper()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "x.f32")
+	buf := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+	}
+	if err := os.WriteFile(in, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.json")
+	args := []string{script, "forward", "--weights", weights, "--input", in, "--n", fmt.Sprint(n),
+		"--min-age", fmt.Sprint(minAge), "--ages=" + join(ages), "--genders=" + join(genders),
+		"--lambda", fmt.Sprint(lam), "--mu", fmt.Sprint(mu), "--out", out}
+	if b, err := exec.Command(python, args...).CombinedOutput(); err != nil {
+		t.Fatalf("glcnn.py forward: %v\n%s", err, b)
+	}
+	var o pyOut
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &o); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func join(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ",")
+}
+
+type goOut struct {
+	age, gender []float32
+	decoded     []float64
+	losses      odl.Losses
+}
+
+func goForward(t *testing.T, m *model.GLCNN, x []float32, n int, ages, genders []int, w odl.Weights) goOut {
+	t.Helper()
+	c := m.Config()
+	var o goOut
+	err := torchx.Catch(func() {
+		xt := torchx.FromFloat32(x, int64(n), 1, int64(c.InputH), int64(c.InputW))
+		age, gender := m.Forward(xt)
+		o.age, o.gender = torchx.Float32s(age), torchx.Float32s(gender)
+		var err error
+		if o.decoded, _, err = odl.DecodeAges(age, c.MinAge); err != nil {
+			t.Fatal(err)
+		}
+		if o.losses, err = odl.Objective(age, gender, ages, genders, c.MinAge, w); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func maxDiff(t *testing.T, what string, got []float32, want [][]float64) float64 {
+	t.Helper()
+	d, i := 0.0, 0
+	for _, row := range want {
+		for _, v := range row {
+			d = math.Max(d, math.Abs(float64(got[i])-v))
+			i++
+		}
+	}
+	if i != len(got) {
+		t.Fatalf("%s: %d values from Go, %d from PyTorch", what, len(got), i)
+	}
+	return d
+}
+
+func compare(t *testing.T, label string, g goOut, p pyOut) {
+	t.Helper()
+	const tol = 1e-4
+	da := maxDiff(t, "age logits", g.age, p.AgeLogits)
+	dg := maxDiff(t, "gender logits", g.gender, p.GenderLogits)
+	dd := 0.0
+	for i, v := range p.Age {
+		dd = math.Max(dd, math.Abs(g.decoded[i]-v))
+	}
+	dl := math.Max(math.Max(math.Abs(g.losses.Ranking-p.Losses["ranking"]), math.Abs(g.losses.ODL-p.Losses["odl"])),
+		math.Max(math.Abs(g.losses.Gender-p.Losses["gender"]), math.Abs(g.losses.TotalValue-p.Losses["total"])))
+	t.Logf("%s: max |Go − PyTorch|: age logits %.2g, gender logits %.2g, decoded age %.2g, losses %.2g", label, da, dg, dd, dl)
+	if da > tol || dg > tol || dd > tol || dl > tol {
+		t.Fatalf("%s: differences above %g", label, tol)
+	}
+	spread := 0.0
+	for _, v := range g.age {
+		spread = math.Max(spread, math.Abs(float64(v)))
+	}
+	if spread < 1e-2 {
+		t.Fatalf("%s: degenerate logits (max |z| %g): the comparison would prove nothing", label, spread)
+	}
+}
+
+func input(n, h, w int, seed uint64) []float32 {
+	var x []float32
+	torchx.ManualSeed(seed)
+	t := torchx.Zeros(int64(n), 1, int64(h), int64(w))
+	torchx.Uniform_(t, 0, 1)
+	x = torchx.Float32s(t)
+	return x
+}
+
+// Go weights → safetensors → PyTorch load_state_dict(strict=True): same outputs.
+func TestParityGoToPyTorch(t *testing.T) {
+	script := pyref(t)
+	for _, c := range []model.Config{model.DefaultConfig(), {InputH: 128, InputW: 88, K: 90, MinAge: 2, Dropout: 0.5}} {
+		m, err := model.New(c, 21, "cpu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Put the outputs in a non-trivial range: scale the age head.
+		w := m.Weights()
+		for i := range w["linear_age.weight"].Data {
+			w["linear_age.weight"].Data[i] *= 40
+		}
+		if err := m.SetWeights(w); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "w.safetensors")
+		if err := checkpoint.SaveWeights(path, c, m.Weights(), 0); err != nil {
+			t.Fatal(err)
+		}
+		n := 3
+		x := input(n, c.InputH, c.InputW, 5)
+		ages, genders := []int{1, 40, 130}, []int{0, 1, -1}
+		lw := odl.Weights{Lambda: 0.7, Mu: 1.3}
+		compare(t, fmt.Sprintf("Go→PyTorch %d×%d", c.InputH, c.InputW), goForward(t, m, x, n, ages, genders, lw),
+			runForward(t, script, path, x, n, ages, genders, c.MinAge, lw.Lambda, lw.Mu))
+	}
+}
+
+// PyTorch's own initialisation → safetensors → gaitord: same outputs.
+func TestParityPyTorchToGo(t *testing.T) {
+	script := pyref(t)
+	path := filepath.Join(t.TempDir(), "py.safetensors")
+	if b, err := exec.Command(python, script, "init", "--h", "64", "--w", "44", "--k", "100", "--seed", "3", "--out", path).CombinedOutput(); err != nil {
+		t.Fatalf("glcnn.py init: %v\n%s", err, b)
+	}
+	st, err := checkpoint.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.New(st.Model, 0, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetWeights(st.Weights); err != nil {
+		t.Fatal(err)
+	}
+	n := 4
+	x := input(n, 64, 44, 9)
+	ages, genders := []int{3, 25, 61, 99}, []int{1, 0, 1, 0}
+	lw := odl.Weights{Lambda: 1, Mu: 1}
+	compare(t, "PyTorch→Go 64×44", goForward(t, m, x, n, ages, genders, lw),
+		runForward(t, script, path, x, n, ages, genders, 0, lw.Lambda, lw.Mu))
+}
