@@ -74,6 +74,10 @@ func Main(args []string, s Streams) int {
 		return 0
 	}
 	fmt.Fprintf(s.Err, "gaitord: %s\n", oneLine(err.Error()))
+	var ie *InterruptedError
+	if errors.As(err, &ie) {
+		return ExitInterrupted
+	}
 	var ue *UsageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		fmt.Fprintln(s.Err, "Run 'gaitord --help' for usage.")

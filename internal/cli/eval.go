@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/gaitord/gaitord/internal/checkpoint"
+	"github.com/gaitord/gaitord/internal/config"
+	"github.com/gaitord/gaitord/internal/dataset"
+	"github.com/gaitord/gaitord/internal/metrics"
+	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/report"
+	"github.com/gaitord/gaitord/internal/runtime"
+	"github.com/gaitord/gaitord/internal/train"
+	"github.com/spf13/cobra"
+)
+
+func init() { extraCommands = append(extraCommands, newEvalCmd) }
+
+// EvalOptions are the options of `gaitord eval`.
+type EvalOptions struct {
+	Checkpoint string
+	Config     string   // optional: experiment YAML for the data (default: the one stored in the checkpoint)
+	Sets       []string // overrides
+	Split      string
+	JSON       bool
+	Report     string
+	Device     string
+	Threads    int
+}
+
+func newEvalCmd(s Streams, g *Global) *cobra.Command {
+	o := &EvalOptions{}
+	c := &cobra.Command{
+		Use:   "eval",
+		Short: "Evaluate a checkpoint: MAE, RMSE, CS(1…10), per age group and view, gender accuracy, calibration",
+		Example: `  gaitord eval --checkpoint runs/demo/best.ckpt
+  gaitord eval --checkpoint runs/oumvlp/best.ckpt --data /data/OUMVLP --format oumvlp --json
+  gaitord eval --checkpoint runs/demo/best.ckpt --report runs/demo/report`,
+		Args: cobra.NoArgs,
+	}
+	f := c.Flags()
+	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint or exported weights (.ckpt / .safetensors)")
+	f.StringVarP(&o.Config, "config", "c", "", "experiment configuration for the data (default: the one stored in the checkpoint)")
+	f.StringArrayVar(&o.Sets, "set", nil, "override a configuration key (repeatable)")
+	f.String("data", "", "dataset root (or manifest CSV); sets data.root")
+	f.String("format", "", "dataset format; sets data.format")
+	f.StringVar(&o.Split, "split", "test", "split to evaluate: test, train or all")
+	f.BoolVar(&o.JSON, "json", false, "print one JSON object")
+	f.StringVar(&o.Report, "report", "", "also write plots, summary.json and predictions.csv into this folder")
+	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
+	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
+	_ = c.MarkFlagRequired("checkpoint")
+	c.RunE = withEnv(func(c *cobra.Command, _ []string) error {
+		var ov overrides
+		ov.add(c, "data", "data.root")
+		ov.add(c, "format", "data.format")
+		o.Sets = append(append([]string(nil), ov...), o.Sets...)
+		return RunEval(s, g, o)
+	})
+	return c
+}
+
+// loadModel reads a checkpoint or weights file into a model on device.
+func loadModel(path, device string) (*model.GLCNN, *checkpoint.State, error) {
+	st, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := model.New(st.Model, 0, device)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.SetWeights(st.Weights); err != nil {
+		return nil, nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return m, st, nil
+}
+
+// dataConfig is the configuration that says where the evaluation data is:
+// --config if given, else the one stored in the checkpoint, else the defaults.
+func dataConfig(st *checkpoint.State, path string, sets []string) (config.Config, error) {
+	if path != "" {
+		return config.Load(path, sets)
+	}
+	if st.Config != "" {
+		f, err := os.CreateTemp("", "gaitord-config-*.yaml")
+		if err != nil {
+			return config.Config{}, err
+		}
+		defer os.Remove(f.Name())
+		if _, err := f.WriteString(st.Config); err != nil {
+			f.Close()
+			return config.Config{}, err
+		}
+		f.Close()
+		return config.Load(f.Name(), sets)
+	}
+	return config.Load("", sets)
+}
+
+// RunEval evaluates a checkpoint on a dataset split.
+func RunEval(s Streams, g *Global, o *EvalOptions) error {
+	runtime.SetThreads(o.Threads)
+	m, st, err := loadModel(o.Checkpoint, o.Device)
+	if err != nil {
+		return err
+	}
+	cfg, err := dataConfig(st, o.Config, o.Sets)
+	if err != nil {
+		return err
+	}
+	if cfg.Model.InputHeight != st.Model.InputH || cfg.Model.InputWidth != st.Model.InputW {
+		cfg.Model.InputHeight, cfg.Model.InputWidth = st.Model.InputH, st.Model.InputW
+	}
+	ds, err := openData(cfg, s.Err, g.Quiet)
+	if err != nil {
+		return err
+	}
+	if !g.Quiet {
+		reportProblems(s.Err, ds, 10)
+	}
+	var samples []dataset.Sample
+	switch o.Split {
+	case "all":
+		samples = ds.Samples
+	case "train", "test":
+		samples = ds.Split(dataset.Split(o.Split))
+	default:
+		return usagef("--split %q: want test, train or all", o.Split)
+	}
+	if len(samples) == 0 {
+		return fmt.Errorf("dataset %s has no %s samples", ds.Root, o.Split)
+	}
+	trainMean := st.TrainMeanAge
+	if trainMean == 0 {
+		trainMean = meanAge(ds.Split(dataset.SplitTrain))
+	}
+	loader := dataset.NewLoader(samples, dataset.LoaderOptions{
+		BatchSize: max(cfg.Train.EvalBatchSize, 1), Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
+		H: st.Model.InputH, W: st.Model.InputW, Decode: decoder(cfg),
+	})
+	defer loader.Close()
+	preds, err := train.Predict(m, loader, samples)
+	if err != nil {
+		return err
+	}
+	sum := metrics.Evaluate(preds, trainMean)
+	if o.Report != "" {
+		if err := report.Write(o.Report, preds, sum); err != nil {
+			return err
+		}
+	}
+	if o.JSON {
+		return json.NewEncoder(s.Out).Encode(sum)
+	}
+	fmt.Fprintf(s.Out, "%s: %s split of %s (%d GEIs)\n", o.Checkpoint, o.Split, ds.Root, len(samples))
+	fmt.Fprint(s.Out, sum.Table())
+	if o.Report != "" {
+		fmt.Fprintf(s.Out, "report written to %s\n", o.Report)
+	}
+	return nil
+}

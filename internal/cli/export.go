@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/gaitord/gaitord/internal/checkpoint"
+	"github.com/gaitord/gaitord/internal/onnx"
+	"github.com/gaitord/gaitord/internal/runtime"
+	"github.com/spf13/cobra"
+)
+
+func init() { extraCommands = append(extraCommands, newExportCmd) }
+
+// ExportOptions are the options of `gaitord export`.
+type ExportOptions struct {
+	Checkpoint string
+	Format     string
+	Out        string
+}
+
+func newExportCmd(s Streams, g *Global) *cobra.Command {
+	o := &ExportOptions{}
+	c := &cobra.Command{
+		Use:   "export",
+		Short: "Export a checkpoint's model as safetensors (PyTorch names) or ONNX (opset 13)",
+		Long: `safetensors: the weights under the seed's PyTorch names, with the model configuration
+in the metadata; loads with load_state_dict(strict=True) into the seed's GEINet.
+onnx: the inference graph, input "gei" [N,1,H,W], outputs "age_logits" [N,K],
+"gender_logits" [N,2] and "age" [N] (min_age + Σ sigmoid).`,
+		Example: `  gaitord export --checkpoint runs/demo/best.ckpt --format safetensors --out glcnn.safetensors
+  gaitord export --checkpoint runs/demo/best.ckpt --format onnx --out glcnn.onnx`,
+		Args: cobra.NoArgs,
+	}
+	f := c.Flags()
+	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint or exported weights")
+	f.StringVar(&o.Format, "format", "safetensors", "safetensors or onnx")
+	f.StringVarP(&o.Out, "out", "o", "", "output file (written atomically)")
+	_ = c.MarkFlagRequired("checkpoint")
+	_ = c.MarkFlagRequired("out")
+	c.RunE = withEnv(func(*cobra.Command, []string) error { return RunExport(s, o) })
+	return c
+}
+
+// RunExport writes the export.
+func RunExport(s Streams, o *ExportOptions) error {
+	if o.Format != "safetensors" && o.Format != "onnx" {
+		return usagef("--format %q: want safetensors or onnx", o.Format)
+	}
+	st, err := checkpoint.Load(o.Checkpoint)
+	if err != nil {
+		return err
+	}
+	switch o.Format {
+	case "safetensors":
+		if err := checkpoint.SaveWeights(o.Out, st.Model, st.Weights, st.TrainMeanAge); err != nil {
+			return err
+		}
+	case "onnx":
+		w := make(map[string]onnx.Weight, len(st.Weights))
+		for k, v := range st.Weights {
+			w[k] = onnx.Weight{Shape: v.Shape, Data: v.Data}
+		}
+		cfg := onnx.ModelConfig{InputH: st.Model.InputH, InputW: st.Model.InputW, K: st.Model.K, MinAge: st.Model.MinAge,
+			Producer: "gaitord " + runtime.Version}
+		if err := onnx.WriteFile(o.Out, w, cfg); err != nil {
+			return fmt.Errorf("export %s: %w", o.Out, err)
+		}
+	}
+	fmt.Fprintf(s.Out, "wrote %s (%s, %d×%d input, K=%d, min_age=%d)\n", o.Out, o.Format, st.Model.InputH, st.Model.InputW, st.Model.K, st.Model.MinAge)
+	return nil
+}

@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gaitord/gaitord/internal/gei"
+	"github.com/gaitord/gaitord/internal/infer"
+	"github.com/gaitord/gaitord/internal/runtime"
+	"github.com/spf13/cobra"
+)
+
+func init() { extraCommands = append(extraCommands, newPredictCmd) }
+
+// PredictOptions are the options of `gaitord predict`.
+type PredictOptions struct {
+	Checkpoint string
+	JSON       bool
+	Frames     bool // treat every folder as silhouette frames
+	BatchSize  int
+	Device     string
+	Threads    int
+	Paths      []string
+}
+
+// Prediction is one line of `gaitord predict --json`.
+type Prediction struct {
+	Path     string     `json:"path"`
+	Age      float64    `json:"age"`
+	Median   float64    `json:"age_median"`
+	Interval [2]float64 `json:"age_interval80"`
+	Gender   string     `json:"gender"`
+	PMale    float64    `json:"p_male"`
+	PAgeGT   []float64  `json:"p_age_gt"`
+	Source   string     `json:"source"` // "gei" or "silhouettes"
+}
+
+func newPredictCmd(s Streams, g *Global) *cobra.Command {
+	o := &PredictOptions{}
+	c := &cobra.Command{
+		Use:   "predict --checkpoint FILE PATH...",
+		Short: "Predict age (with an 80% interval) and gender for GEIs or folders of silhouette frames",
+		Long: `Each PATH is a GEI PNG, a folder of GEI PNGs, or a folder of binary silhouette
+frames (turned into a GEI first; detected when its PNGs are pure black and white,
+or forced with --frames). The interval is read off the model's own ordinal output:
+the predicted CDF P(age ≤ a) = 1 − P(age > a), made monotone, crosses 0.1 and 0.9
+at its ends and 0.5 at the median.`,
+		Example: `  gaitord predict --checkpoint runs/demo/best.ckpt person.png
+  gaitord predict --checkpoint runs/demo/best.ckpt --json geis/ > predictions.jsonl
+  gaitord predict --checkpoint runs/demo/best.ckpt --frames Silhouette_090-00/00001`,
+		Args: cobra.MinimumNArgs(1),
+	}
+	f := c.Flags()
+	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint or exported weights")
+	f.BoolVar(&o.JSON, "json", false, "print JSON Lines, one object per input")
+	f.BoolVar(&o.Frames, "frames", false, "treat every folder as silhouette frames of one walk")
+	f.IntVar(&o.BatchSize, "batch-size", 256, "GEIs per forward pass")
+	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
+	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
+	_ = c.MarkFlagRequired("checkpoint")
+	c.RunE = withEnv(func(c *cobra.Command, args []string) error {
+		o.Paths = args
+		return RunPredict(s, g, o)
+	})
+	return c
+}
+
+type input struct {
+	path   string
+	source string
+	img    []float32
+	err    error
+}
+
+// PredictFailedError reports inputs that could not be predicted.
+type PredictFailedError struct{ Failed, Total int }
+
+func (e *PredictFailedError) Error() string {
+	return fmt.Sprintf("%d of %d inputs failed", e.Failed, e.Total)
+}
+
+// RunPredict predicts every input; a bad input is reported with its path and
+// the rest continue.
+func RunPredict(s Streams, g *Global, o *PredictOptions) error {
+	if o.BatchSize <= 0 {
+		return usagef("--batch-size %d: must be positive", o.BatchSize)
+	}
+	runtime.SetThreads(o.Threads)
+	m, st, err := loadModel(o.Checkpoint, o.Device)
+	if err != nil {
+		return err
+	}
+	size := gei.Size{H: st.Model.InputH, W: st.Model.InputW}
+	inputs := expandInputs(o.Paths, o.Frames)
+	failed := 0
+	var tw *tabwriter.Writer
+	if !o.JSON {
+		tw = tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "PATH\tAGE\t80% INTERVAL\tGENDER\tP")
+	}
+	enc := json.NewEncoder(s.Out)
+	for start := 0; start < len(inputs); start += o.BatchSize {
+		batch := inputs[start:min(start+o.BatchSize, len(inputs))]
+		var ok []*input
+		var images []float32
+		for i := range batch {
+			in := &batch[i]
+			if in.err == nil {
+				if in.source == "silhouettes" {
+					in.img, _, _, in.err = gei.LoadSilhouetteDir(in.path, size)
+				} else {
+					in.img, in.err = gei.Load(in.path, size)
+				}
+			}
+			if in.err != nil {
+				failed++
+				fmt.Fprintf(s.Err, "gaitord: %s\n", oneLine(in.err.Error()))
+				continue
+			}
+			ok = append(ok, in)
+			images = append(images, in.img...)
+		}
+		if len(ok) == 0 {
+			continue
+		}
+		out, err := infer.Batch(m, images, len(ok))
+		infer.GC()
+		if err != nil {
+			return err
+		}
+		for j, in := range ok {
+			p := Prediction{
+				Path: in.path, Age: out.Ordinal[j].Age, Median: out.Ordinal[j].Median,
+				Interval: [2]float64{out.Ordinal[j].Lo80, out.Ordinal[j].Hi80},
+				Gender:   "female", PMale: out.PMale[j], PAgeGT: out.P[j], Source: in.source,
+			}
+			pg := 1 - p.PMale
+			if p.PMale > 0.5 {
+				p.Gender, pg = "male", p.PMale
+			}
+			if o.JSON {
+				if err := enc.Encode(p); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%.1f\t[%.1f, %.1f]\t%s\t%.2f\n", p.Path, p.Age, p.Interval[0], p.Interval[1], p.Gender, pg)
+		}
+	}
+	infer.FinishGC()
+	if tw != nil {
+		tw.Flush()
+	}
+	if failed > 0 {
+		return &PredictFailedError{Failed: failed, Total: len(inputs)}
+	}
+	return nil
+}
+
+// expandInputs lists the GEIs and silhouette folders named by paths, in order.
+func expandInputs(paths []string, frames bool) []input {
+	var out []input
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			out = append(out, input{path: p, err: fmt.Errorf("%s: %w", p, unwrapPath(err))})
+			continue
+		}
+		if !fi.IsDir() {
+			out = append(out, input{path: p, source: "gei"})
+			continue
+		}
+		pngs, err := listPNGs(p)
+		if err != nil {
+			out = append(out, input{path: p, err: err})
+			continue
+		}
+		if len(pngs) == 0 {
+			out = append(out, input{path: p, err: fmt.Errorf("%s: folder holds no .png files", p)})
+			continue
+		}
+		if frames || looksLikeSilhouette(pngs[0]) {
+			out = append(out, input{path: p, source: "silhouettes"})
+			continue
+		}
+		for _, f := range pngs {
+			out = append(out, input{path: f, source: "gei"})
+		}
+	}
+	return out
+}
+
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func listPNGs(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, unwrapPath(err))
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.EqualFold(filepath.Ext(e.Name()), ".png") {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// looksLikeSilhouette reports whether a PNG is a binary silhouette frame
+// (every pixel pure black or pure white, some of each) rather than a GEI,
+// whose averaged frames give intermediate greys.
+func looksLikeSilhouette(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil || cfg.Width*cfg.Height > 16<<20 {
+		return false
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return false
+	}
+	img, err := png.Decode(f)
+	if err != nil {
+		return false
+	}
+	b := img.Bounds()
+	white := false
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			v := color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y
+			switch v {
+			case 0:
+			case 255:
+				white = true
+			default:
+				return false
+			}
+		}
+	}
+	return white
+}

@@ -1,0 +1,451 @@
+// Package train runs gaitord's training loop: Adam on the ranking + ODL +
+// gender objective, a validation pass per epoch, atomic `last` and `best`
+// checkpoints, a metrics log, exact resumption and a clean stop on Ctrl-C.
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gaitord/gaitord/internal/checkpoint"
+	"github.com/gaitord/gaitord/internal/dataset"
+	"github.com/gaitord/gaitord/internal/infer"
+	"github.com/gaitord/gaitord/internal/metrics"
+	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/odl"
+	"github.com/gaitord/gaitord/internal/torchx"
+	"github.com/schollz/progressbar/v3"
+)
+
+// Schedule is the learning-rate schedule, applied per epoch.
+type Schedule struct {
+	Type         string  // "none", "step" or "cosine"
+	StepEpochs   int     // step: multiply by Gamma every StepEpochs epochs
+	Gamma        float64 // step: decay factor
+	WarmupEpochs int     // linear warm-up from LR/WarmupEpochs over the first epochs
+}
+
+// LR returns the learning rate of epoch e (0-based) of total epochs.
+func (s Schedule) LR(base float64, e, total int) float64 {
+	lr := base
+	switch s.Type {
+	case "step":
+		if s.StepEpochs > 0 {
+			lr = base * math.Pow(s.Gamma, float64(e/s.StepEpochs))
+		}
+	case "cosine":
+		lr = base * 0.5 * (1 + math.Cos(math.Pi*float64(e)/float64(max(total, 1))))
+	}
+	if s.WarmupEpochs > 0 && e < s.WarmupEpochs {
+		lr *= float64(e+1) / float64(s.WarmupEpochs)
+	}
+	return lr
+}
+
+// Hyper are the hyperparameters of one run.
+type Hyper struct {
+	Model         model.Config
+	Seed          int64
+	Device        string
+	Epochs        int
+	BatchSize     int
+	EvalBatchSize int
+	LR            float64
+	Beta1, Beta2  float64
+	Eps           float64
+	WeightDecay   float64
+	Schedule      Schedule
+	Loss          odl.Weights
+	Workers       int
+	Prefetch      int
+	Flip          bool
+}
+
+// Options describe a run.
+type Options struct {
+	Hyper        Hyper
+	RunDir       string
+	Resume       bool
+	ConfigYAML   string // resolved experiment configuration, stored in checkpoints
+	Train, Val   []dataset.Sample
+	TrainMeanAge float64
+	Decode       func(path string) ([]float32, error)
+	Log          io.Writer // progress bars and per-epoch lines; nil for silence
+	Progress     bool      // draw progress bars on Log
+	// AfterStep, if set, is called after every optimiser step (tests use it
+	// to interrupt a run at a chosen point).
+	AfterStep func(epoch int, step int64)
+}
+
+// Result summarises a finished (or interrupted) run.
+type Result struct {
+	Epochs      int // completed epochs
+	Steps       int64
+	BestMAE     float64
+	LastMAE     float64
+	LastCS5     float64
+	Interrupted bool
+}
+
+// ErrInterrupted is returned when the context was cancelled (Ctrl-C) and the
+// state was saved to last.ckpt.
+var ErrInterrupted = errors.New("training interrupted")
+
+// Files in a run folder.
+const (
+	LastFile    = "last.ckpt"
+	BestFile    = "best.ckpt"
+	MetricsFile = "metrics.jsonl"
+	ConfigFile  = "config.yaml"
+	LockFile    = ".lock"
+)
+
+type trainer struct {
+	o        Options
+	h        Hyper
+	m        *model.GLCNN
+	params   []model.Tensor
+	expAvg   []model.Tensor
+	expAvgSq []model.Tensor
+	step     int64
+	best     float64
+}
+
+// Run trains until Hyper.Epochs are complete, the context is cancelled (the
+// state is saved, ErrInterrupted returned) or an error occurs (the last good
+// checkpoint is kept). Call it on the main goroutine: libtorch's thread
+// settings and gotorch's GC are per thread.
+func Run(ctx context.Context, o Options) (Result, error) {
+	h := o.Hyper
+	if len(o.Train) == 0 {
+		return Result{}, errors.New("train: no training samples")
+	}
+	if h.BatchSize <= 0 || h.Epochs <= 0 {
+		return Result{}, fmt.Errorf("train: batch size %d, epochs %d: both must be positive", h.BatchSize, h.Epochs)
+	}
+	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
+		return Result{}, fmt.Errorf("run folder %s: %w", o.RunDir, err)
+	}
+	unlock, err := Lock(o.RunDir)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
+
+	m, err := model.New(h.Model, uint64(h.Seed), h.Device)
+	if err != nil {
+		return Result{}, err
+	}
+	t := &trainer{o: o, h: h, m: m, params: m.Params(), best: math.Inf(1)}
+	if err := torchx.Catch(func() {
+		for _, p := range t.params {
+			z := torchx.Zeros(p.Shape()...)
+			z2 := torchx.Zeros(p.Shape()...)
+			if h.Device != "cpu" {
+				z, z2 = torchx.To(z, h.Device), torchx.To(z2, h.Device)
+			}
+			t.expAvg = append(t.expAvg, z)
+			t.expAvgSq = append(t.expAvgSq, z2)
+		}
+	}); err != nil {
+		return Result{}, err
+	}
+
+	startEpoch, skipBatches := 0, 0
+	last := filepath.Join(o.RunDir, LastFile)
+	if o.Resume {
+		st, err := checkpoint.Load(last)
+		if err != nil {
+			return Result{}, fmt.Errorf("resume: %w", err)
+		}
+		if st.Model != h.Model {
+			return Result{}, fmt.Errorf("resume: %s holds a model %+v, the configuration asks for %+v", last, st.Model, h.Model)
+		}
+		if err := t.restore(st); err != nil {
+			return Result{}, fmt.Errorf("resume from %s: %w", last, err)
+		}
+		startEpoch, skipBatches = st.Epoch, st.BatchesDone
+		if err := truncateMetrics(filepath.Join(o.RunDir, MetricsFile), st.Epoch); err != nil {
+			return Result{}, err
+		}
+	} else if _, err := os.Stat(last); err == nil {
+		return Result{}, fmt.Errorf("run folder %s already holds %s: pass --resume to continue it, or choose another --out", o.RunDir, LastFile)
+	}
+	if o.ConfigYAML != "" {
+		if err := writeAtomic(filepath.Join(o.RunDir, ConfigFile), []byte(o.ConfigYAML)); err != nil {
+			return Result{}, err
+		}
+	}
+
+	res := Result{BestMAE: t.best, Epochs: startEpoch, Steps: t.step}
+	defer infer.FinishGC()
+	loader := dataset.NewLoader(o.Train, dataset.LoaderOptions{
+		BatchSize: h.BatchSize, Shuffle: true, Seed: h.Seed, DropLast: len(o.Train) > h.BatchSize,
+		Workers: h.Workers, Prefetch: h.Prefetch, Flip: h.Flip,
+		H: h.Model.InputH, W: h.Model.InputW, Decode: o.Decode,
+	})
+	defer loader.Close()
+	for epoch := startEpoch; epoch < h.Epochs; epoch++ {
+		lr := h.Schedule.LR(h.LR, epoch, h.Epochs)
+		es, err := t.epoch(ctx, loader, epoch, lr, skipBatches)
+		skipBatches = 0
+		res.Steps = t.step
+		if errors.Is(err, ErrInterrupted) {
+			res.Interrupted = true
+			if serr := t.save(last, epoch, es.batches); serr != nil {
+				return res, fmt.Errorf("interrupted, and saving %s failed: %w", last, serr)
+			}
+			return res, ErrInterrupted
+		}
+		if err != nil {
+			return res, err
+		}
+		val, err := t.validate(loaderFor(o.Val, h, o.Decode))
+		if err != nil {
+			return res, fmt.Errorf("epoch %d validation: %w", epoch+1, err)
+		}
+		improved := len(o.Val) > 0 && val.MAE < t.best
+		if improved {
+			t.best = val.MAE
+		}
+		row := MetricsRow{Epoch: epoch + 1, Step: t.step, LR: lr, Loss: es.meanLoss(), Ranking: es.ranking / float64(max(es.n, 1)),
+			ODL: es.odl / float64(max(es.n, 1)), Gender: es.gender / float64(max(es.n, 1)), SamplesPerSec: es.samplesPerSec(),
+			ValN: val.N, ValMAE: val.MAE, ValCS5: cs5(val), Best: improved, Seconds: es.seconds}
+		if err := appendMetrics(filepath.Join(o.RunDir, MetricsFile), row); err != nil {
+			return res, err
+		}
+		if err := t.save(last, epoch+1, 0); err != nil {
+			return res, err
+		}
+		if improved {
+			if err := t.save(filepath.Join(o.RunDir, BestFile), epoch+1, 0); err != nil {
+				return res, err
+			}
+		}
+		res.Epochs, res.LastMAE, res.LastCS5, res.BestMAE = epoch+1, val.MAE, cs5(val), t.best
+		if o.Log != nil {
+			mark := ""
+			if improved {
+				mark = "  (best)"
+			}
+			fmt.Fprintf(o.Log, "epoch %d/%d  loss %.4f  %.0f samples/s  val MAE %.2f  CS(5) %.3f%s\n",
+				epoch+1, h.Epochs, row.Loss, row.SamplesPerSec, val.MAE, row.ValCS5, mark)
+		}
+	}
+	if len(o.Val) == 0 {
+		// Without a validation split, best is the final model.
+		if err := t.save(filepath.Join(o.RunDir, BestFile), res.Epochs, 0); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func cs5(s metrics.Summary) float64 {
+	if len(s.CS) >= 5 {
+		return s.CS[4]
+	}
+	return 0
+}
+
+func loaderFor(samples []dataset.Sample, h Hyper, decode func(string) ([]float32, error)) *dataset.Loader {
+	bs := h.EvalBatchSize
+	if bs <= 0 {
+		bs = 256
+	}
+	return dataset.NewLoader(samples, dataset.LoaderOptions{
+		BatchSize: bs, Workers: h.Workers, Prefetch: h.Prefetch,
+		H: h.Model.InputH, W: h.Model.InputW, Decode: decode,
+	})
+}
+
+type epochStats struct {
+	n, batches, samples        int
+	loss, ranking, odl, gender float64
+	seconds                    float64
+}
+
+func (e epochStats) meanLoss() float64 { return e.loss / float64(max(e.n, 1)) }
+func (e epochStats) samplesPerSec() float64 {
+	if e.seconds == 0 {
+		return 0
+	}
+	return float64(e.samples) / e.seconds
+}
+
+func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, lr float64, skip int) (epochStats, error) {
+	var es epochStats
+	es.batches = skip
+	total := loader.NumBatches()
+	var bar *progressbar.ProgressBar
+	if t.o.Progress && t.o.Log != nil {
+		bar = progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(t.o.Log),
+			progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch+1, t.h.Epochs)),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetWidth(24),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+		defer bar.Exit()
+		_ = bar.Set(skip)
+	}
+	t.m.Train(true)
+	start := time.Now()
+	i := 0
+	for b := range loader.Epoch(epoch) {
+		if b.Err != nil {
+			return es, fmt.Errorf("epoch %d: %w", epoch+1, b.Err)
+		}
+		i++
+		if i <= skip {
+			continue // already trained before the interruption
+		}
+		if err := ctx.Err(); err != nil {
+			return es, ErrInterrupted
+		}
+		l, err := t.trainStep(b, lr)
+		infer.GC()
+		if err != nil {
+			return es, fmt.Errorf("epoch %d step %d: %w", epoch+1, t.step+1, err)
+		}
+		if math.IsNaN(l.TotalValue) || math.IsInf(l.TotalValue, 0) {
+			return es, fmt.Errorf("epoch %d step %d: the loss is %v (ranking %v, ODL %v, gender %v); stopped, the last good checkpoint %s is kept — lower optim.lr",
+				epoch+1, t.step+1, l.TotalValue, l.Ranking, l.ODL, l.Gender, filepath.Join(t.o.RunDir, LastFile))
+		}
+		t.step++
+		es.n++
+		es.batches++
+		es.samples += len(b.Ages)
+		es.loss += l.TotalValue
+		es.ranking += l.Ranking
+		es.odl += l.ODL
+		es.gender += l.Gender
+		es.seconds = time.Since(start).Seconds()
+		if bar != nil {
+			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f %.0f samples/s", epoch+1, t.h.Epochs, es.meanLoss(), es.samplesPerSec()))
+			_ = bar.Add(1)
+		}
+		if t.o.AfterStep != nil {
+			t.o.AfterStep(epoch, t.step)
+		}
+	}
+	t.m.Train(false)
+	return es, nil
+}
+
+// trainStep runs forward, loss, backward and Adam on one batch. Every tensor
+// it creates is dead when it returns, so the caller's GC can free them; the
+// update is skipped when the loss is not finite.
+func (t *trainer) trainStep(b dataset.Batch, lr float64) (l odl.Losses, err error) {
+	n := len(b.Ages)
+	h := t.h
+	cerr := torchx.Catch(func() {
+		x := torchx.FromFloat32(b.Images, int64(n), 1, int64(h.Model.InputH), int64(h.Model.InputW))
+		if h.Device != "cpu" {
+			x = torchx.To(x, h.Device)
+		}
+		age, gender := t.m.Forward(x)
+		l, err = odl.Objective(age, gender, b.Ages, b.Genders, h.Model.MinAge, h.Loss)
+		if err != nil || math.IsNaN(l.TotalValue) || math.IsInf(l.TotalValue, 0) {
+			return
+		}
+		torchx.ZeroGrad(t.params)
+		torchx.Backward(l.Total)
+		torchx.AdamStep(t.params, t.expAvg, t.expAvgSq, t.step+1, lr, h.Beta1, h.Beta2, h.Eps, h.WeightDecay)
+		l.Total = model.Tensor{}
+	})
+	if cerr != nil {
+		return l, cerr
+	}
+	return l, err
+}
+
+func (t *trainer) validate(loader *dataset.Loader) (metrics.Summary, error) {
+	defer loader.Close()
+	preds, err := Predict(t.m, loader, t.o.Val)
+	if err != nil {
+		return metrics.Summary{}, err
+	}
+	return metrics.Evaluate(preds, t.o.TrainMeanAge), nil
+}
+
+// Predict runs the model over every batch of loader (whose samples are
+// samples, in order) and returns one evaluation record per sample.
+func Predict(m *model.GLCNN, loader *dataset.Loader, samples []dataset.Sample) ([]metrics.Prediction, error) {
+	preds := make([]metrics.Prediction, 0, len(samples))
+	for b := range loader.Epoch(0) {
+		if b.Err != nil {
+			return nil, b.Err
+		}
+		out, err := infer.Batch(m, b.Images, len(b.Ages))
+		infer.GC()
+		if err != nil {
+			return nil, err
+		}
+		for j, idx := range b.Indices {
+			s := samples[idx]
+			o := out.Ordinal[j]
+			preds = append(preds, metrics.Prediction{
+				Path: s.Path, View: s.View, TrueAge: s.Age, TrueGender: int(s.Gender),
+				Age: o.Age, Median: o.Median, Lo80: o.Lo80, Hi80: o.Hi80, PMale: out.PMale[j],
+				Violations: o.Violations, Pairs: o.Pairs,
+			})
+		}
+	}
+	return preds, nil
+}
+
+func (t *trainer) save(path string, epoch, batchesDone int) error {
+	st := &checkpoint.State{
+		Model: t.h.Model, Weights: t.m.Weights(),
+		ExpAvg: hostCopy(t.m.Names(), t.expAvg), ExpAvgSq: hostCopy(t.m.Names(), t.expAvgSq),
+		Epoch: epoch, BatchesDone: batchesDone, Step: t.step, BestMAE: t.best, Seed: t.h.Seed,
+		RNG: torchx.RNGStateBytes(), Config: t.o.ConfigYAML, TrainMeanAge: t.o.TrainMeanAge,
+	}
+	return checkpoint.Save(path, st)
+}
+
+func hostCopy(names []string, ts []model.Tensor) map[string]model.Weight {
+	out := make(map[string]model.Weight, len(ts))
+	for i, t := range ts {
+		out[names[i]] = model.Weight{Shape: t.Shape(), Data: torchx.Float32s(t)}
+	}
+	return out
+}
+
+func (t *trainer) restore(st *checkpoint.State) error {
+	if err := t.m.SetWeights(st.Weights); err != nil {
+		return err
+	}
+	if st.Seed != t.h.Seed {
+		return fmt.Errorf("checkpoint was trained with seed %d, the configuration says %d", st.Seed, t.h.Seed)
+	}
+	err := torchx.Catch(func() {
+		for i, name := range t.m.Names() {
+			for _, pair := range []struct {
+				dst model.Tensor
+				src model.Weight
+			}{{t.expAvg[i], st.ExpAvg[name]}, {t.expAvgSq[i], st.ExpAvgSq[name]}} {
+				src := torchx.FromFloat32(pair.src.Data, pair.src.Shape...)
+				if t.h.Device != "cpu" {
+					src = torchx.To(src, t.h.Device)
+				}
+				torchx.Copy_(pair.dst, src)
+			}
+		}
+		torchx.SetRNGStateBytes(st.RNG)
+	})
+	if err != nil {
+		return err
+	}
+	t.step, t.best = st.Step, st.BestMAE
+	return nil
+}
