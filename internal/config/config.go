@@ -1,12 +1,15 @@
 // Package config loads gaitord's experiment configuration: one YAML file
 // that fully describes an experiment (model, optimiser, schedule, losses,
-// training, data), merged over defaults, then GAITORD_* environment
-// variables, then --set key=value overrides, in that order of precedence.
-// Unknown keys and wrongly typed values are errors that name the key.
+// training, data), OpenGait style.
+//
+// Load layers, lowest precedence first: Default(), the YAML file, GAITORD_*
+// environment variables (GAITORD_TRAIN_BATCH_SIZE overrides
+// train.batch_size), then --set key=value overrides. Unknown keys and
+// wrongly typed values are errors that name the file and the key; Validate
+// checks every range.
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +18,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
@@ -22,78 +26,83 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Config is one experiment.
+// EnvPrefix prefixes the environment variables that override keys:
+// train.batch_size is read from GAITORD_TRAIN_BATCH_SIZE.
+const EnvPrefix = "GAITORD"
+
+// Config is one experiment. Its YAML keys are the mapstructure tags;
+// Keys lists them dotted.
 type Config struct {
-	Model    Model    `mapstructure:"model" yaml:"model"`
-	Optim    Optim    `mapstructure:"optim" yaml:"optim"`
-	Schedule Schedule `mapstructure:"schedule" yaml:"schedule"`
-	Loss     Loss     `mapstructure:"loss" yaml:"loss"`
-	Train    Train    `mapstructure:"train" yaml:"train"`
-	Data     Data     `mapstructure:"data" yaml:"data"`
+	Model    Model    `mapstructure:"model" yaml:"model"`       // network shape
+	Optim    Optim    `mapstructure:"optim" yaml:"optim"`       // optimiser
+	Schedule Schedule `mapstructure:"schedule" yaml:"schedule"` // learning-rate schedule
+	Loss     Loss     `mapstructure:"loss" yaml:"loss"`         // loss weights
+	Train    Train    `mapstructure:"train" yaml:"train"`       // run settings
+	Data     Data     `mapstructure:"data" yaml:"data"`         // dataset and loader
 }
 
-// Model is the network's shape.
+// Model is the network's shape (section "model").
 type Model struct {
 	InputHeight int     `mapstructure:"input_height" yaml:"input_height"` // GEI height: 64 or 128
 	InputWidth  int     `mapstructure:"input_width" yaml:"input_width"`   // GEI width: 44 or 88
-	K           int     `mapstructure:"k" yaml:"k"`                       // ordinal tasks "age > min_age + k"
+	K           int     `mapstructure:"k" yaml:"k"`                       // ordinal tasks "age > min_age + k", k = 0…K-1
 	MinAge      int     `mapstructure:"min_age" yaml:"min_age"`           // age of the first threshold
-	Dropout     float64 `mapstructure:"dropout" yaml:"dropout"`           // after the hidden linear layers, training only
+	Dropout     float64 `mapstructure:"dropout" yaml:"dropout"`           // after the hidden linear layers, training only; [0, 1)
 }
 
-// Optim is the Adam optimiser.
+// Optim is the optimiser (section "optim"); only Adam is supported.
 type Optim struct {
-	Name        string     `mapstructure:"name" yaml:"name"` // "adam"
-	LR          float64    `mapstructure:"lr" yaml:"lr"`
-	Betas       [2]float64 `mapstructure:"betas" yaml:"betas,flow"`
-	WeightDecay float64    `mapstructure:"weight_decay" yaml:"weight_decay"`
+	Name        string     `mapstructure:"name" yaml:"name"`                 // "adam"
+	LR          float64    `mapstructure:"lr" yaml:"lr"`                     // learning rate, > 0
+	Betas       [2]float64 `mapstructure:"betas" yaml:"betas,flow"`          // Adam's β1, β2, each in [0, 1)
+	WeightDecay float64    `mapstructure:"weight_decay" yaml:"weight_decay"` // L2 added to the gradient, ≥ 0
 }
 
-// Schedule is the per-epoch learning-rate schedule.
+// Schedule is the per-epoch learning-rate schedule (section "schedule").
 type Schedule struct {
-	Type         string  `mapstructure:"type" yaml:"type"`               // none, step or cosine
-	StepEpochs   int     `mapstructure:"step_epochs" yaml:"step_epochs"` // step: decay every step_epochs epochs
-	Gamma        float64 `mapstructure:"gamma" yaml:"gamma"`             // step: decay factor
-	WarmupEpochs int     `mapstructure:"warmup_epochs" yaml:"warmup_epochs"`
+	Type         string  `mapstructure:"type" yaml:"type"`                   // none, step or cosine
+	StepEpochs   int     `mapstructure:"step_epochs" yaml:"step_epochs"`     // step: decay every step_epochs epochs
+	Gamma        float64 `mapstructure:"gamma" yaml:"gamma"`                 // step: decay factor, (0, 1]
+	WarmupEpochs int     `mapstructure:"warmup_epochs" yaml:"warmup_epochs"` // linear warm-up epochs, ≥ 0
 }
 
-// Loss weights the objective ranking + λ·ODL + μ·gender.
+// Loss weights the objective ranking + Lambda·ODL + Mu·gender (section "loss").
 type Loss struct {
-	Lambda float64 `mapstructure:"lambda" yaml:"lambda"`
-	Mu     float64 `mapstructure:"mu" yaml:"mu"`
+	Lambda float64 `mapstructure:"lambda" yaml:"lambda"` // ordinal distribution loss weight, ≥ 0
+	Mu     float64 `mapstructure:"mu" yaml:"mu"`         // gender cross-entropy weight, ≥ 0
 }
 
-// Train are the run's settings.
+// Train are the run's settings (section "train").
 type Train struct {
-	BatchSize     int     `mapstructure:"batch_size" yaml:"batch_size"`
-	Epochs        int     `mapstructure:"epochs" yaml:"epochs"`
-	Seed          int64   `mapstructure:"seed" yaml:"seed"`
-	ValFraction   float64 `mapstructure:"val_fraction" yaml:"val_fraction"` // subjects held out of the train split
-	EvalBatchSize int     `mapstructure:"eval_batch_size" yaml:"eval_batch_size"`
-	Threads       int     `mapstructure:"threads" yaml:"threads"` // 0 = all cores
-	Device        string  `mapstructure:"device" yaml:"device"`   // cpu, cuda, cuda:N
+	BatchSize     int     `mapstructure:"batch_size" yaml:"batch_size"`           // training batch, ≥ 1
+	Epochs        int     `mapstructure:"epochs" yaml:"epochs"`                   // ≥ 1
+	Seed          int64   `mapstructure:"seed" yaml:"seed"`                       // initialisation, dropout, shuffling, hold-out
+	ValFraction   float64 `mapstructure:"val_fraction" yaml:"val_fraction"`       // training subjects held out for validation, [0, 1)
+	EvalBatchSize int     `mapstructure:"eval_batch_size" yaml:"eval_batch_size"` // evaluation batch, ≥ 1
+	Threads       int     `mapstructure:"threads" yaml:"threads"`                 // intra-op threads; 0 = all cores
+	Device        string  `mapstructure:"device" yaml:"device"`                   // cpu, cuda or cuda:N
 }
 
-// Data says where the GEIs are and how to feed them.
+// Data says where the GEIs are and how to feed them (section "data").
 type Data struct {
-	Root         string    `mapstructure:"root" yaml:"root"`     // dataset root or manifest CSV; "" = built-in synthetic
-	Format       string    `mapstructure:"format" yaml:"format"` // synthetic, oumvlp, oulp-age, manifest
-	Labels       string    `mapstructure:"labels" yaml:"labels"` // label file (format default if empty)
-	Views        []string  `mapstructure:"views" yaml:"views,flow"`
-	Workers      int       `mapstructure:"workers" yaml:"workers"` // decoding goroutines; 0 = cores
-	Prefetch     int       `mapstructure:"prefetch" yaml:"prefetch"`
-	Flip         bool      `mapstructure:"flip" yaml:"flip"`
-	AllowOutside bool      `mapstructure:"allow_outside_root" yaml:"allow_outside_root"`
-	Synth        SynthData `mapstructure:"synth" yaml:"synth"`
+	Root         string    `mapstructure:"root" yaml:"root"`                             // dataset root or manifest; "" = built-in synthetic
+	Format       string    `mapstructure:"format" yaml:"format"`                         // synthetic, oumvlp, oulp-age or manifest
+	Labels       string    `mapstructure:"labels" yaml:"labels"`                         // label file; "" = the format's default
+	Views        []string  `mapstructure:"views" yaml:"views,flow"`                      // keep only these views ("000", "090"); empty = all
+	Workers      int       `mapstructure:"workers" yaml:"workers"`                       // decoding goroutines; 0 = cores
+	Prefetch     int       `mapstructure:"prefetch" yaml:"prefetch"`                     // batches decoded ahead
+	Flip         bool      `mapstructure:"flip" yaml:"flip"`                             // random horizontal flips (augmentation)
+	AllowOutside bool      `mapstructure:"allow_outside_root" yaml:"allow_outside_root"` // manifest paths may leave the manifest's folder
+	Synth        SynthData `mapstructure:"synth" yaml:"synth"`                           // the synthetic dataset, when format is synthetic
 }
 
-// SynthData shapes the built-in synthetic dataset.
+// SynthData shapes the built-in synthetic dataset (section "data.synth").
 type SynthData struct {
-	Subjects int   `mapstructure:"subjects" yaml:"subjects"`
-	Views    []int `mapstructure:"views" yaml:"views,flow"`
-	Seed     int64 `mapstructure:"seed" yaml:"seed"`
-	MinAge   int   `mapstructure:"min_age" yaml:"min_age"`
-	MaxAge   int   `mapstructure:"max_age" yaml:"max_age"`
+	Subjects int   `mapstructure:"subjects" yaml:"subjects"` // number of subjects, 4…99999
+	Views    []int `mapstructure:"views" yaml:"views,flow"`  // view angles in degrees, 0…359
+	Seed     int64 `mapstructure:"seed" yaml:"seed"`         // generator seed
+	MinAge   int   `mapstructure:"min_age" yaml:"min_age"`   // youngest subject, ≥ 1
+	MaxAge   int   `mapstructure:"max_age" yaml:"max_age"`   // oldest subject, ≤ 100
 }
 
 // Default is the configuration every file is merged over.
@@ -111,69 +120,105 @@ func Default() Config {
 
 // toMap renders a Config as nested maps keyed like the YAML.
 func toMap(c Config) map[string]any {
-	b, _ := yaml.Marshal(c)
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		panic(err) // a Config always marshals
+	}
 	var m map[string]any
-	_ = yaml.Unmarshal(b, &m)
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		panic(err)
+	}
 	return m
 }
 
-// Keys lists every dotted key ("train.batch_size", …), sorted.
-func Keys() []string {
-	var keys []string
-	var walk func(prefix string, m map[string]any)
-	walk = func(prefix string, m map[string]any) {
-		for k, v := range m {
-			if sub, ok := v.(map[string]any); ok {
-				walk(prefix+k+".", sub)
-				continue
-			}
-			keys = append(keys, prefix+k)
+// leaves maps every dotted leaf key of m to its value.
+func leaves(prefix string, m map[string]any, out map[string]any) {
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			leaves(prefix+k+".", sub, out)
+			continue
 		}
+		out[prefix+k] = v
 	}
-	walk("", toMap(Default()))
+}
+
+// Keys lists every known dotted key ("data.synth.views", "train.batch_size",
+// …), sorted. Each is accepted by --set and by its environment variable.
+func Keys() []string {
+	m := map[string]any{}
+	leaves("", toMap(Default()), m)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
 	sort.Strings(keys)
 	return keys
 }
 
-var unusedKey = regexp.MustCompile(`has invalid keys: (.*)`)
+// EnvVar is the environment variable that overrides key:
+// "train.batch_size" → "GAITORD_TRAIN_BATCH_SIZE".
+func EnvVar(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
 
-// Load reads path (an empty path means defaults only), applies GAITORD_*
-// environment variables (GAITORD_TRAIN_BATCH_SIZE → train.batch_size) and
-// the key=value overrides in sets, decodes strictly and validates.
+// Load builds the configuration: Default(), then the YAML file at path (an
+// empty path means no file), then GAITORD_* environment variables (an empty
+// variable counts as unset), then sets, each "key=value" (lists as
+// "a,b,c" or "[a, b, c]"). Unknown keys, wrong types and out-of-range values
+// are errors naming the file and the key. The result is validated.
 func Load(path string, sets []string) (Config, error) {
+	where := path
+	if where == "" {
+		where = "(defaults)"
+	}
+	c, err := load(path, sets)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", where, err)
+	}
+	return c, nil
+}
+
+func load(path string, sets []string) (Config, error) {
+	keys := Keys()
+	defaults := map[string]any{}
+	leaves("", toMap(Default()), defaults)
+
 	v := viper.New()
 	v.SetConfigType("yaml")
-	if err := v.MergeConfigMap(toMap(Default())); err != nil {
-		return Config{}, err
+	for _, k := range keys {
+		v.SetDefault(k, defaults[k])
 	}
-	where := "defaults"
 	if path != "" {
-		where = path
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return Config{}, fmt.Errorf("config %s: %w", path, unwrapPath(err))
+			return Config{}, unwrapPath(err)
 		}
 		var probe map[string]any
 		if err := yaml.Unmarshal(data, &probe); err != nil {
-			return Config{}, fmt.Errorf("config %s: not valid YAML: %s", path, oneLine(err.Error()))
+			return Config{}, fmt.Errorf("not valid YAML: %s", oneLine(err.Error()))
 		}
-		if err := checkKeys(path, "", probe, toMap(Default())); err != nil {
+		if err := checkKeys("", probe, toMap(Default())); err != nil {
 			return Config{}, err
 		}
-		if err := v.MergeConfig(bytes.NewReader(data)); err != nil {
-			return Config{}, fmt.Errorf("config %s: %s", path, oneLine(err.Error()))
+		if err := v.MergeConfigMap(probe); err != nil {
+			return Config{}, fmt.Errorf("merging: %s", oneLine(err.Error()))
 		}
 	}
+
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	for _, k := range keys {
+		if err := v.BindEnv(k); err != nil {
+			return Config{}, err
+		}
+	}
+
 	known := map[string]bool{}
-	for _, k := range Keys() {
+	for _, k := range keys {
 		known[k] = true
-		env := "GAITORD_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
-		if val, ok := os.LookupEnv(env); ok {
-			if err := setKey(v, k, val); err != nil {
-				return Config{}, fmt.Errorf("environment %s: %w", env, err)
-			}
-		}
 	}
+	setBy := map[string]string{}
 	for _, s := range sets {
 		k, val, ok := strings.Cut(s, "=")
 		k = strings.TrimSpace(k)
@@ -181,33 +226,38 @@ func Load(path string, sets []string) (Config, error) {
 			return Config{}, fmt.Errorf("--set %q: want key=value", s)
 		}
 		if !known[k] {
-			return Config{}, fmt.Errorf("--set %s: unknown key %q (known: %s)", s, k, strings.Join(Keys(), ", "))
+			return Config{}, fmt.Errorf("--set %q: unknown key %q (known: %s)", s, k, strings.Join(keys, ", "))
 		}
-		if err := setKey(v, k, strings.TrimSpace(val)); err != nil {
-			return Config{}, fmt.Errorf("--set %s: %w", s, err)
-		}
+		v.Set(k, strings.TrimSpace(val))
+		setBy[k] = s
 	}
+
 	var c Config
-	dc := &mapstructure.DecoderConfig{
-		Result: &c, ErrorUnused: true, WeaklyTypedInput: false, TagName: "mapstructure",
-		DecodeHook: mapstructure.ComposeDecodeHookFunc(numberHook, sliceHook),
-	}
-	dec, err := mapstructure.NewDecoder(dc)
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:      &c,
+		ErrorUnused: true,
+		TagName:     "mapstructure",
+		DecodeHook:  typeHook,
+	})
 	if err != nil {
 		return Config{}, err
 	}
 	if err := dec.Decode(v.AllSettings()); err != nil {
-		return Config{}, fmt.Errorf("config %s: %s", where, decodeMessage(err))
+		return Config{}, decodeError(err, path, setBy)
 	}
 	c.Data.Views = normalizeViews(c.Data.Views)
+	if len(c.Data.Synth.Views) == 0 {
+		c.Data.Synth.Views = nil
+	}
 	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", where, err)
+		return Config{}, err
 	}
 	return c, nil
 }
 
-// checkKeys reports the first key of the file that the schema lacks.
-func checkKeys(path, prefix string, got, schema map[string]any) error {
+// checkKeys reports the first key of the file that the schema lacks, and
+// sections given as values or values given as sections.
+func checkKeys(prefix string, got, schema map[string]any) error {
 	keys := make([]string, 0, len(got))
 	for k := range got {
 		keys = append(keys, k)
@@ -216,132 +266,189 @@ func checkKeys(path, prefix string, got, schema map[string]any) error {
 	for _, k := range keys {
 		want, ok := schema[k]
 		if !ok {
-			return fmt.Errorf("config %s: unknown key %q", path, prefix+k)
+			return fmt.Errorf("unknown key %q", prefix+k)
 		}
 		sub, isMap := got[k].(map[string]any)
 		wantSub, wantMap := want.(map[string]any)
 		switch {
 		case isMap && wantMap:
-			if err := checkKeys(path, prefix+k+".", sub, wantSub); err != nil {
+			if err := checkKeys(prefix+k+".", sub, wantSub); err != nil {
 				return err
 			}
 		case wantMap && got[k] != nil:
-			return fmt.Errorf("config %s: key %q must be a section (a mapping), not %v", path, prefix+k, got[k])
+			return fmt.Errorf("key %q: want a section (a mapping), got %s", prefix+k, clip(got[k]))
+		case isMap && !wantMap:
+			return fmt.Errorf("key %q: want a value, got a section", prefix+k)
 		}
 	}
 	return nil
 }
 
-// setKey parses a --set or environment value with YAML (so 1e-4, true,
-// [1, 2] work) and, for list keys, also accepts "a,b,c".
-func setKey(v *viper.Viper, key, val string) error {
-	var parsed any
-	if err := yaml.Unmarshal([]byte(val), &parsed); err != nil {
-		parsed = val
+// decodeError names the key and where its value came from.
+func decodeError(err error, path string, setBy map[string]string) error {
+	var de *mapstructure.DecodeError
+	if !errors.As(err, &de) {
+		return errors.New(strings.TrimPrefix(oneLine(err.Error()), "decoding failed due to the following error(s): "))
 	}
-	if isList(key) {
-		if _, ok := parsed.([]any); !ok {
-			var items []any
-			for _, part := range strings.Split(val, ",") {
-				part = strings.TrimSpace(part)
-				if part == "" {
-					continue
-				}
-				var x any = part
-				if key != "data.views" {
-					if err := yaml.Unmarshal([]byte(part), &x); err != nil {
-						x = part
-					}
-				}
-				items = append(items, x)
-			}
-			parsed = items
-		}
+	key := de.Name()
+	msg := oneLine(de.Unwrap().Error())
+	if strings.HasPrefix(msg, "has invalid keys: ") { // a backstop: checkKeys sees these first
+		return fmt.Errorf("key %q: unknown key(s) %s", key, strings.TrimPrefix(msg, "has invalid keys: "))
 	}
-	v.Set(key, parsed)
-	return nil
+	base, _, _ := strings.Cut(key, "[")
+	from := ""
+	if s, ok := setBy[base]; ok {
+		from = fmt.Sprintf(" (from --set %s)", s)
+	} else if val := os.Getenv(EnvVar(base)); val != "" {
+		from = fmt.Sprintf(" (from %s=%s)", EnvVar(base), val)
+	}
+	return fmt.Errorf("key %q%s: %s", key, from, msg)
 }
 
-// normalizeViews writes numeric views with three digits, as OU-MVLP's folder
-// names do, so that an unquoted YAML 090 (read as the number 90) still
-// names the folder "090".
-func normalizeViews(views []string) []string {
-	for i, v := range views {
-		n := 0
-		digits := v != ""
-		for _, r := range v {
-			if r < '0' || r > '9' {
-				digits = false
-				break
-			}
-			n = n*10 + int(r-'0')
-		}
-		if digits && n < 1000 {
-			views[i] = fmt.Sprintf("%03d", n)
-		}
+var (
+	intType   = reflect.TypeFor[int]()
+	floatType = reflect.TypeFor[float64]()
+)
+
+// typeHook converts values into the field types weakly but sanely: numbers
+// between kinds where nothing is lost (1 for a float, 3.0 for an int),
+// strings from the environment or --set parsed as the field's type
+// ("32", "1e-4", "true", "000,090"), and numbers as strings (an unquoted
+// view 090). Everything else (a list for a number, "abc" for an int, 2.5
+// for an int) is an error.
+func typeHook(from, to reflect.Type, data any) (any, error) {
+	if data == nil {
+		return nil, nil
 	}
-	return views
-}
-
-func isList(key string) bool {
-	return key == "data.views" || key == "data.synth.views" || key == "optim.betas"
-}
-
-// numberHook converts between YAML's number kinds where no precision is lost
-// (an int where a float is wanted, 3.0 where an int is wanted) and refuses
-// strings for numbers.
-func numberHook(from, to reflect.Type, data any) (any, error) {
 	switch to.Kind() {
 	case reflect.Float64:
 		switch x := data.(type) {
+		case float64:
+			return x, nil
 		case int:
 			return float64(x), nil
 		case int64:
 			return float64(x), nil
 		case uint64:
 			return float64(x), nil
-		}
-	case reflect.Int, reflect.Int64:
-		if f, ok := data.(float64); ok {
-			if f != math.Trunc(f) || math.IsInf(f, 0) || math.IsNaN(f) {
-				return nil, fmt.Errorf("%v is not an integer", f)
-			}
-			return int64(f), nil
-		}
-	case reflect.String:
-		switch data.(type) {
 		case string:
-		case int, int64, float64, bool:
-			// views like 090 arrive as numbers when unquoted
-			if to.Kind() == reflect.String {
-				return fmt.Sprint(data), nil
+			f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+			if err != nil {
+				return nil, fmt.Errorf("cannot parse %s as a number", strconv.Quote(x))
 			}
+			return f, nil
 		}
+		return nil, fmt.Errorf("want a number, got %s", clip(data))
+	case reflect.Int, reflect.Int64:
+		switch x := data.(type) {
+		case int, int64:
+			return x, nil
+		case uint64:
+			if x > math.MaxInt64 {
+				return nil, fmt.Errorf("%d is too large", x)
+			}
+			return int64(x), nil
+		case float64:
+			if x != math.Trunc(x) || math.Abs(x) >= 1<<63 {
+				return nil, fmt.Errorf("want an integer, got %v", x)
+			}
+			return int64(x), nil
+		case string:
+			n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("cannot parse %s as an integer", strconv.Quote(x))
+			}
+			return n, nil
+		}
+		return nil, fmt.Errorf("want an integer, got %s", clip(data))
+	case reflect.Bool:
+		switch x := data.(type) {
+		case bool:
+			return x, nil
+		case string:
+			b, err := strconv.ParseBool(strings.TrimSpace(x))
+			if err != nil {
+				return nil, fmt.Errorf("cannot parse %s as true or false", strconv.Quote(x))
+			}
+			return b, nil
+		}
+		return nil, fmt.Errorf("want true or false, got %s", clip(data))
+	case reflect.String:
+		switch x := data.(type) {
+		case string:
+			return x, nil
+		case int, int64, uint64, float64, bool:
+			return fmt.Sprint(x), nil
+		}
+		return nil, fmt.Errorf("want a string, got %s", clip(data))
+	case reflect.Slice, reflect.Array:
+		var items []any
+		switch x := data.(type) {
+		case []any:
+			items = x
+		case string:
+			items = splitList(x)
+		case int, int64, uint64, float64, bool:
+			items = []any{x}
+		default:
+			return nil, fmt.Errorf("want a list, got %s", clip(data))
+		}
+		if to.Kind() == reflect.Array && len(items) != to.Len() {
+			return nil, fmt.Errorf("want a list of %d values, got %d", to.Len(), len(items))
+		}
+		return items, nil
 	}
 	return data, nil
 }
 
-// sliceHook lets a single view be given without brackets.
-func sliceHook(from, to reflect.Type, data any) (any, error) {
-	if to.Kind() == reflect.Slice && from.Kind() != reflect.Slice && data != nil {
-		if s, ok := data.(string); ok && s == "" {
-			return []any{}, nil
-		}
-		return []any{data}, nil
+// splitList reads "a,b,c" or "[a, b, c]"; "" and "[]" are the empty list.
+func splitList(s string) []any {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		s = strings.TrimSpace(s[1 : len(s)-1])
 	}
-	return data, nil
+	items := []any{}
+	if s == "" {
+		return items
+	}
+	for _, part := range strings.Split(s, ",") {
+		items = append(items, strings.Trim(strings.TrimSpace(part), `"'`))
+	}
+	return items
 }
 
-func decodeMessage(err error) string {
-	msg := oneLine(err.Error())
-	if m := unusedKey.FindStringSubmatch(msg); m != nil {
-		return "unknown key(s) " + m[1]
+// normalizeViews writes numeric views with three digits, as OU-MVLP's folder
+// names do, so that an unquoted YAML 090 (read as the number 90) still names
+// the folder "090". An empty list becomes nil (all views).
+func normalizeViews(views []string) []string {
+	if len(views) == 0 {
+		return nil
 	}
-	var de *mapstructure.DecodeError
-	if errors.As(err, &de) {
-		return fmt.Sprintf("key %q: %s", de.Name(), oneLine(de.Unwrap().Error()))
+	for i, v := range views {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 && n < 1000 && strings.Trim(v, "0123456789") == "" {
+			views[i] = fmt.Sprintf("%03d", n)
+		}
 	}
-	return strings.TrimPrefix(msg, "decoding failed due to the following error(s): ")
+	return views
+}
+
+// clip renders a value for an error message: one line, at most 40 bytes.
+func clip(v any) string {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = strconv.Quote(x)
+	case []any:
+		s = "a list " + oneLine(fmt.Sprint(x))
+	case map[string]any:
+		s = "a section"
+	default:
+		s = oneLine(fmt.Sprint(x))
+	}
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return s
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -354,115 +461,130 @@ func unwrapPath(err error) error {
 	return err
 }
 
-var deviceRE = regexp.MustCompile(`^(cpu|cuda|cuda:[0-9]+)$`)
+// KeyError is a value that Validate refuses; Key is the dotted key
+// ("train.batch_size").
+type KeyError struct {
+	Key string // dotted key, e.g. "optim.lr"
+	Msg string // what is wrong, with the value
+}
 
-// Validate checks every value's range; each error names its key.
+// Error renders `key "train.batch_size": got 0, want ≥ 1`.
+func (e *KeyError) Error() string { return fmt.Sprintf("key %q: %s", e.Key, e.Msg) }
+
+var deviceRE = regexp.MustCompile(`^(cpu|cuda|cuda:[0-9]{1,3})$`)
+
+// finite reports whether x is neither NaN nor infinite.
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// Validate checks every value's range. It returns the first problem as a
+// *KeyError naming the key.
 func (c Config) Validate() error {
-	bad := func(key string, format string, a ...any) error {
-		return fmt.Errorf("key %s: %s", key, fmt.Sprintf(format, a...))
+	bad := func(key, format string, a ...any) error {
+		return &KeyError{Key: key, Msg: fmt.Sprintf(format, a...)}
 	}
 	m := c.Model
 	if !(m.InputHeight == 64 && m.InputWidth == 44) && !(m.InputHeight == 128 && m.InputWidth == 88) {
 		return bad("model.input_height/input_width", "%d×%d not supported; supported: 64×44, 128×88", m.InputHeight, m.InputWidth)
 	}
 	if m.K < 2 || m.K > 1000 {
-		return bad("model.k", "%d: want 2…1000 ordinal tasks", m.K)
+		return bad("model.k", "got %d, want 2…1000 ordinal tasks", m.K)
 	}
 	if m.MinAge < 0 || m.MinAge > 120 {
-		return bad("model.min_age", "%d: want 0…120", m.MinAge)
+		return bad("model.min_age", "got %d, want 0…120", m.MinAge)
 	}
 	if !(m.Dropout >= 0 && m.Dropout < 1) {
-		return bad("model.dropout", "%v: want [0, 1)", m.Dropout)
+		return bad("model.dropout", "got %v, want [0, 1)", m.Dropout)
 	}
 	o := c.Optim
 	if o.Name != "adam" {
-		return bad("optim.name", "%q: only adam is supported", o.Name)
+		return bad("optim.name", "got %q, only adam is supported", o.Name)
 	}
-	if !(o.LR > 0) || math.IsInf(o.LR, 0) {
-		return bad("optim.lr", "%v: must be positive and finite", o.LR)
+	if !(o.LR > 0) || !finite(o.LR) {
+		return bad("optim.lr", "got %v, want > 0 and finite", o.LR)
 	}
 	for i, b := range o.Betas {
 		if !(b >= 0 && b < 1) {
-			return bad("optim.betas", "betas[%d] = %v: want [0, 1)", i, b)
+			return bad("optim.betas", "betas[%d] = %v, want [0, 1)", i, b)
 		}
 	}
-	if !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 0) {
-		return bad("optim.weight_decay", "%v: must be ≥ 0", o.WeightDecay)
+	if !(o.WeightDecay >= 0) || !finite(o.WeightDecay) {
+		return bad("optim.weight_decay", "got %v, want ≥ 0 and finite", o.WeightDecay)
 	}
 	s := c.Schedule
 	switch s.Type {
 	case "none", "cosine":
 	case "step":
 		if s.StepEpochs < 1 {
-			return bad("schedule.step_epochs", "%d: must be ≥ 1 for a step schedule", s.StepEpochs)
+			return bad("schedule.step_epochs", "got %d, want ≥ 1 for a step schedule", s.StepEpochs)
 		}
 		if !(s.Gamma > 0 && s.Gamma <= 1) {
-			return bad("schedule.gamma", "%v: want (0, 1]", s.Gamma)
+			return bad("schedule.gamma", "got %v, want (0, 1]", s.Gamma)
 		}
 	default:
-		return bad("schedule.type", "%q: want none, step or cosine", s.Type)
+		return bad("schedule.type", "got %q, want none, step or cosine", s.Type)
 	}
 	if s.WarmupEpochs < 0 {
-		return bad("schedule.warmup_epochs", "%d: must be ≥ 0", s.WarmupEpochs)
+		return bad("schedule.warmup_epochs", "got %d, want ≥ 0", s.WarmupEpochs)
 	}
-	if !(c.Loss.Lambda >= 0) || math.IsInf(c.Loss.Lambda, 0) {
-		return bad("loss.lambda", "%v: must be ≥ 0", c.Loss.Lambda)
+	if !(c.Loss.Lambda >= 0) || !finite(c.Loss.Lambda) {
+		return bad("loss.lambda", "got %v, want ≥ 0 and finite", c.Loss.Lambda)
 	}
-	if !(c.Loss.Mu >= 0) || math.IsInf(c.Loss.Mu, 0) {
-		return bad("loss.mu", "%v: must be ≥ 0", c.Loss.Mu)
+	if !(c.Loss.Mu >= 0) || !finite(c.Loss.Mu) {
+		return bad("loss.mu", "got %v, want ≥ 0 and finite", c.Loss.Mu)
 	}
 	t := c.Train
 	if t.BatchSize < 1 {
-		return bad("train.batch_size", "%d: must be ≥ 1", t.BatchSize)
+		return bad("train.batch_size", "got %d, want ≥ 1", t.BatchSize)
 	}
 	if t.Epochs < 1 {
-		return bad("train.epochs", "%d: must be ≥ 1", t.Epochs)
+		return bad("train.epochs", "got %d, want ≥ 1", t.Epochs)
 	}
 	if !(t.ValFraction >= 0 && t.ValFraction < 1) {
-		return bad("train.val_fraction", "%v: want [0, 1)", t.ValFraction)
+		return bad("train.val_fraction", "got %v, want [0, 1)", t.ValFraction)
 	}
 	if t.EvalBatchSize < 1 {
-		return bad("train.eval_batch_size", "%d: must be ≥ 1", t.EvalBatchSize)
+		return bad("train.eval_batch_size", "got %d, want ≥ 1", t.EvalBatchSize)
 	}
 	if t.Threads < 0 {
-		return bad("train.threads", "%d: must be ≥ 0 (0 = all cores)", t.Threads)
+		return bad("train.threads", "got %d, want ≥ 0 (0 = all cores)", t.Threads)
 	}
 	if !deviceRE.MatchString(t.Device) {
-		return bad("train.device", "%q: want cpu, cuda or cuda:N", t.Device)
+		return bad("train.device", "got %q, want cpu, cuda or cuda:N", t.Device)
 	}
 	d := c.Data
 	switch d.Format {
 	case "synthetic", "oumvlp", "oulp-age", "manifest":
 	default:
-		return bad("data.format", "%q: want synthetic, oumvlp, oulp-age or manifest", d.Format)
+		return bad("data.format", "got %q, want synthetic, oumvlp, oulp-age or manifest", d.Format)
 	}
 	if d.Workers < 0 {
-		return bad("data.workers", "%d: must be ≥ 0 (0 = cores)", d.Workers)
+		return bad("data.workers", "got %d, want ≥ 0 (0 = cores)", d.Workers)
 	}
 	if d.Prefetch < 0 {
-		return bad("data.prefetch", "%d: must be ≥ 0", d.Prefetch)
+		return bad("data.prefetch", "got %d, want ≥ 0", d.Prefetch)
 	}
 	if d.Format == "synthetic" {
 		sd := d.Synth
 		if sd.Subjects < 4 || sd.Subjects > 99999 {
-			return bad("data.synth.subjects", "%d: want 4…99999", sd.Subjects)
+			return bad("data.synth.subjects", "got %d, want 4…99999", sd.Subjects)
 		}
 		if len(sd.Views) == 0 {
-			return bad("data.synth.views", "empty")
+			return bad("data.synth.views", "empty, want at least one view")
 		}
 		for _, v := range sd.Views {
 			if v < 0 || v >= 360 {
-				return bad("data.synth.views", "%d: want degrees in 0…359", v)
+				return bad("data.synth.views", "got %d, want degrees in 0…359", v)
 			}
 		}
 		if sd.MinAge < 1 || sd.MaxAge > 100 || sd.MinAge > sd.MaxAge {
-			return bad("data.synth.min_age/max_age", "%d…%d: want 1 ≤ min ≤ max ≤ 100", sd.MinAge, sd.MaxAge)
+			return bad("data.synth.min_age/max_age", "got %d…%d, want 1 ≤ min_age ≤ max_age ≤ 100", sd.MinAge, sd.MaxAge)
 		}
 	}
 	return nil
 }
 
-// YAML renders the configuration as YAML that Load reads back to an equal Config.
+// YAML renders the configuration as YAML that Load reads back to an equal
+// Config.
 func (c Config) YAML() (string, error) {
 	b, err := yaml.Marshal(c)
 	if err != nil {
@@ -471,28 +593,50 @@ func (c Config) YAML() (string, error) {
 	return string(b), nil
 }
 
-// WriteYAML writes the configuration to path atomically.
+// WriteYAML writes the resolved configuration to path atomically (a temp
+// file in the same folder, synced, then renamed over path); Load(path, nil)
+// gives back an equal Config.
 func (c Config) WriteYAML(path string) error {
+	if err := writeAtomic(path, c); err != nil {
+		return fmt.Errorf("config %s: write: %w", path, err)
+	}
+	return nil
+}
+
+func writeAtomic(path string, c Config) (err error) {
 	s, err := c.YAML()
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
+		return unwrapPath(err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.WriteString("# gaitord resolved configuration\n" + s); err != nil {
 		return err
 	}
-	if _, err = f.WriteString(s); err == nil {
-		err = f.Sync()
+	if err = f.Chmod(0o644); err != nil {
+		return err
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err = f.Sync(); err != nil {
+		return err
 	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
+	if err = f.Close(); err != nil {
+		return err
 	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
+	if err = os.Rename(f.Name(), path); err != nil {
+		return unwrapPath(err)
+	}
+	if d, derr := os.Open(dir); derr == nil { // make the rename durable; best effort
+		d.Sync()
+		d.Close()
 	}
 	return nil
 }

@@ -132,12 +132,12 @@ func TestEndToEnd(t *testing.T) {
 	reportDir := filepath.Join(t.TempDir(), "report")
 	r = mustRun(t, "eval", "--checkpoint", best, "--json", "--report", reportDir)
 	var sum struct {
-		N           int       `json:"n"`
-		MAE         float64   `json:"mae"`
-		RMSE        float64   `json:"rmse"`
-		CS          []float64 `json:"cs"`
-		BaselineMAE float64   `json:"baseline_mae"`
-		Coverage80  float64   `json:"coverage80"`
+		N           int                        `json:"n"`
+		MAE         float64                    `json:"mae"`
+		RMSE        float64                    `json:"rmse"`
+		CS          []float64                  `json:"cs"`
+		BaselineMAE float64                    `json:"baseline_mae"`
+		Coverage80  float64                    `json:"coverage80"`
 		PerView     map[string]json.RawMessage `json:"per_view"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
