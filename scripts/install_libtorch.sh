@@ -4,6 +4,7 @@
 #   scripts/install_libtorch.sh            # Debian's libtorch-dev (installed with apt if missing)
 #   LIBTORCH=/path/to/libtorch scripts/install_libtorch.sh   # any libtorch tree with include/ and lib/
 #                                          # (e.g. .../site-packages/torch of a CUDA PyTorch)
+#   GOTORCH_SRC=/path/to/gotorch LIBTORCH=... scripts/install_libtorch.sh   # on a machine without Go
 #
 # It then builds, into .cache/native/<libtorch version>-<cpu|cuda>-<hash>/<lib>-<source hash>/:
 #   libcgotorch.so  gotorch's C++ shim, copied out of the read-only Go module cache
@@ -38,7 +39,9 @@ apt_install() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-command -v go >/dev/null || die "Go is not on PATH (need Go >= 1.22 from https://go.dev/dl)"
+# GOTORCH_SRC: a copy of gotorch's module folder, for machines without Go
+# (e.g. a GPU machine that runs a gaitord binary built elsewhere).
+[[ -n "${GOTORCH_SRC:-}" ]] || command -v go >/dev/null || die "Go is not on PATH (need Go >= 1.22), and GOTORCH_SRC is not set"
 
 cuda=0
 abi_flag=""
@@ -65,8 +68,8 @@ if [[ -z "$version" ]]; then
   version=$(awk '/define TORCH_VERSION_(MAJOR|MINOR|PATCH)/{printf "%s%s", sep, $3; sep="."}' "$ver_h")
 fi
 
-gotorch=$(cd "$root" && go list -m -f '{{.Dir}}' github.com/wangkuiyi/gotorch 2>/dev/null || true)
-if [[ -z "$gotorch" || ! -d "$gotorch/cgotorch" ]]; then
+gotorch=${GOTORCH_SRC:-$(cd "$root" && go list -m -f '{{.Dir}}' github.com/wangkuiyi/gotorch 2>/dev/null || true)}
+if [[ -z "${GOTORCH_SRC:-}" && ( -z "$gotorch" || ! -d "$gotorch/cgotorch" ) ]]; then
   (cd "$root" && go mod download github.com/wangkuiyi/gotorch)
   gotorch=$(cd "$root" && go list -m -f '{{.Dir}}' github.com/wangkuiyi/gotorch)
 fi

@@ -354,11 +354,14 @@ func typeHook(from, to reflect.Type, data any) (any, error) {
 			}
 			return int64(x), nil
 		case string:
-			n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("cannot parse %s as an integer", strconv.Quote(x))
+			if n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil {
+				return n, nil
 			}
-			return n, nil
+			// "1e2" as YAML would read it: a float with an integral value.
+			if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+				return int64(f), nil
+			}
+			return nil, fmt.Errorf("cannot parse %s as an integer", strconv.Quote(x))
 		}
 		return nil, fmt.Errorf("want an integer, got %s", clip(data))
 	case reflect.Bool:

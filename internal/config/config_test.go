@@ -208,7 +208,7 @@ func TestPrecedenceSetOverEnvOverFile(t *testing.T) {
 		t.Fatalf("lr %v", c.Optim.LR)
 	}
 	// The last --set of a key wins.
-	if c, err := Load(p, []string{"train.epochs=5", "train.epochs=6"}); err != nil || c.Train.Epochs != 6 {
+	if c, err := Load(p, []string{"train.epochs=5", "train.epochs=6", "model.k=1e2"}); err != nil || c.Train.Epochs != 6 || c.Model.K != 100 {
 		t.Fatalf("%d %v", c.Train.Epochs, err)
 	}
 }
@@ -256,6 +256,7 @@ func TestLoadErrorsNameFileAndKey(t *testing.T) {
 		{"", []string{"train.batchsize=3"}, `--set "train.batchsize=3": unknown key "train.batchsize"`},
 		{"", []string{"train.epochs"}, `--set "train.epochs": want key=value`},
 		{"", []string{"=3"}, `--set "=3": want key=value`},
+		{"", []string{"train.epochs=2.5"}, `key "train.epochs" (from --set train.epochs=2.5): cannot parse "2.5" as an integer`},
 		{"", []string{"train.epochs=many"}, `key "train.epochs" (from --set train.epochs=many): cannot parse "many" as an integer`},
 		{"", []string{"train.batch_size=0"}, `key "train.batch_size": got 0, want ≥ 1`},
 		{"", []string{"model.input_height=100", "model.input_width=50"}, `key "model.input_height/input_width": 100×50 not supported; supported: 64×44, 128×88`},
