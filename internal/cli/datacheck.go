@@ -19,7 +19,8 @@ type DataCheckOptions struct {
 }
 
 func newDataCmd(s Streams, g *Global) *cobra.Command {
-	data := &cobra.Command{Use: "data", Short: "Inspect datasets", Args: cobra.NoArgs}
+	data := &cobra.Command{Use: "data", Short: "Inspect datasets", Args: cobra.NoArgs,
+		Example: "  gaitord data check --data /data/OUMVLP --format oumvlp"}
 	o := &DataCheckOptions{}
 	c := &cobra.Command{
 		Use:   "check",

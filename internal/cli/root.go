@@ -58,6 +58,10 @@ with the Global-Local CNN and the ordinal distribution regression of Zhu et al.,
 	for _, add := range extraCommands {
 		root.AddCommand(add(s, g))
 	}
+	root.InitDefaultCompletionCmd()
+	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
+		c.Example = "  source <(gaitord completion bash)\n  gaitord completion zsh > \"${fpath[1]}/_gaitord\""
+	}
 	return root
 }
 
