@@ -36,3 +36,7 @@ demo: build
 
 clean:
 	rm -rf bin .cache/native
+
+# Side-by-side benchmark against PyTorch (same libtorch, threads, batch, loss); BENCH_ARGS=--quick for a short run.
+bench: build testdeps
+	bench/run.sh $(BENCH_ARGS)

@@ -234,8 +234,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			if improved {
 				mark = "  (best)"
 			}
-			fmt.Fprintf(o.Log, "epoch %d/%d  loss %.4f  %.0f samples/s  val MAE %.2f  CS(5) %.3f%s\n",
-				epoch+1, h.Epochs, row.Loss, row.SamplesPerSec, val.MAE, row.ValCS5, mark)
+			valText := "no validation split"
+			if val.N > 0 {
+				valText = fmt.Sprintf("val MAE %.2f  CS(5) %.3f%s", val.MAE, row.ValCS5, mark)
+			}
+			fmt.Fprintf(o.Log, "epoch %d/%d  loss %.4f  %.0f samples/s  %s\n", epoch+1, h.Epochs, row.Loss, row.SamplesPerSec, valText)
 		}
 	}
 	if len(o.Val) == 0 {

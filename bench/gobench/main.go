@@ -1,0 +1,547 @@
+// Command gobench is the gaitord side of bench/run.sh: it times the GL-CNN's
+// training step, inference, memory growth, the PNG data pipeline and a matmul
+// through gaitord's own packages, and prints one JSON object per run.
+//
+//	gobench -mode weights -out W.safetensors
+//	gobench -mode pngs -dir D -n 2000
+//	gobench -mode train -batch 64 -warmup 5 -repeats 5 -steps 10
+//	gobench -mode mem -batch 8 -steps 2000 -marks 200,2000
+//	gobench -mode infer -batch 256
+//	gobench -mode data -dir D -epochs 3
+//	gobench -mode predict -weights W file.png   (stand-in for `gaitord predict`)
+//	gobench -mode mm -n 2048
+//
+// Lever flags (prototypes, not gaitord behaviour): -interop N, -mkldnn=false,
+// -channels-last, -gc-every N, -cpuprofile FILE.
+package main
+
+// #cgo CXXFLAGS: -std=c++17 -O2 -w -I/usr/include -I/usr/include/torch/csrc/api/include
+// #cgo LDFLAGS: -ltorch_cpu -lc10
+// #include "knobs.h"
+import "C"
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/gaitord/gaitord/internal/checkpoint"
+	"github.com/gaitord/gaitord/internal/dataset"
+	"github.com/gaitord/gaitord/internal/gei"
+	"github.com/gaitord/gaitord/internal/infer"
+	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/odl"
+	"github.com/gaitord/gaitord/internal/torchx"
+	torch "github.com/wangkuiyi/gotorch"
+)
+
+var (
+	mode     = flag.String("mode", "train", "weights|pngs|train|mem|infer|data|predict|mm")
+	threads  = flag.Int("threads", 2, "libtorch intra-op threads")
+	batch    = flag.Int("batch", 64, "batch size")
+	warmup   = flag.Int("warmup", 5, "warm-up steps")
+	repeats  = flag.Int("repeats", 5, "timed repeats")
+	steps    = flag.Int("steps", 10, "steps per repeat (mem: total steps)")
+	marks    = flag.String("marks", "200,2000", "mem: steps after which VmRSS is recorded")
+	out      = flag.String("out", "", "weights: output path")
+	dir      = flag.String("dir", "", "pngs/data: folder of PNGs")
+	n        = flag.Int("n", 2000, "pngs: count; mm: matrix size")
+	epochs   = flag.Int("epochs", 3, "data: timed epochs")
+	workers  = flag.Int("workers", 0, "data: decoding goroutines (0 = GOMAXPROCS)")
+	weights  = flag.String("weights", "", "predict: weights file")
+	interop  = flag.Int("interop", 0, "lever: at::set_num_interop_threads (0 = leave)")
+	mkldnn   = flag.Bool("mkldnn", true, "lever: oneDNN (mkldnn) convolutions")
+	chLast   = flag.Bool("channels-last", false, "lever: channels-last weights and input")
+	gcEvery  = flag.Int("gc-every", 1, "lever: call torch.GC() every N steps")
+	cpuProf  = flag.String("cpuprofile", "", "write a Go CPU profile of the timed steps")
+	withLoad = flag.Bool("loader", false, "train: feed batches from dataset.Loader over -dir")
+)
+
+func main() {
+	flag.Parse()
+	torchx.SetNumThreads(*threads)
+	if *interop > 0 {
+		if C.bx_set_interop_threads(C.int(*interop)) != 0 {
+			fail(fmt.Errorf("set_num_interop_threads(%d) refused", *interop))
+		}
+	}
+	C.bx_set_mkldnn(boolInt(*mkldnn))
+	res := map[string]any{"side": "gaitord", "mode": *mode, "threads": torchx.NumThreads(),
+		"interop_threads": int(C.bx_get_interop_threads()), "mkldnn": C.bx_mkldnn_enabled() == 1,
+		"channels_last": *chLast, "gomaxprocs": runtime.GOMAXPROCS(0)}
+	var err error
+	switch *mode {
+	case "weights":
+		err = writeWeights(*out)
+	case "pngs":
+		err = writePNGs(*dir, *n)
+	case "train":
+		err = benchTrain(res)
+	case "mem":
+		err = benchMem(res)
+	case "infer":
+		err = benchInfer(res)
+	case "data":
+		err = benchData(res)
+	case "predict":
+		err = predict(flag.Args())
+		return
+	case "mm":
+		err = benchMM(res)
+	default:
+		err = fmt.Errorf("unknown mode %q", *mode)
+	}
+	if err != nil {
+		fail(err)
+	}
+	if *mode == "weights" || *mode == "pngs" {
+		return
+	}
+	b, _ := json.Marshal(res)
+	fmt.Println(string(b))
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "gobench:", err)
+	os.Exit(1)
+}
+
+func boolInt(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// procStatus returns VmRSS and VmHWM in MiB.
+func procStatus() (rss, hwm float64) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(fs[1], 64)
+		switch fs[0] {
+		case "VmRSS:":
+			rss = v / 1024
+		case "VmHWM:":
+			hwm = v / 1024
+		}
+	}
+	return rss, hwm
+}
+
+func newModel() *model.GLCNN {
+	m, err := model.New(model.DefaultConfig(), 1, "cpu")
+	if err != nil {
+		fail(err)
+	}
+	if *chLast {
+		for _, p := range m.Params() {
+			C.bx_param_channels_last(unsafe.Pointer(*p.T))
+		}
+	}
+	return m
+}
+
+// channelsLast returns x re-laid out as channels-last when the lever is on.
+func channelsLast(x torchx.Tensor) torchx.Tensor {
+	if !*chLast {
+		return x
+	}
+	p := C.bx_channels_last(unsafe.Pointer(*x.T))
+	ptr := unsafe.Pointer(p)
+	torch.SetTensorFinalizer(&ptr)
+	return torchx.Tensor{T: &ptr}
+}
+
+// synthBatch is a fixed random batch (Go memory, reused every step).
+type synthBatch struct {
+	images          []float32
+	ages, genders   []int
+	n               int
+}
+
+func newBatch(n int, seed uint64) synthBatch {
+	c := model.DefaultConfig()
+	r := rand.New(rand.NewPCG(seed, 7))
+	b := synthBatch{images: make([]float32, n*c.InputH*c.InputW), ages: make([]int, n), genders: make([]int, n), n: n}
+	for i := range b.images {
+		b.images[i] = r.Float32()
+	}
+	for i := range n {
+		b.ages[i] = r.IntN(c.K)
+		b.genders[i] = r.IntN(2)
+	}
+	return b
+}
+
+// trainer mirrors internal/train's trainStep: forward, objective, zero_grad,
+// backward, fused Adam (lr 1e-4, betas 0.9/0.999, eps 1e-8, no decay).
+type trainer struct {
+	m             *model.GLCNN
+	params        []torchx.Tensor
+	expAvg, expSq []torchx.Tensor
+	step          int64
+	gcSeconds     float64
+	gcCalls       int
+}
+
+func newTrainer() *trainer {
+	m := newModel()
+	m.Train(true)
+	t := &trainer{m: m, params: m.Params()}
+	for _, p := range t.params {
+		sh := p.Shape()
+		t.expAvg = append(t.expAvg, torchx.Zeros(sh...))
+		t.expSq = append(t.expSq, torchx.Zeros(sh...))
+	}
+	return t
+}
+
+func (t *trainer) trainStep(images []float32, ages, genders []int) float64 {
+	c := t.m.Config()
+	var loss float64
+	err := torchx.Catch(func() {
+		x := channelsLast(torchx.FromFloat32(images, int64(len(ages)), 1, int64(c.InputH), int64(c.InputW)))
+		age, gender := t.m.Forward(x)
+		l, err := odl.Objective(age, gender, ages, genders, c.MinAge, odl.Weights{Lambda: 1, Mu: 1})
+		if err != nil {
+			fail(err)
+		}
+		torchx.ZeroGrad(t.params)
+		torchx.Backward(l.Total)
+		torchx.AdamStep(t.params, t.expAvg, t.expSq, t.step+1, 1e-4, 0.9, 0.999, 1e-8, 0)
+		loss = l.TotalValue
+	})
+	if err != nil {
+		fail(err)
+	}
+	t.step++
+	if t.step%int64(*gcEvery) == 0 {
+		s := time.Now()
+		torch.GC()
+		t.gcSeconds += time.Since(s).Seconds()
+		t.gcCalls++
+	}
+	return loss
+}
+
+func startProfile() func() {
+	if *cpuProf == "" {
+		return func() {}
+	}
+	f, err := os.Create(*cpuProf)
+	if err != nil {
+		fail(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fail(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+func benchTrain(res map[string]any) error {
+	t := newTrainer()
+	b := newBatch(*batch, 1)
+	next := func() ([]float32, []int, []int) { return b.images, b.ages, b.genders }
+	if *withLoad {
+		ch, closeFn, err := loaderBatches(*dir, *batch)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		next = func() ([]float32, []int, []int) { bt := <-ch; return bt.Images, bt.Ages, bt.Genders }
+	}
+	var loss float64
+	for range *warmup {
+		im, a, g := next()
+		loss = t.trainStep(im, a, g)
+	}
+	t.gcSeconds, t.gcCalls = 0, 0
+	stop := startProfile()
+	var rates, stepMS []float64
+	for range *repeats {
+		s := time.Now()
+		for range *steps {
+			im, a, g := next()
+			loss = t.trainStep(im, a, g)
+		}
+		d := time.Since(s).Seconds()
+		rates = append(rates, float64(*steps**batch)/d)
+		stepMS = append(stepMS, 1000*d/float64(*steps))
+	}
+	stop()
+	torch.FinishGC()
+	rss, hwm := procStatus()
+	res["batch"], res["samples_per_s"], res["step_ms"] = *batch, rates, stepMS
+	res["gc_ms_per_call"] = 1000 * t.gcSeconds / math.Max(1, float64(t.gcCalls))
+	res["gc_ms_per_step"] = 1000 * t.gcSeconds / float64(*repeats**steps)
+	res["rss_mib"], res["hwm_mib"], res["last_loss"] = rss, hwm, loss
+	res["fwd_flops_per_sample"] = model.DefaultConfig().FLOPs()
+	return nil
+}
+
+func benchMem(res map[string]any) error {
+	var want []int
+	for _, s := range strings.Split(*marks, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return err
+		}
+		want = append(want, v)
+	}
+	sort.Ints(want)
+	t := newTrainer()
+	b := newBatch(*batch, 2)
+	rss0, _ := procStatus()
+	at := map[string]float64{}
+	s := time.Now()
+	for i := 1; i <= want[len(want)-1]; i++ {
+		t.trainStep(b.images, b.ages, b.genders)
+		for _, w := range want {
+			if i == w {
+				r, _ := procStatus()
+				at[strconv.Itoa(w)] = r
+			}
+		}
+	}
+	torch.FinishGC()
+	_, hwm := procStatus()
+	res["batch"], res["rss_start_mib"], res["rss_mib_at_step"], res["hwm_mib"] = *batch, rss0, at, hwm
+	res["seconds"] = time.Since(s).Seconds()
+	return nil
+}
+
+func benchInfer(res map[string]any) error {
+	m := newModel()
+	m.Train(false)
+	b := newBatch(*batch, 3)
+	c := m.Config()
+	fwd := func() {
+		err := torchx.Catch(func() {
+			torchx.NoGrad(func() {
+				x := channelsLast(torchx.FromFloat32(b.images, int64(b.n), 1, int64(c.InputH), int64(c.InputW)))
+				age, _ := m.Forward(x)
+				_ = torchx.Float32s(age)
+			})
+		})
+		if err != nil {
+			fail(err)
+		}
+		torch.GC()
+	}
+	for range *warmup {
+		fwd()
+	}
+	var rates []float64
+	for range *repeats {
+		s := time.Now()
+		for range *steps {
+			fwd()
+		}
+		rates = append(rates, float64(*steps**batch)/time.Since(s).Seconds())
+	}
+	// The product path: infer.Batch (forward + sigmoid/softmax + host decode).
+	var full []float64
+	for range *repeats {
+		s := time.Now()
+		if _, err := infer.Batch(m, b.images, b.n); err != nil {
+			return err
+		}
+		infer.GC()
+		full = append(full, float64(b.n)/time.Since(s).Seconds())
+	}
+	torch.FinishGC()
+	_, hwm := procStatus()
+	res["batch"], res["geis_per_s"], res["infer_batch_geis_per_s"], res["hwm_mib"] = *batch, rates, full, hwm
+	return nil
+}
+
+func benchMM(res map[string]any) error {
+	k := int64(*n)
+	a := torchx.Zeros(k, k)
+	w := torchx.Zeros(k, k)
+	torchx.Uniform_(a, -1, 1)
+	torchx.Uniform_(w, -1, 1)
+	var g []float64
+	for i := range *repeats + 2 {
+		s := time.Now()
+		_ = torchx.Linear(a, w, torchx.Tensor{}) // a·wᵀ: one 2·k³ GEMM
+		d := time.Since(s).Seconds()
+		torch.GC()
+		if i >= 2 {
+			g = append(g, 2*float64(k*k*k)/d/1e9)
+		}
+	}
+	torch.FinishGC()
+	res["n"], res["gflops"] = k, g
+	return nil
+}
+
+func writeWeights(path string) error {
+	m := newModel()
+	ws := m.Weights()
+	type entry struct {
+		DType   string  `json:"dtype"`
+		Shape   []int64 `json:"shape"`
+		Offsets [2]int  `json:"data_offsets"`
+	}
+	hdr := map[string]any{}
+	var raw []byte
+	for _, s := range model.DefaultConfig().Specs() {
+		d := ws[s.Name].Data
+		hdr[s.Name] = entry{"F32", s.Shape, [2]int{len(raw), len(raw) + 4*len(d)}}
+		for _, v := range d {
+			raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
+		}
+	}
+	h, _ := json.Marshal(hdr)
+	for len(h)%8 != 0 {
+		h = append(h, ' ')
+	}
+	buf := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
+	buf = append(append(buf, h...), raw...)
+	return os.WriteFile(path, buf, 0o644)
+}
+
+// writePNGs writes n GEI-like 64×44 gray PNGs (a soft body blob, varying per file).
+func writePNGs(d string, count int) error {
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	h, w := 64, 44
+	for i := range count {
+		img := make([]float32, h*w)
+		for y := range h {
+			for x := range w {
+				dx := float64(x-w/2) / (6 + float64(i%5))
+				dy := float64(y-h/2) / 26
+				img[y*w+x] = float32(math.Exp(-(dx*dx + dy*dy*dy*dy)))
+			}
+		}
+		if err := gei.WritePNG(filepath.Join(d, fmt.Sprintf("%05d.png", i)), img, gei.DefaultSize); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func listSamples(d string) ([]dataset.Sample, error) {
+	names, err := filepath.Glob(filepath.Join(d, "*.png"))
+	if err != nil || len(names) == 0 {
+		return nil, fmt.Errorf("no PNGs in %q", d)
+	}
+	sort.Strings(names)
+	s := make([]dataset.Sample, len(names))
+	for i, p := range names {
+		s[i] = dataset.Sample{Path: p, Age: i % 90, Gender: dataset.Gender(i % 2)}
+	}
+	return s, nil
+}
+
+func decode(p string) ([]float32, error) { return gei.Load(p, gei.DefaultSize) }
+
+func loaderBatches(d string, bs int) (<-chan dataset.Batch, func(), error) {
+	samples, err := listSamples(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := dataset.NewLoader(samples, dataset.LoaderOptions{BatchSize: bs, Shuffle: true, Flip: true, DropLast: true,
+		Workers: *workers, H: 64, W: 44, Decode: decode})
+	ch := make(chan dataset.Batch)
+	done := make(chan struct{})
+	go func() {
+		defer close(ch)
+		for e := 0; ; e++ {
+			for b := range l.Epoch(e) {
+				select {
+				case ch <- b:
+				case <-done:
+					return
+				}
+			}
+		}
+	}()
+	return ch, func() { close(done); l.Close() }, nil
+}
+
+func benchData(res map[string]any) error {
+	samples, err := listSamples(*dir)
+	if err != nil {
+		return err
+	}
+	l := dataset.NewLoader(samples, dataset.LoaderOptions{BatchSize: 64, Shuffle: true, Flip: true,
+		Workers: *workers, H: 64, W: 44, Decode: decode})
+	defer l.Close()
+	var rates []float64
+	for e := range *epochs + 1 {
+		s := time.Now()
+		got := 0
+		for b := range l.Epoch(e) {
+			if b.Err != nil {
+				return b.Err
+			}
+			got += len(b.Indices)
+		}
+		if e > 0 { // epoch 0 warms the page cache
+			rates = append(rates, float64(got)/time.Since(s).Seconds())
+		}
+	}
+	// Single goroutine gei.Load, no Loader, for the per-core cost.
+	s := time.Now()
+	for _, smp := range samples {
+		if _, err := decode(smp.Path); err != nil {
+			return err
+		}
+	}
+	res["files"], res["geis_per_s"] = len(samples), rates
+	res["single_goroutine_geis_per_s"] = float64(len(samples)) / time.Since(s).Seconds()
+	return nil
+}
+
+// predict is a stand-in for `gaitord predict`: load weights, gei.Load, forward, print.
+func predict(paths []string) error {
+	st, err := checkpoint.Load(*weights)
+	if err != nil {
+		return err
+	}
+	m, err := model.New(st.Model, 0, "cpu")
+	if err != nil {
+		return err
+	}
+	if err := m.SetWeights(st.Weights); err != nil {
+		return err
+	}
+	for _, p := range paths {
+		img, err := gei.Load(p, gei.DefaultSize)
+		if err != nil {
+			return err
+		}
+		o, err := infer.Batch(m, img, 1)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s\t%.1f\t%.2f\n", p, o.Ordinal[0].Age, o.PMale[0])
+	}
+	return nil
+}

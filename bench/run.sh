@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: gaitord (Go over libtorch) vs PyTorch, same libtorch,
+# 2 threads, Adam lr 1e-4, ranking BCE + ODL + gender CE (λ=μ=1, K=100), 64×44.
+#   bench/run.sh [--quick] [--out FILE]     (full ≈ 13 min, --quick ≈ 3 min)
+# Go and Python runs alternate, never overlap. Prints the table, writes JSON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=() out=bench/results.json
+while (($#)); do
+  case $1 in
+    --quick) quick=(--quick) ;;
+    --out) out=$2; shift ;;
+    --out=*) out=${1#--out=} ;;
+    -h|--help) sed -n 2,5p "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+. <(scripts/install_libtorch.sh --print)
+PY=/usr/bin/python3
+mkdir -p .cache/bench
+echo "[bench] building .cache/bench/gobench" >&2
+go build -o .cache/bench/gobench ./bench/gobench
+gaitord=bin/gaitord
+if ! go build -o .cache/bench/gaitord ./cmd/gaitord 2>.cache/bench/gaitord-build.log; then
+  echo "[bench] ./cmd/gaitord does not build (see .cache/bench/gaitord-build.log)" >&2
+  gaitord=.cache/bench/gobench   # stand-in: load weights, gei.Load, forward, print
+else
+  gaitord=.cache/bench/gaitord
+fi
+if ! "$gaitord" predict --help >/dev/null 2>&1 && [[ $gaitord != *gobench ]]; then
+  echo "[bench] $gaitord has no predict command: using the gobench stand-in" >&2
+  gaitord=.cache/bench/gobench
+fi
+work=$(mktemp -d /tmp/gaitord-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+echo "[bench] writing weights and 2000 PNGs to $work" >&2
+.cache/bench/gobench -mode weights -out "$work/w.safetensors"
+.cache/bench/gobench -mode pngs -dir "$work/png" -n 2000
+start=$SECONDS
+"$PY" bench/torch_bench.py --mode orchestrate "${quick[@]}" --gobench .cache/bench/gobench \
+  --gaitord "$gaitord" --weights "$work/w.safetensors" --pngs "$work/png" --out "$out"
+echo "[bench] predict binary: $gaitord; total $((SECONDS - start)) s" >&2
