@@ -15,11 +15,6 @@
 // -channels-last, -gc-every N, -cpuprofile FILE.
 package main
 
-// #cgo CXXFLAGS: -std=c++17 -O2 -w -I/usr/include -I/usr/include/torch/csrc/api/include
-// #cgo LDFLAGS: -ltorch_cpu -lc10
-// #include "knobs.h"
-import "C"
-
 import (
 	"bufio"
 	"encoding/binary"
@@ -36,7 +31,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/dataset"
@@ -74,13 +68,13 @@ func main() {
 	flag.Parse()
 	torchx.SetNumThreads(*threads)
 	if *interop > 0 {
-		if C.bx_set_interop_threads(C.int(*interop)) != 0 {
+		if torchx.Catch(func() { torchx.SetInteropThreads(*interop) }) != nil {
 			fail(fmt.Errorf("set_num_interop_threads(%d) refused", *interop))
 		}
 	}
-	C.bx_set_mkldnn(boolInt(*mkldnn))
+	torchx.SetMKLDNNEnabled(*mkldnn)
 	res := map[string]any{"side": "gaitord", "mode": *mode, "threads": torchx.NumThreads(),
-		"interop_threads": int(C.bx_get_interop_threads()), "mkldnn": C.bx_mkldnn_enabled() == 1,
+		"interop_threads": torchx.InteropThreads(), "mkldnn": torchx.MKLDNNEnabled(),
 		"channels_last": *chLast, "gomaxprocs": runtime.GOMAXPROCS(0)}
 	var err error
 	switch *mode {
@@ -119,12 +113,6 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func boolInt(b bool) C.int {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // procStatus returns VmRSS and VmHWM in MiB.
 func procStatus() (rss, hwm float64) {
@@ -157,7 +145,7 @@ func newModel() *model.GLCNN {
 	}
 	if *chLast {
 		for _, p := range m.Params() {
-			C.bx_param_channels_last(unsafe.Pointer(*p.T))
+			torchx.ChannelsLast_(p)
 		}
 	}
 	return m
@@ -168,10 +156,7 @@ func channelsLast(x torchx.Tensor) torchx.Tensor {
 	if !*chLast {
 		return x
 	}
-	p := C.bx_channels_last(unsafe.Pointer(*x.T))
-	ptr := unsafe.Pointer(p)
-	torch.SetTensorFinalizer(&ptr)
-	return torchx.Tensor{T: &ptr}
+	return torchx.ChannelsLast(x)
 }
 
 // synthBatch is a fixed random batch (Go memory, reused every step).

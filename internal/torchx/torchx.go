@@ -454,6 +454,27 @@ func SetNumThreads(n int) { C.tx_set_num_threads(C.int(n)) }
 // NumThreads returns libtorch's intra-op thread count.
 func NumThreads() int { return int(C.tx_get_num_threads()) }
 
+// SetInteropThreads sets libtorch's inter-op pool size; it fails once that
+// pool has started.
+func SetInteropThreads(n int) { check("set_num_interop_threads", C.tx_set_num_interop_threads(C.int(n))) }
+
+// InteropThreads returns libtorch's inter-op pool size.
+func InteropThreads() int { return int(C.tx_get_num_interop_threads()) }
+
+// SetMKLDNNEnabled switches libtorch's oneDNN (mkldnn) kernels on or off.
+func SetMKLDNNEnabled(on bool) { C.tx_set_mkldnn_enabled(C.bool(on)) }
+
+// MKLDNNEnabled reports whether oneDNN kernels may be used.
+func MKLDNNEnabled() bool { return bool(C.tx_mkldnn_enabled()) }
+
+// ChannelsLast returns x laid out channels-last (NHWC strides).
+func ChannelsLast(x Tensor) Tensor {
+	return op1("channels_last", func(o *C.TxTensor) *C.char { return C.tx_channels_last(h(x), o) })
+}
+
+// ChannelsLast_ re-lays a 4-D parameter out channels-last in place.
+func ChannelsLast_(p Tensor) { check("channels_last_", C.tx_channels_last_(h(p))) }
+
 // CUDAAvailable reports whether libtorch was built with CUDA and sees a GPU.
 func CUDAAvailable() bool { return bool(C.tx_cuda_available()) }
 

@@ -235,3 +235,21 @@ func TestRuntimeInfo(t *testing.T) {
 		t.Fatal("CUDA available without devices")
 	}
 }
+
+func TestLayoutAndBackendSwitches(t *testing.T) {
+	x := FromFloat32([]float32{1, 2, 3, 4, 5, 6, 7, 8}, 1, 2, 2, 2)
+	near(t, "channels_last keeps values", Float32s(ChannelsLast(x)), []float64{1, 2, 3, 4, 5, 6, 7, 8}, 0)
+	w := Zeros(2, 2, 1, 1)
+	Fill_(w, 1)
+	ChannelsLast_(w)
+	near(t, "conv after channels_last_", Float32s(Conv2d(x, w, Tensor{}, 0, 0)), []float64{6, 8, 10, 12, 6, 8, 10, 12}, 0)
+	was := MKLDNNEnabled()
+	SetMKLDNNEnabled(!was)
+	if MKLDNNEnabled() == was {
+		t.Fatal("oneDNN switch had no effect")
+	}
+	SetMKLDNNEnabled(was)
+	if InteropThreads() < 1 {
+		t.Fatalf("interop threads %d", InteropThreads())
+	}
+}

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
@@ -325,6 +326,28 @@ const char *tx_set_rng_state(const uint8_t *src, int64_t n) {
 void tx_set_num_threads(int n) { at::set_num_threads(n); }
 
 int tx_get_num_threads(void) { return at::get_num_threads(); }
+
+const char *tx_set_num_interop_threads(int n) {
+  return guard([&] { at::set_num_interop_threads(n); });
+}
+
+int tx_get_num_interop_threads(void) { return at::get_num_interop_threads(); }
+
+void tx_set_mkldnn_enabled(bool on) { at::globalContext().setUserEnabledMkldnn(on); }
+
+bool tx_mkldnn_enabled(void) { return at::globalContext().userEnabledMkldnn(); }
+
+const char *tx_channels_last(TxTensor x, TxTensor *out) {
+  return guard([&] { put(out, T(x).contiguous(at::MemoryFormat::ChannelsLast)); });
+}
+
+// Re-lays a 4-D leaf parameter out as channels-last in place, keeping its identity.
+const char *tx_channels_last_(TxTensor param) {
+  return guard([&] {
+    at::Tensor &t = T(param);
+    if (t.dim() == 4) t.set_data(t.contiguous(at::MemoryFormat::ChannelsLast));
+  });
+}
 
 bool tx_cuda_available(void) { return at::detail::getCUDAHooks().hasCUDA(); }
 
