@@ -250,9 +250,28 @@ func load(path string, sets []string) (Config, error) {
 		c.Data.Synth.Views = nil
 	}
 	if err := c.Validate(); err != nil {
+		var ke *KeyError
+		if errors.As(err, &ke) {
+			if from := source(ke.Key, setBy); from != "" {
+				// the value did not come from the file the error names
+				return Config{}, fmt.Errorf("key %q%s: %s", ke.Key, from, ke.Msg)
+			}
+		}
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// source says where a key's value came from when not from the file:
+// " (from --set k=v)" or " (from GAITORD_K=v)", else "".
+func source(key string, setBy map[string]string) string {
+	if s, ok := setBy[key]; ok {
+		return fmt.Sprintf(" (from --set %s)", s)
+	}
+	if val := os.Getenv(EnvVar(key)); val != "" {
+		return fmt.Sprintf(" (from %s=%s)", EnvVar(key), val)
+	}
+	return ""
 }
 
 // checkKeys reports the first key of the file that the schema lacks, and
@@ -296,13 +315,7 @@ func decodeError(err error, path string, setBy map[string]string) error {
 		return fmt.Errorf("key %q: unknown key(s) %s", key, strings.TrimPrefix(msg, "has invalid keys: "))
 	}
 	base, _, _ := strings.Cut(key, "[")
-	from := ""
-	if s, ok := setBy[base]; ok {
-		from = fmt.Sprintf(" (from --set %s)", s)
-	} else if val := os.Getenv(EnvVar(base)); val != "" {
-		from = fmt.Sprintf(" (from %s=%s)", EnvVar(base), val)
-	}
-	return fmt.Errorf("key %q%s: %s", key, from, msg)
+	return fmt.Errorf("key %q%s: %s", key, source(base, setBy), msg)
 }
 
 var (

@@ -258,7 +258,7 @@ func TestLoadErrorsNameFileAndKey(t *testing.T) {
 		{"", []string{"=3"}, `--set "=3": want key=value`},
 		{"", []string{"train.epochs=2.5"}, `key "train.epochs" (from --set train.epochs=2.5): cannot parse "2.5" as an integer`},
 		{"", []string{"train.epochs=many"}, `key "train.epochs" (from --set train.epochs=many): cannot parse "many" as an integer`},
-		{"", []string{"train.batch_size=0"}, `key "train.batch_size": got 0, want ≥ 1`},
+		{"", []string{"train.batch_size=0"}, `key "train.batch_size" (from --set train.batch_size=0): got 0, want ≥ 1`},
 		{"", []string{"model.input_height=100", "model.input_width=50"}, `key "model.input_height/input_width": 100×50 not supported; supported: 64×44, 128×88`},
 	}
 	for _, c := range cases {

@@ -55,7 +55,7 @@ func parseManifest(name string, data []byte, allowOutside bool) ([]manifestRow, 
 		default:
 			m.path = filepath.Clean(filepath.FromSlash(raw))
 			if !allowOutside && !filepath.IsLocal(m.path) {
-				bad(r.line, "path %q is outside the manifest folder (set AllowOutside to accept it)", raw)
+				bad(r.line, "path %q is outside the manifest folder (set data.allow_outside_root=true to accept it)", raw)
 				ok = false
 			}
 		}

@@ -69,8 +69,8 @@ func TestOpenManifest(t *testing.T) {
 	}
 	wantProblems(t, dir, ds.Report.Problems, []string{
 		`manifest.csv:5: duplicate path "./a/../b/y1.png" (first at line 4)`,
-		`manifest.csv:6: path "../outside.png" is outside the manifest folder (set AllowOutside to accept it)`,
-		`manifest.csv:7: path "/etc/passwd" is outside the manifest folder (set AllowOutside to accept it)`,
+		`manifest.csv:6: path "../outside.png" is outside the manifest folder (set data.allow_outside_root=true to accept it)`,
+		`manifest.csv:7: path "/etc/passwd" is outside the manifest folder (set data.allow_outside_root=true to accept it)`,
 		`manifest.csv:8: file a/missing.png: does not exist`,
 		`manifest.csv:9: age "22.5" is not an integer`,
 		`manifest.csv:10: gender "Q" is not M or F`,

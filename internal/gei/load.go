@@ -2,12 +2,16 @@ package gei
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
 	"io"
 	"os"
 )
+
+// pngSignature opens every PNG file.
+var pngSignature = []byte("\x89PNG\r\n\x1a\n")
 
 // pixelLimit is the decode limit in pixels; tests lower it to keep fuzzing
 // memory small. Production code never changes it.
@@ -78,6 +82,10 @@ func readFile(path string) ([]byte, error) {
 func decodePNG(data []byte) (image.Image, error) {
 	if len(data) == 0 {
 		return nil, ErrEmptyFile
+	}
+	if !bytes.HasPrefix(data, pngSignature) {
+		// image/png says "unexpected EOF" for a file shorter than the signature.
+		return nil, errors.New("decode PNG header: not a PNG file (no PNG signature)")
 	}
 	cfg, err := png.DecodeConfig(bytes.NewReader(data))
 	if err != nil {

@@ -35,13 +35,15 @@ func (c Config) Validate() error {
 	if !(c.InputH == 64 && c.InputW == 44) && !(c.InputH == 128 && c.InputW == 88) {
 		return fmt.Errorf("input size %d×%d not supported: the head/body/feet tables serve 64×44 and 128×88", c.InputH, c.InputW)
 	}
-	if c.K < 2 {
-		return fmt.Errorf("K = %d ordinal tasks: need at least 2", c.K)
+	// The same ranges as the experiment configuration (internal/config), so
+	// that a file's metadata cannot describe a model no config could build.
+	if c.K < 2 || c.K > 1000 {
+		return fmt.Errorf("K = %d ordinal tasks: want 2…1000", c.K)
 	}
-	if c.MinAge < 0 {
-		return fmt.Errorf("min_age = %d: must be ≥ 0", c.MinAge)
+	if c.MinAge < 0 || c.MinAge > 120 {
+		return fmt.Errorf("min_age = %d: want 0…120", c.MinAge)
 	}
-	if c.Dropout < 0 || c.Dropout >= 1 {
+	if !(c.Dropout >= 0 && c.Dropout < 1) { // refuses NaN too
 		return fmt.Errorf("dropout = %v: must be in [0, 1)", c.Dropout)
 	}
 	return nil

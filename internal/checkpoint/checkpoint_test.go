@@ -1,0 +1,192 @@
+package checkpoint
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/safetensors"
+)
+
+// smallState is a checkpoint state whose weights are n float32s under one
+// name: Save does not check shapes against the model (Load does), which lets
+// the write path be tested with files of any size.
+func smallState(n int) *State {
+	w := map[string]model.Weight{"w": {Shape: []int64{int64(n)}, Data: make([]float32, n)}}
+	for i := range w["w"].Data {
+		w["w"].Data[i] = float32(i)
+	}
+	return &State{Model: model.DefaultConfig(), Weights: w, Epoch: 3, Step: 30, RNG: []byte{1, 2, 3}, Config: "a: 1\n"}
+}
+
+// noTemp fails if dir holds a temp file of an atomic write.
+func noTemp(t *testing.T, dir string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("temp file %s left in %s", e.Name(), dir)
+		}
+	}
+}
+
+func TestSaveFailuresKeepPreviousFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "last.ckpt")
+	if err := Save(path, smallState(16)); err != nil {
+		t.Fatal(err)
+	}
+	prev, _ := os.ReadFile(path)
+
+	// the temp file cannot be created: a missing folder
+	missing := filepath.Join(dir, "gone", "last.ckpt")
+	if err := Save(missing, smallState(16)); err == nil || !strings.Contains(err.Error(), missing) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("save into a missing folder: %v", err)
+	}
+
+	// the rename fails: the target is a non-empty folder
+	target := filepath.Join(dir, "best.ckpt")
+	os.MkdirAll(filepath.Join(target, "keep"), 0o755)
+	if err := Save(target, smallState(16)); err == nil || !strings.Contains(err.Error(), target) {
+		t.Errorf("save over a folder: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(target, "keep")); err != nil {
+		t.Errorf("the folder was changed: %v", err)
+	}
+
+	// a refused encode (metadata that is not UTF-8) writes nothing
+	bad := smallState(16)
+	bad.Config = "\xff"
+	if err := Save(path, bad); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("save with bad metadata: %v", err)
+	}
+	if now, _ := os.ReadFile(path); !bytes.Equal(now, prev) {
+		t.Fatal("a failed save changed the previous checkpoint")
+	}
+	noTemp(t, dir)
+}
+
+// TestSaveOnFullDisk saves a 1 MiB checkpoint over a small one on a 256 KiB
+// tmpfs: the write fails with ENOSPC, the small one is byte-identical and no
+// temp file is left. Needs root (mount); skipped otherwise.
+func TestSaveOnFullDisk(t *testing.T) {
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	os.Mkdir(mnt, 0o755)
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v): needs root", err)
+	}
+	defer func() {
+		if err := syscall.Unmount(mnt, 0); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+	}()
+	path := filepath.Join(mnt, "last.ckpt")
+	if err := Save(path, smallState(1000)); err != nil {
+		t.Fatal(err)
+	}
+	prev, _ := os.ReadFile(path)
+	err := Save(path, smallState(256<<10))
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), path) {
+		t.Fatalf("save on a full disk: %v", err)
+	}
+	if now, _ := os.ReadFile(path); !bytes.Equal(now, prev) {
+		t.Fatal("a failed save changed the previous checkpoint")
+	}
+	noTemp(t, mnt)
+	err = SaveWeights(filepath.Join(mnt, "w.safetensors"), model.DefaultConfig(), mustWeights(t), 40)
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("export on a full disk: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "w.safetensors")); err == nil {
+		t.Fatal("partial export left behind")
+	}
+	noTemp(t, mnt)
+}
+
+func mustWeights(t *testing.T) map[string]model.Weight {
+	t.Helper()
+	w := map[string]model.Weight{}
+	for _, s := range model.DefaultConfig().Specs() {
+		n := int64(1)
+		for _, d := range s.Shape {
+			n *= d
+		}
+		w[s.Name] = model.Weight{Shape: s.Shape, Data: make([]float32, n)}
+	}
+	return w
+}
+
+// fuzzFile assembles a safetensors file from a JSON header and data.
+func fuzzFile(header string, data []byte) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
+	return append(append(b, header...), data...)
+}
+
+// FuzzLoad writes arbitrary bytes as a checkpoint file and loads it: Load
+// must never panic, its errors must be one line naming the file, and an
+// accepted file must be internally consistent: every weight fits the model
+// its metadata describes (names, shapes, value counts), a checkpoint's Adam
+// moments fit it too, and an export has none. (A valid GL-CNN file holds
+// millions of parameters, so the seeds are small files that reach every
+// stage of Load: the header, the model metadata, the shape check and the
+// checkpoint metadata.) Seeds: testdata/fuzz/FuzzLoad.
+func FuzzLoad(f *testing.F) {
+	var buf bytes.Buffer
+	md := ModelMetadata(model.DefaultConfig())
+	md["gaitord.kind"] = KindCheckpoint
+	md["gaitord.epoch"], md["gaitord.step"], md["gaitord.best_mae"], md["gaitord.seed"], md["gaitord.rng"], md["gaitord.config"] = "1", "2", "3.5", "4", "AQID", "a: 1\n"
+	safetensors.Encode(&buf, []safetensors.Tensor{safetensors.FromFloat32("linear_age.bias", []int64{2}, []float32{1, 2})}, md)
+	f.Add(buf.Bytes())
+	f.Add(fuzzFile(`{"linear_age.bias":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}`, make([]byte, 12)))
+	f.Add(fuzzFile(`{"__metadata__":{"k":"80","input_height":"128","input_width":"88"}}`, nil))
+	f.Add(fuzzFile(`{"__metadata__":{"k":"1e9","dropout":"NaN"}}`, nil))
+	dir := f.TempDir()
+	path := filepath.Join(dir, "fuzz.ckpt")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Load(path)
+		if err != nil {
+			if msg := err.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "load "+path+": ") {
+				t.Fatalf("bad error %q", msg)
+			}
+			return
+		}
+		if err := s.Model.Validate(); err != nil {
+			t.Fatalf("accepted an invalid model: %v", err)
+		}
+		if err := s.Model.CheckWeights(s.Weights); err != nil {
+			t.Fatalf("accepted weights that do not fit: %v", err)
+		}
+		for name, w := range s.Weights {
+			n := int64(1)
+			for _, d := range w.Shape {
+				n *= d
+			}
+			if int64(len(w.Data)) != n {
+				t.Fatalf("%s: %d values for shape %v", name, len(w.Data), w.Shape)
+			}
+		}
+		switch s.Kind {
+		case KindCheckpoint:
+			for what, m := range map[string]map[string]model.Weight{"exp_avg": s.ExpAvg, "exp_avg_sq": s.ExpAvgSq} {
+				if err := s.Model.CheckWeights(m); err != nil {
+					t.Fatalf("accepted %s that does not fit: %v", what, err)
+				}
+			}
+			if s.Epoch < 0 || s.Step < 0 || s.BatchesDone < 0 {
+				t.Fatalf("negative counters: %s", s.MarshalSummary())
+			}
+		default:
+			if s.ExpAvg != nil || s.ExpAvgSq != nil {
+				t.Fatalf("an export with optimiser state")
+			}
+		}
+	})
+}
