@@ -4,7 +4,6 @@ import (
 	"errors"
 	"image"
 	"image/png"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,23 +125,4 @@ func TestWritePNG(t *testing.T) {
 func float32Nan() float32 {
 	var zero float32
 	return zero / zero
-}
-
-func TestWriteFileAtomicKeepsOldFileOnError(t *testing.T) {
-	dir := t.TempDir()
-	path := writeFile(t, dir, "keep.png", []byte("old"))
-	boom := errors.New("boom")
-	err := WriteFileAtomic(path, func(w io.Writer) error {
-		w.Write([]byte("partial new content"))
-		return boom
-	})
-	if !errors.Is(err, boom) {
-		t.Fatalf("got %v, want boom", err)
-	}
-	if data, _ := os.ReadFile(path); string(data) != "old" {
-		t.Fatalf("file changed to %q", data)
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Fatalf("temporary files left: %v", entries)
-	}
 }

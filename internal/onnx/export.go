@@ -3,9 +3,9 @@ package onnx
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
+
+	"github.com/gaitord/gaitord/internal/atomicfile"
 )
 
 const leakySlope = 0.01
@@ -50,37 +50,9 @@ func Export(w io.Writer, weights map[string]Weight, cfg ModelConfig) error {
 
 // WriteFile exports the model to path atomically: it writes a temporary file
 // in the same directory, fsyncs it and renames it over path.
-func WriteFile(path string, weights map[string]Weight, cfg ModelConfig) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+func WriteFile(path string, weights map[string]Weight, cfg ModelConfig) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return Export(w, weights, cfg) }); err != nil {
 		return fmt.Errorf("write onnx model %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = Export(f, weights, cfg); err != nil {
-		return fmt.Errorf("write onnx model %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write onnx model %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write onnx model %s: sync: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write onnx model %s: close: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write onnx model %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil { // persist the rename; best effort
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gaitord/gaitord/internal/atomicfile"
+
 	"github.com/gaitord/gaitord/internal/gei"
 )
 
@@ -204,7 +206,7 @@ func writeLabels(o Options, subjects []SubjectParams) (Summary, error) {
 		}
 		sum.MinAge, sum.MaxAge = min(sum.MinAge, s.Age), max(sum.MaxAge, s.Age)
 	}
-	err := gei.WriteFileAtomic(sum.Labels, func(w io.Writer) error {
+	err := atomicfile.Write(sum.Labels, func(w io.Writer) error {
 		if _, err := io.WriteString(w, "ID,gender,age\n"); err != nil {
 			return err
 		}
