@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/gaitord/gaitord/internal/config"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/spf13/cobra"
 )
@@ -30,7 +29,7 @@ func newDataCmd(s Streams, g *Global) *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	f := c.Flags()
-	f.StringVarP(&o.Config, "config", "c", "configs/default.yaml", "experiment configuration naming the data")
+	f.StringVarP(&o.Config, "config", "c", defaultConfig, "experiment configuration naming the data")
 	f.StringArrayVar(&o.Sets, "set", nil, "override a configuration key (repeatable)")
 	f.String("data", "", "dataset root (or manifest CSV); sets data.root")
 	f.String("format", "", "dataset format; sets data.format")
@@ -53,7 +52,7 @@ func (e *DataProblemsError) Error() string { return fmt.Sprintf("dataset has %d 
 
 // RunDataCheck prints every problem and the statistics.
 func RunDataCheck(s Streams, g *Global, o *DataCheckOptions) error {
-	cfg, err := config.Load(o.Config, o.Sets)
+	cfg, err := loadConfig(o.Config, o.Sets)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/config"
@@ -85,17 +84,7 @@ func dataConfig(st *checkpoint.State, path string, sets []string) (config.Config
 		return config.Load(path, sets)
 	}
 	if st.Config != "" {
-		f, err := os.CreateTemp("", "gaitord-config-*.yaml")
-		if err != nil {
-			return config.Config{}, err
-		}
-		defer os.Remove(f.Name())
-		if _, err := f.WriteString(st.Config); err != nil {
-			f.Close()
-			return config.Config{}, err
-		}
-		f.Close()
-		return config.Load(f.Name(), sets)
+		return loadConfigBytes("the configuration stored in the checkpoint", []byte(st.Config), sets)
 	}
 	return config.Load("", sets)
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 
+	"github.com/gaitord/gaitord/configs"
 	"github.com/gaitord/gaitord/internal/config"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/model"
@@ -50,7 +52,7 @@ func newTrainCmd(s Streams, g *Global) *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	f := c.Flags()
-	f.StringVarP(&o.Config, "config", "c", "configs/default.yaml", "experiment configuration (YAML)")
+	f.StringVarP(&o.Config, "config", "c", defaultConfig, "experiment configuration (YAML)")
 	f.StringVarP(&o.Out, "out", "o", "", "run folder (default runs/<config name>)")
 	f.BoolVar(&o.Resume, "resume", false, "continue the run in --out from its last checkpoint")
 	f.StringArrayVar(&o.Sets, "set", nil, "override a configuration key, e.g. --set train.epochs=20 (repeatable)")
@@ -80,6 +82,43 @@ func newTrainCmd(s Streams, g *Global) *cobra.Command {
 	return c
 }
 
+// defaultConfig is the --config default; when it is not where the command
+// runs, the copy compiled into the binary is used.
+const defaultConfig = "configs/default.yaml"
+
+// loadConfig loads path, or the built-in default.yaml when path is the
+// default and absent from the working folder.
+func loadConfig(path string, sets []string) (config.Config, error) {
+	if path == defaultConfig {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return loadConfigBytes("default.yaml (built in)", configs.Default, sets)
+		}
+	}
+	return config.Load(path, sets)
+}
+
+// loadConfigBytes loads a configuration held in memory (a checkpoint's, or
+// the built-in default) through a temporary file.
+func loadConfigBytes(name string, data []byte, sets []string) (config.Config, error) {
+	f, err := os.CreateTemp("", "gaitord-config-*.yaml")
+	if err != nil {
+		return config.Config{}, err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return config.Config{}, err
+	}
+	c, err := config.Load(f.Name(), sets)
+	if err != nil {
+		return c, fmt.Errorf("%s", strings.ReplaceAll(err.Error(), f.Name(), name))
+	}
+	return c, nil
+}
+
 func hasSet(sets []string, key string) bool {
 	for _, s := range sets {
 		if strings.HasPrefix(s, key+"=") {
@@ -91,7 +130,7 @@ func hasSet(sets []string, key string) bool {
 
 // RunTrain trains as o says, printing progress to s.Err and the summary to s.Out.
 func RunTrain(s Streams, g *Global, o *TrainOptions) error {
-	cfg, err := config.Load(o.Config, o.Sets)
+	cfg, err := loadConfig(o.Config, o.Sets)
 	if err != nil {
 		return err
 	}
@@ -142,8 +181,12 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.Out, "trained %d epochs (%d steps); best validation MAE %.2f; checkpoints in %s (best.ckpt, last.ckpt)\n",
-		res.Epochs, res.Steps, res.BestMAE, o.Out)
+	best := "no validation split"
+	if !math.IsInf(res.BestMAE, 0) {
+		best = fmt.Sprintf("best validation MAE %.2f", res.BestMAE)
+	}
+	fmt.Fprintf(s.Out, "trained %d epochs (%d steps); %s; checkpoints in %s (best.ckpt, last.ckpt)\n",
+		res.Epochs, res.Steps, best, o.Out)
 	return nil
 }
 

@@ -456,7 +456,9 @@ func NumThreads() int { return int(C.tx_get_num_threads()) }
 
 // SetInteropThreads sets libtorch's inter-op pool size; it fails once that
 // pool has started.
-func SetInteropThreads(n int) { check("set_num_interop_threads", C.tx_set_num_interop_threads(C.int(n))) }
+func SetInteropThreads(n int) {
+	check("set_num_interop_threads", C.tx_set_num_interop_threads(C.int(n)))
+}
 
 // InteropThreads returns libtorch's inter-op pool size.
 func InteropThreads() int { return int(C.tx_get_num_interop_threads()) }
