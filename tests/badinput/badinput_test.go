@@ -30,21 +30,18 @@ import (
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/safetensors"
+	"github.com/gaitord/gaitord/tests/gaitordtest"
 )
 
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gaitord-badinput")
+	b, dir, err := gaitordtest.Build()
 	if err != nil {
-		panic(err)
-	}
-	bin = filepath.Join(dir, "gaitord")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/gaitord").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building gaitord: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	bin = b
 	code := m.Run()
 	os.RemoveAll(dir)
 	if fx.dir != "" {
@@ -75,18 +72,8 @@ func runRSS(t *testing.T, measure bool, args ...string) result {
 		rssFile = filepath.Join(t.TempDir(), "rss")
 		name, argv = timeBin, append([]string{"-f", "%M", "-o", rssFile, bin}, args...)
 	}
-	cmd := exec.Command(name, argv...)
-	cmd.Env = append(os.Environ(), "GAITORD_CACHE="+t.TempDir())
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("gaitord %v: %v", args, err)
-	}
-	r := result{code: code, stdout: o.String(), stderr: e.String(), maxRSSKB: -1}
+	x := gaitordtest.Exec(t, name, argv...)
+	r := result{code: x.Code, stdout: x.Stdout, stderr: x.Stderr, maxRSSKB: -1}
 	if rssFile != "" {
 		b, err := os.ReadFile(rssFile)
 		if err != nil {

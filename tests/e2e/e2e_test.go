@@ -17,53 +17,35 @@ import (
 	"time"
 
 	"github.com/gaitord/gaitord/internal/checkpoint"
+	"github.com/gaitord/gaitord/internal/cli"
 	"github.com/gaitord/gaitord/internal/train"
+	"github.com/gaitord/gaitord/tests/gaitordtest"
 )
 
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gaitord-e2e")
+	b, dir, err := gaitordtest.Build()
 	if err != nil {
-		panic(err)
-	}
-	bin = filepath.Join(dir, "gaitord")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/gaitord").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building gaitord: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	bin = b
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func run(t *testing.T, args ...string) result {
+func run(t *testing.T, args ...string) gaitordtest.Result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "GAITORD_CACHE="+t.TempDir())
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("gaitord %v: %v", args, err)
-	}
-	return result{code, o.String(), e.String()}
+	return gaitordtest.Exec(t, bin, args...)
 }
 
-func mustRun(t *testing.T, args ...string) result {
+func mustRun(t *testing.T, args ...string) gaitordtest.Result {
 	t.Helper()
 	r := run(t, args...)
-	if r.code != 0 {
-		t.Fatalf("gaitord %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("gaitord %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
 	}
 	return r
 }
@@ -95,8 +77,8 @@ func TestEndToEnd(t *testing.T) {
 	data := dataset(t)
 	runDir := filepath.Join(t.TempDir(), "run")
 	r := mustRun(t, smallTrain(t, data, runDir, 8)...)
-	if !strings.Contains(r.stdout, "trained 8 epochs") {
-		t.Fatalf("train output: %s", r.stdout)
+	if !strings.Contains(r.Stdout, "trained 8 epochs") {
+		t.Fatalf("train output: %s", r.Stdout)
 	}
 	rows, err := train.ReadMetrics(filepath.Join(runDir, train.MetricsFile))
 	if err != nil || len(rows) != 8 {
@@ -140,8 +122,8 @@ func TestEndToEnd(t *testing.T) {
 		Coverage80  float64                    `json:"coverage80"`
 		PerView     map[string]json.RawMessage `json:"per_view"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
-		t.Fatalf("eval --json: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &sum); err != nil {
+		t.Fatalf("eval --json: %v\n%s", err, r.Stdout)
 	}
 	if sum.N != 400 || len(sum.CS) != 10 || sum.RMSE < sum.MAE || len(sum.PerView) != 2 {
 		t.Fatalf("eval summary %+v", sum)
@@ -161,10 +143,10 @@ func TestEndToEnd(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.png")
 	os.WriteFile(bad, []byte("not a png"), 0o644)
 	r = run(t, "predict", "--checkpoint", best, "--json", geis[0], bad, geis[1])
-	if r.code != 1 || !strings.Contains(r.stderr, "bad.png") || strings.Contains(r.stderr, "goroutine") {
-		t.Fatalf("predict with a bad file: exit %d, stderr %s", r.code, r.stderr)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "bad.png") || strings.Contains(r.Stderr, "goroutine") {
+		t.Fatalf("predict with a bad file: exit %d, stderr %s", r.Code, r.Stderr)
 	}
-	preds := decodeLines(t, r.stdout)
+	preds := decodeLines(t, r.Stdout)
 	if len(preds) != 2 || preds[0].Path != geis[0] || preds[1].Path != geis[1] {
 		t.Fatalf("predictions %+v", preds)
 	}
@@ -185,7 +167,7 @@ func TestEndToEnd(t *testing.T) {
 	exported := filepath.Join(t.TempDir(), "glcnn.safetensors")
 	mustRun(t, "export", "--checkpoint", best, "--format", "safetensors", "--out", exported)
 	r2 := mustRun(t, "predict", "--checkpoint", exported, "--json", geis[0], geis[1])
-	again := decodeLines(t, r2.stdout)
+	again := decodeLines(t, r2.Stdout)
 	for i := range preds {
 		if again[i].Age != preds[i].Age || again[i].PMale != preds[i].PMale {
 			t.Fatalf("exported weights predict %+v, checkpoint %+v", again[i], preds[i])
@@ -198,15 +180,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-type pred struct {
-	Path     string     `json:"path"`
-	Age      float64    `json:"age"`
-	Median   float64    `json:"age_median"`
-	Interval [2]float64 `json:"age_interval80"`
-	Gender   string     `json:"gender"`
-	PMale    float64    `json:"p_male"`
-	PAgeGT   []float64  `json:"p_age_gt"`
-}
+type pred = cli.Prediction
 
 func decodeLines(t *testing.T, s string) []pred {
 	t.Helper()
@@ -337,14 +311,14 @@ func TestSecondTrainOnSameFolderRefused(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	r := run(t, smallTrain(t, data, dir, 2, "--resume")...)
-	if r.code != 1 || !strings.Contains(r.stderr, "is in use by process") {
-		t.Fatalf("second run: exit %d, %s", r.code, r.stderr)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "is in use by process") {
+		t.Fatalf("second run: exit %d, %s", r.Code, r.Stderr)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
 	// the kernel released the dead owner's lock: a new run may take it
 	r = run(t, smallTrain(t, data, dir, 2, "--resume")...)
-	if strings.Contains(r.stderr, "is in use") {
-		t.Fatalf("lock not recovered after the owner died: %s", r.stderr)
+	if strings.Contains(r.Stderr, "is in use") {
+		t.Fatalf("lock not recovered after the owner died: %s", r.Stderr)
 	}
 }

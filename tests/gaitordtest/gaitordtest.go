@@ -1,0 +1,51 @@
+// Package gaitordtest builds and runs the real gaitord binary for the
+// end-to-end and bad-input tests.
+package gaitordtest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// Build compiles ../../cmd/gaitord (relative to a test package under tests/)
+// into a new temporary folder, which the caller removes.
+func Build() (bin, dir string, err error) {
+	dir, err = os.MkdirTemp("", "gaitord-test")
+	if err != nil {
+		return "", "", err
+	}
+	bin = filepath.Join(dir, "gaitord")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/gaitord").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", "", fmt.Errorf("building gaitord: %v\n%s", err, out)
+	}
+	return bin, dir, nil
+}
+
+// Result is what a finished command left.
+type Result struct {
+	Code           int
+	Stdout, Stderr string
+}
+
+// Exec runs name with argv, with its own synthetic-data cache folder, and
+// returns its exit status and output; failing to start it fails the test.
+func Exec(t testing.TB, name string, argv ...string) Result {
+	t.Helper()
+	cmd := exec.Command(name, argv...)
+	cmd.Env = append(os.Environ(), "GAITORD_CACHE="+t.TempDir())
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %v: %v", name, argv, err)
+	}
+	return Result{Code: code, Stdout: o.String(), Stderr: e.String()}
+}
