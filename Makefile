@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/gaitord/gaitord/internal/runtime.Version=$(VERSION)
 
 -include .cache/native/env.mk
 
-.PHONY: all build native testdeps test check demo bench clean
+.PHONY: all build native testdeps test test-kill demo bench clean
 all: build
 
 # Re-run the installer when the native sources change or the env file is missing.
@@ -29,6 +29,10 @@ test: native testdeps
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# The long fault test: 20 SIGKILLs at random moments of one training run.
+test-kill: native
+	GAITORD_KILL_TRIALS=$${GAITORD_KILL_TRIALS:-20} $(GO) test -count=1 -run TestKillLoop -v -timeout 60m ./tests/e2e/
 
 # The main job on the built-in synthetic data: synth → train → eval → predict.
 demo: build

@@ -322,3 +322,22 @@ func TestSecondTrainOnSameFolderRefused(t *testing.T) {
 		t.Fatalf("lock not recovered after the owner died: %s", r.Stderr)
 	}
 }
+
+func TestNaNLossStopsAndKeepsLastGoodCheckpoint(t *testing.T) {
+	data := dataset(t)
+	dir := filepath.Join(t.TempDir(), "nan")
+	mustRun(t, smallTrain(t, data, dir, 1)...)
+	before, err := os.ReadFile(filepath.Join(dir, train.LastFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An absurd learning rate blows the weights up within a step or two.
+	r := run(t, append(smallTrain(t, data, dir, 2), "--resume", "--set", "optim.lr=1e30")...)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "the loss is") || !strings.Contains(r.Stderr, "last good checkpoint") {
+		t.Fatalf("exit %d, stderr %s", r.Code, r.Stderr)
+	}
+	after, err := os.ReadFile(filepath.Join(dir, train.LastFile))
+	if err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("last.ckpt changed after the NaN stop (err %v)", err)
+	}
+}
