@@ -113,7 +113,6 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-
 // procStatus returns VmRSS and VmHWM in MiB.
 func procStatus() (rss, hwm float64) {
 	f, err := os.Open("/proc/self/status")
@@ -161,9 +160,9 @@ func channelsLast(x torchx.Tensor) torchx.Tensor {
 
 // synthBatch is a fixed random batch (Go memory, reused every step).
 type synthBatch struct {
-	images          []float32
-	ages, genders   []int
-	n               int
+	images        []float32
+	ages, genders []int
+	n             int
 }
 
 func newBatch(n int, seed uint64) synthBatch {

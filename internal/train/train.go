@@ -176,6 +176,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 	} else if _, err := os.Stat(last); err == nil {
 		return Result{}, fmt.Errorf("run folder %s already holds %s: pass --resume to continue it, or choose another --out", o.RunDir, LastFile)
+	} else if err := truncateMetrics(filepath.Join(o.RunDir, MetricsFile), 0); err != nil {
+		// A run killed before its first checkpoint may have logged an epoch:
+		// a fresh start drops those rows.
+		return Result{}, err
 	}
 	if o.ConfigYAML != "" {
 		if err := writeAtomic(filepath.Join(o.RunDir, ConfigFile), []byte(o.ConfigYAML)); err != nil {

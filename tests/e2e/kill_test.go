@@ -40,7 +40,7 @@ func TestKillLoop(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		wait := time.Duration(500+rng.IntN(7500)) * time.Millisecond
+		wait := time.Duration(500+rng.IntN(19500)) * time.Millisecond
 		time.Sleep(wait)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
