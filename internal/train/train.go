@@ -354,6 +354,9 @@ func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, 
 func (t *trainer) trainStep(b dataset.Batch, lr float64) (l odl.Losses, err error) {
 	n := len(b.Ages)
 	h := t.h
+	// The loss tensor must not outlive the step, on any path: the caller's
+	// GC waits for every tensor of the step to be freed.
+	defer func() { l.Total = model.Tensor{} }()
 	cerr := torchx.Catch(func() {
 		x := torchx.FromFloat32(b.Images, int64(n), 1, int64(h.Model.InputH), int64(h.Model.InputW))
 		if h.Device != "cpu" {
@@ -367,7 +370,6 @@ func (t *trainer) trainStep(b dataset.Batch, lr float64) (l odl.Losses, err erro
 		torchx.ZeroGrad(t.params)
 		torchx.Backward(l.Total)
 		torchx.AdamStep(t.params, t.expAvg, t.expAvgSq, t.step+1, lr, h.Beta1, h.Beta2, h.Eps, h.WeightDecay)
-		l.Total = model.Tensor{}
 	})
 	if cerr != nil {
 		return l, cerr
