@@ -197,21 +197,22 @@ func decodeLines(t *testing.T, s string) []pred {
 	return out
 }
 
-// waitRows waits until the metrics log has n rows (or the process ended).
-func waitRows(t *testing.T, path string, n int, done <-chan error) {
+// waitCheckpoint waits until dir's last.ckpt holds at least epoch n complete
+// (the metrics row is logged before the checkpoint is written).
+func waitCheckpoint(t *testing.T, dir string, n int, done <-chan error) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
-		if rows, _ := train.ReadMetrics(path); len(rows) >= n {
+		if st, err := checkpoint.Load(filepath.Join(dir, train.LastFile)); err == nil && st.Epoch >= n {
 			return
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("training ended before %d epochs: %v", n, err)
+			t.Fatalf("training ended before epoch %d was saved: %v", n, err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	t.Fatalf("no %d metrics rows in time", n)
+	t.Fatalf("no checkpoint of epoch %d in time", n)
 }
 
 func TestKillResumeMatchesUninterrupted(t *testing.T) {
@@ -227,7 +228,7 @@ func TestKillResumeMatchesUninterrupted(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	waitRows(t, filepath.Join(killed, train.MetricsFile), 1, done)
+	waitCheckpoint(t, killed, 1, done)
 	time.Sleep(300 * time.Millisecond) // into epoch 2
 	cmd.Process.Signal(syscall.SIGKILL)
 	<-done
@@ -269,7 +270,7 @@ func TestSIGINTSavesAndResumes(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	waitRows(t, filepath.Join(dir, train.MetricsFile), 1, done)
+	waitCheckpoint(t, dir, 1, done)
 	time.Sleep(2 * time.Second) // a few steps into epoch 2
 	cmd.Process.Signal(os.Interrupt)
 	err := <-done
