@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,10 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestVersionJSON(t *testing.T) {
+	// libtorch's thread count is per OS thread (OpenMP); gaitord's main
+	// goroutine is locked to one by gotorch, a test goroutine is not.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	code, out, _ := runMain("version", "--json", "--threads", "1")
 	var info struct {
 		Libtorch string `json:"libtorch"`
