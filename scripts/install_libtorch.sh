@@ -65,8 +65,11 @@ fi
 [[ -f "$ver_h" ]] || die "no torch/version.h under ${inc[*]}"
 version=$(sed -n 's/^#define TORCH_VERSION "\(.*\)"/\1/p' "$ver_h")
 if [[ -z "$version" ]]; then
-  version=$(awk '/define TORCH_VERSION_(MAJOR|MINOR|PATCH)/{printf "%s%s", sep, $3; sep="."}' "$ver_h")
+  # Newer releases keep the numbers in another version.h that this one includes.
+  vfiles=("$ver_h" $(find "${inc[0]}/torch" -name version.h 2>/dev/null))
+  version=$(cat "${vfiles[@]}" | awk '/define TORCH_VERSION_(MAJOR|MINOR|PATCH)[ \t]/ && !seen[$2]++ {printf "%s%s", sep, $3; sep="."}')
 fi
+[[ -n "$version" ]] || version=unknown
 
 gotorch=${GOTORCH_SRC:-$(cd "$root" && go list -m -f '{{.Dir}}' github.com/wangkuiyi/gotorch 2>/dev/null || true)}
 if [[ -z "${GOTORCH_SRC:-}" && ( -z "$gotorch" || ! -d "$gotorch/cgotorch" ) ]]; then
@@ -78,7 +81,7 @@ flavour=cpu
 [[ $cuda -eq 1 ]] && flavour=cuda
 # One folder per libtorch; inside it one per library, keyed by its sources, so
 # editing native/torchx rebuilds only libtorchx.so.
-basehash=$(echo "$abi_flag $libdir ${inc[*]}" | sha256sum | cut -c1-8)
+basehash=$(echo "$abi_flag ${CXXSTD:+$CXXSTD }$libdir ${inc[*]}" | sha256sum | cut -c1-8)
 base=$root/.cache/native/$version-$flavour-$basehash
 gthash=$(cat "$gotorch"/cgotorch/*.cc "$gotorch"/cgotorch/*.h | sha256sum | cut -c1-8)
 txhash=$(cat "$root"/native/torchx/* | sha256sum | cut -c1-8)
@@ -86,9 +89,17 @@ gtdir=$base/cgotorch-$gthash
 txdir=$base/torchx-$txhash
 mkdir -p "$gtdir" "$txdir"
 
-cxxflags=(-std=c++17 -fPIC -O2 -w $abi_flag)
+# CXXSTD: the C++ standard (newer libtorch releases may need c++20).
+cxxflags=(-std=${CXXSTD:-c++17} -fPIC -O2 -w $abi_flag)
 for d in "${inc[@]}"; do cxxflags+=(-I "$d"); done
-[[ $cuda -eq 1 ]] && cxxflags+=(-DWITH_CUDA)
+if [[ $cuda -eq 1 ]]; then
+  cxxflags+=(-DWITH_CUDA)
+  # CUDA runtime headers (c10/cuda includes cuda_runtime_api.h): the toolkit's,
+  # or those of pip's nvidia-* packages next to a pip-installed torch.
+  for d in "${CUDA_HOME:-/usr/local/cuda}/include" "$LIBTORCH"/../nvidia/*/include; do
+    [[ -d "$d" ]] && cxxflags+=(-I "$d")
+  done
+fi
 ldlibs=(-L "$libdir" -Wl,-rpath,"$libdir" -ltorch -ltorch_cpu -lc10)
 [[ $cuda -eq 1 ]] && ldlibs+=(-Wl,--no-as-needed -ltorch_cuda -lc10_cuda)
 
