@@ -8,7 +8,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# installs libtorch-dev + libopenblas0-pthread, builds libcgotorch.so and libtorchx.so
+# installs libtorch-dev + libopenblas0-pthread + libgloo-dev, builds libcgotorch.so and libtorchx.so
 RUN scripts/install_libtorch.sh && make build
 
 FROM debian:bookworm-slim

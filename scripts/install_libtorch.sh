@@ -47,7 +47,8 @@ cuda=0
 abi_flag=""
 if [[ -z "${LIBTORCH:-}" ]]; then
   # OpenBLAS: Debian's libblas.so.3 otherwise falls back to the slow reference BLAS.
-  apt_install libtorch-dev libopenblas0-pthread g++
+  # libgloo-dev: the Gloo headers that c10d's ProcessGroupGloo.hpp includes (data-parallel training).
+  apt_install libtorch-dev libopenblas0-pthread libgloo-dev g++
   inc=(/usr/include /usr/include/torch/csrc/api/include)
   libdir=/usr/lib/$(gcc -print-multiarch)
   ver_h=/usr/include/torch/csrc/api/include/torch/version.h

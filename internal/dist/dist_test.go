@@ -1,0 +1,266 @@
+package dist
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gaitord/gaitord/internal/torchx"
+	torch "github.com/wangkuiyi/gotorch"
+)
+
+func TestFromEnv(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	if _, ok, err := FromEnv(env()); ok || err != nil {
+		t.Fatalf("no WORLD_SIZE: ok=%v err=%v, want a single process", ok, err)
+	}
+	if _, ok, err := FromEnv(env("WORLD_SIZE", "1", "RANK", "0")); ok || err != nil {
+		t.Fatalf("WORLD_SIZE=1: ok=%v err=%v, want a single process", ok, err)
+	}
+	e, ok, err := FromEnv(env("WORLD_SIZE", "4", "RANK", "3", "MASTER_ADDR", "10.0.0.1", "MASTER_PORT", "29500", "LOCAL_RANK", "1", "LOCAL_WORLD_SIZE", "2"))
+	if !ok || err != nil {
+		t.Fatalf("full env: ok=%v err=%v", ok, err)
+	}
+	want := Env{MasterAddr: "10.0.0.1", MasterPort: 29500, Rank: 3, WorldSize: 4, LocalRank: 1, LocalWorld: 2}
+	if e != want {
+		t.Fatalf("got %+v, want %+v", e, want)
+	}
+	e, _, _ = FromEnv(env("WORLD_SIZE", "2", "RANK", "1", "MASTER_ADDR", "h", "MASTER_PORT", "1"))
+	if e.LocalRank != 1 {
+		t.Fatalf("LOCAL_RANK defaults to RANK: got %d", e.LocalRank)
+	}
+	for _, c := range []struct {
+		kv   []string
+		want string
+	}{
+		{[]string{"WORLD_SIZE", "2"}, "RANK is not set"},
+		{[]string{"WORLD_SIZE", "two"}, `WORLD_SIZE="two": want an integer ≥ 1`},
+		{[]string{"WORLD_SIZE", "2", "RANK", "2", "MASTER_ADDR", "h", "MASTER_PORT", "1"}, "RANK=2: want 0…1"},
+		{[]string{"WORLD_SIZE", "2", "RANK", "0", "MASTER_PORT", "1"}, "MASTER_ADDR is not set"},
+		{[]string{"WORLD_SIZE", "2", "RANK", "0", "MASTER_ADDR", "h"}, "MASTER_PORT is not set"},
+		{[]string{"WORLD_SIZE", "2", "RANK", "0", "MASTER_ADDR", "h", "MASTER_PORT", "70000"}, "MASTER_PORT=70000"},
+		{[]string{"WORLD_SIZE", "2", "RANK", "-1"}, `RANK="-1": want an integer ≥ 0`},
+	} {
+		_, _, err := FromEnv(env(c.kv...))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want it to contain %q", c.kv, err, c.want)
+		}
+	}
+}
+
+// The multi-process tests re-run this test binary as workers.
+const workerVar = "GAITORD_DIST_TEST_WORKER"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(workerVar); mode != "" {
+		runtime.LockOSThread()
+		if err := worker(mode); err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// freePort returns a TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type workerResult struct {
+	Rank      int       `json:"rank"`
+	Grads     []float32 `json:"grads"` // both parameters' gradients, flattened
+	Extra     []float64 `json:"extra"`
+	Calls     int64     `json:"calls"`
+	Broadcast []float32 `json:"broadcast"`
+	Sums      []float64 `json:"sums"`
+	JSON      string    `json:"json"`
+}
+
+// worker runs one rank. "collectives": every collective with known values;
+// "die": rank 1 exits before the first all-reduce, rank 0 reports its error.
+func worker(mode string) error {
+	e, ok, err := FromEnv(os.Getenv)
+	if err != nil || !ok {
+		return fmt.Errorf("env: ok=%v err=%v", ok, err)
+	}
+	g, err := Join(e, Options{Device: "cpu", Timeout: 20 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	r := float32(e.Rank)
+	// Two "parameters" whose gradients are rank-dependent: p0 (2x3), p1 (4).
+	p0 := torchx.Zeros(2, 3)
+	p1 := torchx.Zeros(4)
+	g0 := make([]float32, 6)
+	for i := range g0 {
+		g0[i] = (r + 1) * float32(i+1)
+	}
+	g1 := []float32{r, -r, 10 * r, 0.5}
+	setGrad(p0, g0)
+	setGrad(p1, g1)
+	if mode == "die" {
+		if e.Rank == 1 {
+			os.Exit(7)
+		}
+		start := time.Now()
+		err := g.AverageGrads([]torchx.Tensor{p0, p1}, 8, []float64{1})
+		if err == nil {
+			return fmt.Errorf("all-reduce with a dead peer succeeded")
+		}
+		fmt.Printf("{\"error\": %q, \"seconds\": %g}\n", err.Error(), time.Since(start).Seconds())
+		return nil
+	}
+	res := workerResult{Rank: e.Rank, Extra: []float64{1, float64(e.Rank), 0.25}}
+	// 8-byte buckets: p0 (24 bytes) and p1 (16 bytes) each get their own.
+	if err := g.AverageGrads([]torchx.Tensor{p0, p1}, 8, res.Extra); err != nil {
+		return err
+	}
+	res.Calls = g.Stats().Calls
+	gr0, _ := torchx.Grad(p0)
+	gr1, _ := torchx.Grad(p1)
+	res.Grads = append(torchx.Float32s(gr0), torchx.Float32s(gr1)...)
+	b := torchx.FromFloat32([]float32{r, r + 1, r + 2}, 3)
+	if err := g.Broadcast([]torchx.Tensor{b}, 1); err != nil {
+		return err
+	}
+	res.Broadcast = torchx.Float32s(b)
+	res.Sums = []float64{float64(e.Rank), 1e-300, math.Pi}
+	if err := g.SumFloat64(res.Sums); err != nil {
+		return err
+	}
+	msg := map[string]string{"from": "rank " + strconv.Itoa(e.Rank)}
+	if err := g.BroadcastJSON(&msg, 0); err != nil {
+		return err
+	}
+	res.JSON = msg["from"]
+	if err := g.Barrier(); err != nil {
+		return err
+	}
+	torch.GC()
+	out, _ := json.Marshal(res)
+	fmt.Println(string(out))
+	return nil
+}
+
+// setGrad gives p the gradient g through autograd: d/dp Σ g·p = g.
+func setGrad(p torchx.Tensor, g []float32) {
+	torchx.SetRequiresGrad(p, true)
+	n := int64(len(g))
+	torchx.Backward(torchx.Linear(torchx.FromFloat32(g, 1, n), torchx.Reshape(p, 1, n), torchx.Tensor{}))
+}
+
+// runWorkers starts n workers of mode and returns each one's stdout and error.
+func runWorkers(t *testing.T, n int, mode string) ([]string, []error) {
+	t.Helper()
+	port := freePort(t)
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]*strings.Builder, n)
+	for i := range n {
+		c := exec.Command(os.Args[0], "-test.run=^$")
+		c.Env = append(os.Environ(), workerVar+"="+mode, "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port),
+			"RANK="+strconv.Itoa(i), "WORLD_SIZE="+strconv.Itoa(n), "OMP_NUM_THREADS=1")
+		outs[i] = &strings.Builder{}
+		c.Stdout = outs[i]
+		c.Stderr = os.Stderr
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[i] = c
+	}
+	errs := make([]error, n)
+	texts := make([]string, n)
+	for i, c := range cmds {
+		errs[i] = c.Wait()
+		texts[i] = outs[i].String()
+	}
+	return texts, errs
+}
+
+func TestCollectivesThreeRanks(t *testing.T) {
+	const n = 3
+	outs, errs := runWorkers(t, n, "collectives")
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("rank %d: %v", i, errs[i])
+		}
+		var r workerResult
+		if err := json.Unmarshal([]byte(outs[i]), &r); err != nil {
+			t.Fatalf("rank %d output %q: %v", i, outs[i], err)
+		}
+		// Mean over ranks 0,1,2 of (r+1)·(j+1) is 2·(j+1); of r, -r, 10r, 0.5: 1, -1, 10, 0.5.
+		want := []float32{2, 4, 6, 8, 10, 12, 1, -1, 10, 0.5}
+		for j := range want {
+			if math.Abs(float64(r.Grads[j]-want[j])) > 1e-6 {
+				t.Fatalf("rank %d averaged gradients %v, want %v", i, r.Grads, want)
+			}
+		}
+		if wantE := []float64{3, 3, 0.75}; fmt.Sprint(r.Extra) != fmt.Sprint(wantE) {
+			t.Errorf("rank %d extra %v, want the sums %v", i, r.Extra, wantE)
+		}
+		if r.Calls != 2 {
+			t.Errorf("rank %d made %d all-reduce calls with 8-byte buckets, want 2 (one per parameter)", i, r.Calls)
+		}
+		if fmt.Sprint(r.Broadcast) != "[1 2 3]" {
+			t.Errorf("rank %d broadcast from rank 1: %v, want [1 2 3]", i, r.Broadcast)
+		}
+		if r.Sums[0] != 3 || r.Sums[1] != 3e-300 || math.Abs(r.Sums[2]-3*math.Pi) > 1e-15 {
+			t.Errorf("rank %d float64 sums %v, want [3 3e-300 3π] in double precision", i, r.Sums)
+		}
+		if r.JSON != "rank 0" {
+			t.Errorf("rank %d JSON broadcast %q, want rank 0's", i, r.JSON)
+		}
+	}
+}
+
+func TestDeadPeerFailsWithinTimeout(t *testing.T) {
+	outs, errs := runWorkers(t, 2, "die")
+	if errs[0] != nil {
+		t.Fatalf("rank 0 should report the failure and exit 0 here: %v", errs[0])
+	}
+	if ee, ok := errs[1].(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+		t.Fatalf("rank 1: %v, want exit 7", errs[1])
+	}
+	var r struct {
+		Error   string
+		Seconds float64
+	}
+	if err := json.Unmarshal([]byte(outs[0]), &r); err != nil {
+		t.Fatalf("rank 0 output %q: %v", outs[0], err)
+	}
+	if !strings.Contains(r.Error, "rank 0 of 2: gradient all-reduce failed") || !strings.Contains(r.Error, "another rank probably stopped") {
+		t.Errorf("error %q does not say what failed and why", r.Error)
+	}
+	if r.Seconds > 21 {
+		t.Errorf("rank 0 noticed the dead peer after %.1f s, beyond the 20 s timeout", r.Seconds)
+	}
+	t.Logf("rank 0 noticed the dead peer after %.2f s: %s", r.Seconds, r.Error)
+}
+
+func TestJoinRefusesBadArguments(t *testing.T) {
+	_, err := Join(Env{MasterAddr: "127.0.0.1", MasterPort: freePort(t), Rank: 0, WorldSize: 2}, Options{Backend: "mpi", Device: "cpu", Timeout: time.Second})
+	if err == nil || !strings.Contains(err.Error(), `unknown backend "mpi"`) {
+		t.Fatalf("backend mpi: %v", err)
+	}
+}
