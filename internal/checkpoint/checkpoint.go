@@ -44,6 +44,7 @@ type State struct {
 
 	Epoch        int     // completed epochs
 	BatchesDone  int     // batches of epoch Epoch+1 already trained (an interrupted epoch)
+	WorldSize    int     // data-parallel workers that trained BatchesDone (1 for one process)
 	Step         int64   // optimiser steps taken
 	BestMAE      float64 // best validation MAE so far
 	Seed         int64
@@ -73,6 +74,7 @@ func Save(path string, s *State) error {
 	md["gaitord.epoch"] = strconv.Itoa(s.Epoch)
 	md["gaitord.step"] = strconv.FormatInt(s.Step, 10)
 	md["gaitord.batches_done"] = strconv.Itoa(s.BatchesDone)
+	md["gaitord.world_size"] = strconv.Itoa(max(s.WorldSize, 1))
 	md["gaitord.best_mae"] = strconv.FormatFloat(s.BestMAE, 'g', -1, 64)
 	md["gaitord.seed"] = strconv.FormatInt(s.Seed, 10)
 	md["gaitord.rng"] = base64.StdEncoding.EncodeToString(s.RNG)
@@ -225,6 +227,12 @@ func parseCheckpointMeta(md map[string]string, s *State) error {
 	if v, ok := md["gaitord.batches_done"]; ok {
 		if s.BatchesDone, err = strconv.Atoi(v); err != nil || s.BatchesDone < 0 {
 			return fmt.Errorf("checkpoint batches_done %q invalid", v)
+		}
+	}
+	s.WorldSize = 1 // checkpoints before data-parallel training
+	if v, ok := md["gaitord.world_size"]; ok {
+		if s.WorldSize, err = strconv.Atoi(v); err != nil || s.WorldSize < 1 || s.WorldSize > 1<<20 {
+			return fmt.Errorf("checkpoint world_size %q invalid", v)
 		}
 	}
 	if s.Step, err = strconv.ParseInt(step, 10, 64); err != nil || s.Step < 0 {

@@ -8,17 +8,21 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gaitord/gaitord/configs"
 	"github.com/gaitord/gaitord/internal/config"
 	"github.com/gaitord/gaitord/internal/dataset"
+	"github.com/gaitord/gaitord/internal/dist"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/odl"
 	"github.com/gaitord/gaitord/internal/runtime"
 	"github.com/gaitord/gaitord/internal/train"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func init() { extraCommands = append(extraCommands, newTrainCmd) }
@@ -29,6 +33,11 @@ type TrainOptions struct {
 	Sets   []string // key=value overrides, after the file and GAITORD_* variables
 	Out    string   // run folder
 	Resume bool
+	// NProc > 1 starts that many local data-parallel workers (like torchrun
+	// --nproc_per_node), each running WorkerArgs.
+	NProc      int
+	MasterPort int // their rendezvous port; 0 picks a free one
+	WorkerArgs []string
 }
 
 // ExitInterrupted is the exit status after Ctrl-C (128 + SIGINT).
@@ -48,7 +57,13 @@ func newTrainCmd(s Streams, g *Global) *cobra.Command {
 		Short: "Train the GL-CNN on a dataset (the built-in synthetic one by default)",
 		Example: `  gaitord train --config configs/default.yaml --out runs/demo
   gaitord train --config configs/oumvlp.yaml --data /data/OUMVLP --out runs/oumvlp --set train.epochs=60
-  gaitord train --config configs/oumvlp.yaml --out runs/oumvlp --resume`,
+  gaitord train --config configs/oumvlp.yaml --out runs/oumvlp --resume
+  gaitord train --config configs/oumvlp.yaml --data /data/OUMVLP --out runs/dp --nproc 4
+
+Data-parallel training: --nproc N starts N worker processes on this machine.
+A worker started by another launcher (torchrun, a Slurm script) joins the job
+named by MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE and LOCAL_RANK. The batch
+size is per worker; rank 0 writes the run folder.`,
 		Args: cobra.NoArgs,
 	}
 	f := c.Flags()
@@ -61,8 +76,11 @@ func newTrainCmd(s Streams, g *Global) *cobra.Command {
 	f.String("device", "", "cpu, cuda or cuda:N; sets train.device")
 	f.Int("epochs", 0, "sets train.epochs")
 	f.Int("batch-size", 0, "sets train.batch_size")
-	f.Int("threads", 0, "libtorch intra-op threads (0 = all cores); sets train.threads")
+	f.Int("threads", 0, "libtorch intra-op threads (0 = all cores, shared among local workers); sets train.threads")
+	f.IntVar(&o.NProc, "nproc", 1, "data-parallel worker processes to start on this machine")
+	f.IntVar(&o.MasterPort, "master-port", 0, "with --nproc: the workers' rendezvous port (0 = a free one)")
 	c.RunE = withEnv(func(c *cobra.Command, _ []string) error {
+		o.WorkerArgs = workerArgs(c)
 		var ov overrides
 		ov.add(c, "data", "data.root")
 		ov.add(c, "format", "data.format")
@@ -128,7 +146,30 @@ func hasSet(sets []string, key string) bool {
 	return false
 }
 
-// RunTrain trains as o says, printing progress to s.Err and the summary to s.Out.
+// workerArgs is the command line that starts one worker of c: the same
+// command and flags, without --nproc and --master-port.
+func workerArgs(c *cobra.Command) []string {
+	args := []string{c.Name()}
+	add := func(f *pflag.Flag) {
+		if f.Name == "nproc" || f.Name == "master-port" {
+			return
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				args = append(args, "--"+f.Name+"="+v)
+			}
+			return
+		}
+		args = append(args, "--"+f.Name+"="+f.Value.String())
+	}
+	c.Flags().Visit(add)
+	return args
+}
+
+// RunTrain trains as o says, printing progress to s.Err and the summary to
+// s.Out. With o.NProc > 1 it launches that many workers instead; a process
+// whose environment names a data-parallel job (WORLD_SIZE > 1) trains as one
+// of its ranks.
 func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	cfg, err := loadConfig(o.Config, o.Sets)
 	if err != nil {
@@ -137,16 +178,36 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	if o.Out == "" {
 		o.Out = filepath.Join("runs", strings.TrimSuffix(filepath.Base(o.Config), filepath.Ext(o.Config)))
 	}
+	if o.NProc < 1 {
+		return fmt.Errorf("--nproc %d: want ≥ 1", o.NProc)
+	}
+	if o.NProc > 1 {
+		return launchWorkers(s, g, o, cfg)
+	}
+	job, distributed, err := dist.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	rank0 := !distributed || job.Rank == 0
+	if distributed {
+		if cfg.Train.Threads == 0 && job.LocalWorld > 1 {
+			// Local workers share the cores, as torchrun's OMP_NUM_THREADS does.
+			cfg.Train.Threads = max(1, goruntime.NumCPU()/job.LocalWorld)
+		}
+		if cfg.Train.Device == "cuda" {
+			cfg.Train.Device = fmt.Sprintf("cuda:%d", job.LocalRank)
+		}
+	}
 	mc := modelConfig(cfg)
 	if err := model.CheckDevice(cfg.Train.Device); err != nil {
 		return err
 	}
 	threads := runtime.SetThreads(cfg.Train.Threads)
-	ds, err := openData(cfg, s.Err, g.Quiet)
+	ds, err := openData(cfg, s.Err, g.Quiet || !rank0)
 	if err != nil {
 		return err
 	}
-	if !g.Quiet {
+	if !g.Quiet && rank0 {
 		reportProblems(s.Err, ds, 10)
 	}
 	trainSet, val := dataset.HoldOut(ds.Split(dataset.SplitTrain), cfg.Train.ValFraction, cfg.Train.Seed)
@@ -157,13 +218,31 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	if err != nil {
 		return err
 	}
-	if !g.Quiet {
-		fmt.Fprintf(s.Err, "training on %d GEIs (%d held out for validation) from %s; %s, %d threads; run folder %s\n",
-			len(trainSet), len(val), ds.Root, cfg.Train.Device, threads, o.Out)
+	var group *dist.Group
+	if distributed {
+		backend := cfg.Dist.Backend
+		if backend == "auto" {
+			backend = dist.BackendFor(cfg.Train.Device)
+		}
+		group, err = dist.Join(job, dist.Options{Backend: backend, Device: cfg.Train.Device,
+			Timeout: time.Duration(cfg.Dist.TimeoutS * float64(time.Second))})
+		if err != nil {
+			return err
+		}
+	}
+	if !g.Quiet && rank0 {
+		workers := ""
+		if distributed {
+			workers = fmt.Sprintf(" × %d ranks (%s)", job.WorldSize, group.Backend())
+		}
+		fmt.Fprintf(s.Err, "training on %d GEIs (%d held out for validation) from %s; %s, %d threads%s; run folder %s\n",
+			len(trainSet), len(val), ds.Root, cfg.Train.Device, threads, workers, o.Out)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := train.Run(ctx, train.Options{
+		Group:        group,
+		BucketBytes:  int64(cfg.Dist.BucketMB * (1 << 20)),
 		Hyper:        hyper(cfg, mc),
 		RunDir:       o.Out,
 		Resume:       o.Resume,
@@ -181,6 +260,12 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	if err != nil {
 		return err
 	}
+	if group != nil {
+		group.Close()
+	}
+	if !rank0 {
+		return nil
+	}
 	best := "no validation split"
 	if !math.IsInf(res.BestMAE, 0) {
 		best = fmt.Sprintf("best validation MAE %.2f", res.BestMAE)
@@ -188,6 +273,34 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	fmt.Fprintf(s.Out, "trained %d epochs (%d steps); %s; checkpoints in %s (best.ckpt, last.ckpt)\n",
 		res.Epochs, res.Steps, best, o.Out)
 	return nil
+}
+
+// launchWorkers runs `train` as o.NProc local data-parallel workers and
+// waits for them. The configuration is checked, and a synthetic dataset
+// generated, once here rather than in every worker.
+func launchWorkers(s Streams, g *Global, o *TrainOptions, cfg config.Config) error {
+	if _, err := openData(cfg, s.Err, g.Quiet); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the gaitord executable to start workers: %w", err)
+	}
+	if !g.Quiet {
+		fmt.Fprintf(s.Err, "starting %d data-parallel workers on this machine\n", o.NProc)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = dist.Launch(ctx, dist.LaunchOptions{
+		NProc: o.NProc, Exe: exe, Args: o.WorkerArgs, Env: os.Environ(), MasterPort: o.MasterPort,
+		Stdout: s.Out, Stderr: s.Err,
+		Grace: time.Duration(cfg.Dist.TimeoutS*float64(time.Second)) + 30*time.Second,
+	})
+	var we *dist.WorkerError
+	if errors.As(err, &we) && we.Code == ExitInterrupted {
+		return &InterruptedError{Checkpoint: filepath.Join(o.Out, train.LastFile)}
+	}
+	return err
 }
 
 func logWriter(s Streams, g *Global) *quietWriter { return &quietWriter{w: s.Err, quiet: g.Quiet} }
@@ -212,7 +325,7 @@ func hyper(c config.Config, mc model.Config) train.Hyper {
 	return train.Hyper{
 		Model: mc, Seed: c.Train.Seed, Device: c.Train.Device, Epochs: c.Train.Epochs,
 		BatchSize: c.Train.BatchSize, EvalBatchSize: c.Train.EvalBatchSize,
-		LR: c.Optim.LR, Beta1: c.Optim.Betas[0], Beta2: c.Optim.Betas[1], Eps: 1e-8, WeightDecay: c.Optim.WeightDecay,
+		LR: c.Optim.LR, Beta1: c.Optim.Betas[0], Beta2: c.Optim.Betas[1], Eps: c.Optim.Eps, WeightDecay: c.Optim.WeightDecay,
 		Schedule: train.Schedule{Type: c.Schedule.Type, StepEpochs: c.Schedule.StepEpochs, Gamma: c.Schedule.Gamma, WarmupEpochs: c.Schedule.WarmupEpochs},
 		Loss:     odl.Weights{Lambda: c.Loss.Lambda, Mu: c.Loss.Mu},
 		Workers:  c.Data.Workers, Prefetch: c.Data.Prefetch, Flip: c.Data.Flip,

@@ -40,6 +40,15 @@ type Config struct {
 	Loss     Loss     `mapstructure:"loss" yaml:"loss"`         // loss weights
 	Train    Train    `mapstructure:"train" yaml:"train"`       // run settings
 	Data     Data     `mapstructure:"data" yaml:"data"`         // dataset and loader
+	Dist     Dist     `mapstructure:"dist" yaml:"dist"`         // data-parallel training
+}
+
+// Dist tunes data-parallel training (section "dist"); the job's shape comes
+// from --nproc or the torchrun environment variables, not from here.
+type Dist struct {
+	Backend  string  `mapstructure:"backend" yaml:"backend"`     // auto (gloo on CPU, nccl on CUDA), gloo or nccl
+	TimeoutS float64 `mapstructure:"timeout_s" yaml:"timeout_s"` // rendezvous and per-collective timeout, seconds, > 0
+	BucketMB float64 `mapstructure:"bucket_mb" yaml:"bucket_mb"` // gradient all-reduce bucket cap, MiB, > 0
 }
 
 // Model is the network's shape (section "model").
@@ -56,6 +65,7 @@ type Optim struct {
 	Name        string     `mapstructure:"name" yaml:"name"`                 // "adam"
 	LR          float64    `mapstructure:"lr" yaml:"lr"`                     // learning rate, > 0
 	Betas       [2]float64 `mapstructure:"betas" yaml:"betas,flow"`          // Adam's β1, β2, each in [0, 1)
+	Eps         float64    `mapstructure:"eps" yaml:"eps"`                   // Adam's ε, added to √v, > 0
 	WeightDecay float64    `mapstructure:"weight_decay" yaml:"weight_decay"` // L2 added to the gradient, ≥ 0
 }
 
@@ -110,12 +120,13 @@ type SynthData struct {
 func Default() Config {
 	return Config{
 		Model:    Model{InputHeight: 64, InputWidth: 44, K: 100, MinAge: 0, Dropout: 0.5},
-		Optim:    Optim{Name: "adam", LR: 1e-4, Betas: [2]float64{0.9, 0.999}},
+		Optim:    Optim{Name: "adam", LR: 1e-4, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8},
 		Schedule: Schedule{Type: "step", StepEpochs: 30, Gamma: 0.1},
 		Loss:     Loss{Lambda: 1, Mu: 1},
 		Train:    Train{BatchSize: 64, Epochs: 40, Seed: 1, ValFraction: 0.1, EvalBatchSize: 256, Device: "cpu"},
 		Data: Data{Format: "synthetic", Prefetch: 4,
 			Synth: SynthData{Subjects: 400, Views: []int{0, 30, 60, 90}, Seed: 1, MinAge: 2, MaxAge: 80}},
+		Dist: Dist{Backend: "auto", TimeoutS: 300, BucketMB: 25},
 	}
 }
 
@@ -527,6 +538,9 @@ func (c Config) Validate() error {
 	if !(o.WeightDecay >= 0) || !finite(o.WeightDecay) {
 		return bad("optim.weight_decay", "got %v, want ≥ 0 and finite", o.WeightDecay)
 	}
+	if !(o.Eps > 0) || !finite(o.Eps) {
+		return bad("optim.eps", "got %v, want > 0 and finite", o.Eps)
+	}
 	s := c.Schedule
 	switch s.Type {
 	case "none", "cosine":
@@ -567,6 +581,17 @@ func (c Config) Validate() error {
 	}
 	if !deviceRE.MatchString(t.Device) {
 		return bad("train.device", "got %q, want cpu, cuda or cuda:N", t.Device)
+	}
+	switch c.Dist.Backend {
+	case "auto", "gloo", "nccl":
+	default:
+		return bad("dist.backend", "got %q, want auto, gloo or nccl", c.Dist.Backend)
+	}
+	if !(c.Dist.TimeoutS > 0) || !finite(c.Dist.TimeoutS) {
+		return bad("dist.timeout_s", "got %v, want > 0 seconds", c.Dist.TimeoutS)
+	}
+	if !(c.Dist.BucketMB > 0) || !finite(c.Dist.BucketMB) {
+		return bad("dist.bucket_mb", "got %v, want > 0 MiB", c.Dist.BucketMB)
 	}
 	d := c.Data
 	switch d.Format {

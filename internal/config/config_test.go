@@ -63,7 +63,7 @@ func TestKeysMatchTheStruct(t *testing.T) {
 	if got := Keys(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Keys() = %v\nstruct  = %v", got, want)
 	}
-	if len(want) != 35 {
+	if len(want) != 39 {
 		t.Fatalf("%d keys", len(want))
 	}
 	if EnvVar("data.synth.min_age") != "GAITORD_DATA_SYNTH_MIN_AGE" {
@@ -325,6 +325,10 @@ func TestValidateRules(t *testing.T) {
 		{"train.eval_batch_size", "got 0", func(c *Config) { c.Train.EvalBatchSize = 0 }},
 		{"train.threads", "got -2", func(c *Config) { c.Train.Threads = -2 }},
 		{"train.device", `got "gpu"`, func(c *Config) { c.Train.Device = "gpu" }},
+		{"optim.eps", `got 0, want > 0 and finite`, func(c *Config) { c.Optim.Eps = 0 }},
+		{"dist.backend", `got "mpi", want auto, gloo or nccl`, func(c *Config) { c.Dist.Backend = "mpi" }},
+		{"dist.timeout_s", `got 0, want > 0 seconds`, func(c *Config) { c.Dist.TimeoutS = 0 }},
+		{"dist.bucket_mb", `got NaN, want > 0 MiB`, func(c *Config) { c.Dist.BucketMB = math.NaN() }},
 		{"train.device", `got "cuda:"`, func(c *Config) { c.Train.Device = "cuda:" }},
 		{"train.device", `got "cuda:x"`, func(c *Config) { c.Train.Device = "cuda:x" }},
 		{"data.format", `got "csv"`, func(c *Config) { c.Data.Format = "csv" }},
@@ -359,13 +363,14 @@ func TestValidateRules(t *testing.T) {
 func TestWriteYAMLRoundTrip(t *testing.T) {
 	c := Config{
 		Model:    Model{InputHeight: 128, InputWidth: 88, K: 90, MinAge: 2, Dropout: 0.25},
-		Optim:    Optim{Name: "adam", LR: 3.3e-7, Betas: [2]float64{0.85, 0.995}, WeightDecay: 1e-5},
+		Optim:    Optim{Name: "adam", LR: 3.3e-7, Betas: [2]float64{0.85, 0.995}, Eps: 2.5e-6, WeightDecay: 1e-5},
 		Schedule: Schedule{Type: "cosine", StepEpochs: 7, Gamma: 0.5, WarmupEpochs: 2},
 		Loss:     Loss{Lambda: 0.3, Mu: 2},
 		Train:    Train{BatchSize: 7, Epochs: 3, Seed: -42, ValFraction: 0.2, EvalBatchSize: 9, Threads: 2, Device: "cuda:1"},
 		Data: Data{Root: "/data/x: y #z", Format: "manifest", Labels: "l.csv", Views: []string{"000", "090", "true"},
 			Workers: 3, Prefetch: 0, Flip: true, AllowOutside: true,
 			Synth: SynthData{Subjects: 10, Views: []int{15}, Seed: 1 << 40, MinAge: 5, MaxAge: 6}},
+		Dist: Dist{Backend: "nccl", TimeoutS: 0.5, BucketMB: 1.25},
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)

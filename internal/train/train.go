@@ -11,10 +11,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/dataset"
+	"github.com/gaitord/gaitord/internal/dist"
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/model"
@@ -81,6 +83,15 @@ type Options struct {
 	// AfterStep, if set, is called after every optimiser step (tests use it
 	// to interrupt a run at a chosen point).
 	AfterStep func(epoch int, step int64)
+	// Group, when set, makes this process one rank of a data-parallel job:
+	// the training set is sharded over the ranks (DistributedSampler
+	// semantics), gradients are averaged after every backward pass, rank 0
+	// alone writes the run folder, and validation metrics are computed over
+	// the whole validation split. Every rank calls Run with the same
+	// options except Log. Nil trains in this process alone.
+	Group *dist.Group
+	// BucketBytes caps one gradient all-reduce (0: dist.DefaultBucketBytes).
+	BucketBytes int64
 }
 
 // Result summarises a finished (or interrupted) run.
@@ -91,6 +102,7 @@ type Result struct {
 	LastMAE     float64
 	LastCS5     float64
 	Interrupted bool
+	AllReduce   dist.Stats // gradient all-reduces, when data-parallel
 }
 
 // ErrInterrupted is returned when the context was cancelled (Ctrl-C) and the
@@ -115,6 +127,7 @@ type trainer struct {
 	expAvgSq []model.Tensor
 	step     int64
 	best     float64
+	world    int // data-parallel ranks (1 alone)
 }
 
 // Run trains until Hyper.Epochs are complete, the context is cancelled (the
@@ -129,20 +142,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if h.BatchSize <= 0 || h.Epochs <= 0 {
 		return Result{}, fmt.Errorf("train: batch size %d, epochs %d: both must be positive", h.BatchSize, h.Epochs)
 	}
-	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
-		return Result{}, fmt.Errorf("run folder %s: %w", o.RunDir, err)
+	rank0 := o.Group == nil || o.Group.Rank() == 0
+	if !rank0 {
+		o.Log = nil
 	}
-	unlock, err := Lock(o.RunDir)
-	if err != nil {
-		return Result{}, err
-	}
-	defer unlock()
-
 	m, err := model.New(h.Model, uint64(h.Seed), h.Device)
 	if err != nil {
 		return Result{}, err
 	}
-	t := &trainer{o: o, h: h, m: m, params: m.Params(), best: math.Inf(1)}
+	t := &trainer{o: o, h: h, m: m, params: m.Params(), best: math.Inf(1), world: 1}
+	if o.Group != nil {
+		t.world = o.Group.Size()
+	}
 	if err := torchx.Catch(func() {
 		for _, p := range t.params {
 			z := torchx.Zeros(p.Shape()...)
@@ -157,49 +168,53 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 
-	startEpoch, skipBatches := 0, 0
-	last := filepath.Join(o.RunDir, LastFile)
-	if o.Resume {
-		st, err := checkpoint.Load(last)
+	// Rank 0 owns the run folder: it locks it, checks it and loads the
+	// checkpoint; then it sends the outcome (or its error) and the weights,
+	// Adam moments and RNG state to the other ranks.
+	var st start
+	if rank0 {
+		unlock, err := t.prepare(&st)
+		if unlock != nil {
+			defer unlock()
+		}
 		if err != nil {
-			return Result{}, fmt.Errorf("resume: %w", err)
-		}
-		if st.Model != h.Model {
-			return Result{}, fmt.Errorf("resume: %s holds a model %+v, the configuration asks for %+v", last, st.Model, h.Model)
-		}
-		if err := t.restore(st); err != nil {
-			return Result{}, fmt.Errorf("resume from %s: %w", last, err)
-		}
-		startEpoch, skipBatches = st.Epoch, st.BatchesDone
-		if err := truncateMetrics(filepath.Join(o.RunDir, MetricsFile), st.Epoch); err != nil {
-			return Result{}, err
-		}
-	} else if _, err := os.Stat(last); err == nil {
-		return Result{}, fmt.Errorf("run folder %s already holds %s: pass --resume to continue it, or choose another --out", o.RunDir, LastFile)
-	} else if err := truncateMetrics(filepath.Join(o.RunDir, MetricsFile), 0); err != nil {
-		// A run killed before its first checkpoint may have logged an epoch:
-		// a fresh start drops those rows.
-		return Result{}, err
-	}
-	if o.ConfigYAML != "" {
-		if err := writeAtomic(filepath.Join(o.RunDir, ConfigFile), []byte(o.ConfigYAML)); err != nil {
+			st.Err = err.Error()
+			if o.Group != nil {
+				_ = o.Group.BroadcastJSON(&st, 0) // tell the others why; they exit too
+			}
 			return Result{}, err
 		}
 	}
+	if o.Group != nil {
+		if err := t.share(&st); err != nil {
+			return Result{}, err
+		}
+	}
+	startEpoch, skipBatches := st.Epoch, st.Skip
 
 	res := Result{BestMAE: t.best, Epochs: startEpoch, Steps: t.step}
 	defer infer.FinishGC()
+	rank := 0
+	if o.Group != nil {
+		rank = o.Group.Rank()
+	}
+	perRank := (len(o.Train) + t.world - 1) / t.world // DistributedSampler pads to equal shards
 	loader := dataset.NewLoader(o.Train, dataset.LoaderOptions{
-		BatchSize: h.BatchSize, Shuffle: true, Seed: h.Seed, DropLast: len(o.Train) > h.BatchSize,
+		BatchSize: h.BatchSize, Shuffle: true, Seed: h.Seed, DropLast: perRank > h.BatchSize,
 		Workers: h.Workers, Prefetch: h.Prefetch, Flip: h.Flip,
 		H: h.Model.InputH, W: h.Model.InputW, Decode: o.Decode,
+		Shard: rank, NumShards: t.world,
 	})
 	defer loader.Close()
+	last := filepath.Join(o.RunDir, LastFile)
 	for epoch := startEpoch; epoch < h.Epochs; epoch++ {
 		lr := h.Schedule.LR(h.LR, epoch, h.Epochs)
 		es, err := t.epoch(ctx, loader, epoch, lr, skipBatches)
 		skipBatches = 0
 		res.Steps = t.step
+		if o.Group != nil {
+			res.AllReduce = o.Group.Stats()
+		}
 		if errors.Is(err, ErrInterrupted) {
 			res.Interrupted = true
 			if serr := t.save(last, epoch, es.batches); serr != nil {
@@ -210,7 +225,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		val, err := t.validate(loaderFor(o.Val, h, o.Decode))
+		if err := t.reduceStats(&es); err != nil {
+			return res, err
+		}
+		val, err := t.validate()
 		if err != nil {
 			return res, fmt.Errorf("epoch %d validation: %w", epoch+1, err)
 		}
@@ -221,8 +239,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		row := MetricsRow{Epoch: epoch + 1, Step: t.step, LR: lr, Loss: es.meanLoss(), Ranking: es.ranking / float64(max(es.n, 1)),
 			ODL: es.odl / float64(max(es.n, 1)), Gender: es.gender / float64(max(es.n, 1)), SamplesPerSec: es.samplesPerSec(),
 			ValN: val.N, ValMAE: val.MAE, ValCS5: cs5(val), Best: improved, Seconds: es.seconds}
-		if err := appendMetrics(filepath.Join(o.RunDir, MetricsFile), row); err != nil {
-			return res, err
+		if o.Group != nil {
+			row.WorldSize = t.world
+			row.AllReduceSeconds = o.Group.Stats().Elapsed.Seconds() - es.commBefore
+			row.AllReduceCalls = o.Group.Stats().Calls - es.callsBefore
+		}
+		if rank0 {
+			if err := appendMetrics(filepath.Join(o.RunDir, MetricsFile), row); err != nil {
+				return res, err
+			}
 		}
 		if err := t.save(last, epoch+1, 0); err != nil {
 			return res, err
@@ -242,7 +267,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			if val.N > 0 {
 				valText = fmt.Sprintf("val MAE %.2f  CS(5) %.3f%s", val.MAE, row.ValCS5, mark)
 			}
-			fmt.Fprintf(o.Log, "epoch %d/%d  loss %.4f  %.0f samples/s  %s\n", epoch+1, h.Epochs, row.Loss, row.SamplesPerSec, valText)
+			workers := ""
+			if t.world > 1 {
+				workers = fmt.Sprintf(" (%d ranks, all-reduce %.1f s)", t.world, row.AllReduceSeconds)
+			}
+			fmt.Fprintf(o.Log, "epoch %d/%d  loss %.4f  %.0f samples/s%s  %s\n", epoch+1, h.Epochs, row.Loss, row.SamplesPerSec, workers, valText)
 		}
 	}
 	if len(o.Val) == 0 {
@@ -251,7 +280,121 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			return res, err
 		}
 	}
+	if o.Group != nil {
+		res.AllReduce = o.Group.Stats()
+	}
 	return res, nil
+}
+
+// start is how a run begins: rank 0 decides and tells the other ranks.
+type start struct {
+	Err       string `json:"err,omitempty"` // rank 0 could not start
+	Epoch     int    `json:"epoch"`         // first epoch to train (0-based)
+	Skip      int    `json:"skip"`          // batches of that epoch already trained
+	Step      int64  `json:"step"`
+	Best      string `json:"best"` // best validation MAE ("+Inf" before any)
+	RNG       []byte `json:"rng,omitempty"`
+	WorldSize int    `json:"world_size"`
+}
+
+// prepare is rank 0's start: create and lock the run folder, then either
+// load last.ckpt (resume) or check that the folder holds no run. It returns
+// the unlock function once the lock is held.
+func (t *trainer) prepare(st *start) (unlock func(), err error) {
+	o, h := t.o, t.h
+	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
+		return nil, fmt.Errorf("run folder %s: %w", o.RunDir, err)
+	}
+	unlock, err = Lock(o.RunDir)
+	if err != nil {
+		return nil, err
+	}
+	last := filepath.Join(o.RunDir, LastFile)
+	if o.Resume {
+		ck, err := checkpoint.Load(last)
+		if err != nil {
+			return unlock, fmt.Errorf("resume: %w", err)
+		}
+		if ck.Model != h.Model {
+			return unlock, fmt.Errorf("resume: %s holds a model %+v, the configuration asks for %+v", last, ck.Model, h.Model)
+		}
+		if err := t.restore(ck); err != nil {
+			return unlock, fmt.Errorf("resume from %s: %w", last, err)
+		}
+		st.Epoch, st.Skip = ck.Epoch, ck.BatchesDone
+		if ck.BatchesDone > 0 && ck.WorldSize != t.world {
+			// An epoch interrupted with another number of ranks: keep the
+			// share of the epoch already trained (rounded down).
+			st.Skip = ck.BatchesDone * ck.WorldSize / t.world
+			if o.Log != nil {
+				fmt.Fprintf(o.Log, "resuming epoch %d, trained by %d rank(s) for %d batches, with %d rank(s): skipping %d batches each\n",
+					ck.Epoch+1, ck.WorldSize, ck.BatchesDone, t.world, st.Skip)
+			}
+		}
+		if err := truncateMetrics(filepath.Join(o.RunDir, MetricsFile), ck.Epoch); err != nil {
+			return unlock, err
+		}
+	} else if _, err := os.Stat(last); err == nil {
+		return unlock, fmt.Errorf("run folder %s already holds %s: pass --resume to continue it, or choose another --out", o.RunDir, LastFile)
+	} else if err := truncateMetrics(filepath.Join(o.RunDir, MetricsFile), 0); err != nil {
+		// A run killed before its first checkpoint may have logged an epoch:
+		// a fresh start drops those rows.
+		return unlock, err
+	}
+	if o.ConfigYAML != "" {
+		if err := writeAtomic(filepath.Join(o.RunDir, ConfigFile), []byte(o.ConfigYAML)); err != nil {
+			return unlock, err
+		}
+	}
+	st.Step, st.Best, st.WorldSize = t.step, strconv.FormatFloat(t.best, 'g', -1, 64), t.world
+	if o.Group != nil {
+		st.RNG = torchx.RNGStateBytes()
+	}
+	return unlock, nil
+}
+
+// share sends rank 0's start, weights, Adam moments and RNG state to every
+// rank, so that all begin from the same state, whatever each initialised.
+func (t *trainer) share(st *start) error {
+	g := t.o.Group
+	if err := g.BroadcastJSON(st, 0); err != nil {
+		return err
+	}
+	if st.Err != "" {
+		return fmt.Errorf("rank 0 could not start: %s", st.Err)
+	}
+	if st.WorldSize != g.Size() {
+		return fmt.Errorf("rank %d: rank 0 counts %d ranks, this one %d", g.Rank(), st.WorldSize, g.Size())
+	}
+	all := append(append(append([]model.Tensor(nil), t.params...), t.expAvg...), t.expAvgSq...)
+	if err := g.Broadcast(all, 0); err != nil {
+		return err
+	}
+	if g.Rank() != 0 {
+		best, err := strconv.ParseFloat(st.Best, 64)
+		if err != nil {
+			return fmt.Errorf("rank %d: best MAE %q from rank 0: %w", g.Rank(), st.Best, err)
+		}
+		t.step, t.best = st.Step, best
+		if err := torchx.Catch(func() { torchx.SetRNGStateBytes(st.RNG) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reduceStats turns an epoch's per-rank loss sums into sums over all ranks.
+func (t *trainer) reduceStats(es *epochStats) error {
+	if t.o.Group == nil {
+		return nil
+	}
+	v := []float64{float64(es.n), float64(es.samples), es.loss, es.ranking, es.odl, es.gender}
+	if err := t.o.Group.SumFloat64(v); err != nil {
+		return err
+	}
+	es.n, es.samples = int(v[0]), int(v[1])
+	es.loss, es.ranking, es.odl, es.gender = v[2], v[3], v[4], v[5]
+	return nil
 }
 
 func cs5(s metrics.Summary) float64 {
@@ -276,6 +419,8 @@ type epochStats struct {
 	n, batches, samples        int
 	loss, ranking, odl, gender float64
 	seconds                    float64
+	commBefore                 float64 // the group's all-reduce seconds when the epoch began
+	callsBefore                int64   // and its all-reduce calls
 }
 
 func (e epochStats) meanLoss() float64 { return e.loss / float64(max(e.n, 1)) }
@@ -289,6 +434,9 @@ func (e epochStats) samplesPerSec() float64 {
 func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, lr float64, skip int) (epochStats, error) {
 	var es epochStats
 	es.batches = skip
+	if g := t.o.Group; g != nil {
+		es.commBefore, es.callsBefore = g.Stats().Elapsed.Seconds(), g.Stats().Calls
+	}
 	total := loader.NumBatches()
 	var bar *progressbar.ProgressBar
 	if t.o.Progress && t.o.Log != nil {
@@ -315,17 +463,23 @@ func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, 
 		if i <= skip {
 			continue // already trained before the interruption
 		}
-		if err := ctx.Err(); err != nil {
+		if t.o.Group == nil && ctx.Err() != nil {
+			// One process stops before the step; ranks agree on stopping
+			// inside the step's all-reduce instead (see trainStep).
 			return es, ErrInterrupted
 		}
-		l, err := t.trainStep(b, lr)
+		l, stop, err := t.trainStep(ctx, b, lr)
 		infer.GC()
 		if err != nil {
 			return es, fmt.Errorf("epoch %d step %d: %w", epoch+1, t.step+1, err)
 		}
-		if math.IsNaN(l.TotalValue) || math.IsInf(l.TotalValue, 0) {
-			return es, fmt.Errorf("epoch %d step %d: the loss is %v (ranking %v, ODL %v, gender %v); stopped, the last good checkpoint %s is kept — lower optim.lr",
-				epoch+1, t.step+1, l.TotalValue, l.Ranking, l.ODL, l.Gender, filepath.Join(t.o.RunDir, LastFile))
+		if !finite(l.TotalValue) || stop.nonFinite > 0 {
+			where := ""
+			if t.o.Group != nil {
+				where = fmt.Sprintf(" on rank %d (not finite on %d of %d ranks)", t.o.Group.Rank(), stop.nonFinite, t.world)
+			}
+			return es, fmt.Errorf("epoch %d step %d: the loss is %v%s (ranking %v, ODL %v, gender %v); stopped, the last good checkpoint %s is kept — lower optim.lr",
+				epoch+1, t.step+1, l.TotalValue, where, l.Ranking, l.ODL, l.Gender, filepath.Join(t.o.RunDir, LastFile))
 		}
 		t.step++
 		es.n++
@@ -343,20 +497,33 @@ func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, 
 		if t.o.AfterStep != nil {
 			t.o.AfterStep(epoch, t.step)
 		}
+		if stop.interrupt > 0 {
+			return es, ErrInterrupted // every rank took this step, and stops after it
+		}
 	}
 	t.m.Train(false)
 	return es, nil
 }
 
+// votes are what the ranks agree on in a step's all-reduce: how many were
+// interrupted (Ctrl-C) and how many saw a non-finite loss.
+type votes struct{ interrupt, nonFinite int }
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
 // trainStep runs forward, loss, backward and Adam on one batch. Every tensor
 // it creates is dead when it returns, so the caller's GC can free them; the
-// update is skipped when the loss is not finite.
-func (t *trainer) trainStep(b dataset.Batch, lr float64) (l odl.Losses, err error) {
+// update is skipped when the loss is not finite. In a data-parallel run the
+// gradients are averaged over the ranks before Adam, and the same all-reduce
+// carries each rank's vote to stop (ctx cancelled) or skip (non-finite
+// loss), so that all ranks take — or skip — the same steps.
+func (t *trainer) trainStep(ctx context.Context, b dataset.Batch, lr float64) (l odl.Losses, v votes, err error) {
 	n := len(b.Ages)
 	h := t.h
 	// The loss tensor must not outlive the step, on any path: the caller's
 	// GC waits for every tensor of the step to be freed.
 	defer func() { l.Total = model.Tensor{} }()
+	var gerr error
 	cerr := torchx.Catch(func() {
 		x := torchx.FromFloat32(b.Images, int64(n), 1, int64(h.Model.InputH), int64(h.Model.InputW))
 		if h.Device != "cpu" {
@@ -364,26 +531,88 @@ func (t *trainer) trainStep(b dataset.Batch, lr float64) (l odl.Losses, err erro
 		}
 		age, gender := t.m.Forward(x)
 		l, err = odl.Objective(age, gender, b.Ages, b.Genders, h.Model.MinAge, h.Loss)
-		if err != nil || math.IsNaN(l.TotalValue) || math.IsInf(l.TotalValue, 0) {
+		if err != nil {
+			return
+		}
+		ok := finite(l.TotalValue)
+		if !ok && t.o.Group == nil {
 			return
 		}
 		torchx.ZeroGrad(t.params)
-		torchx.Backward(l.Total)
+		if ok {
+			torchx.Backward(l.Total)
+		}
+		if g := t.o.Group; g != nil {
+			flags := []float64{0, 0}
+			if ctx.Err() != nil {
+				flags[0] = 1
+			}
+			if !ok {
+				flags[1] = 1
+			}
+			if gerr = g.AverageGrads(t.params, t.o.BucketBytes, flags); gerr != nil {
+				return
+			}
+			v = votes{interrupt: int(flags[0]), nonFinite: int(flags[1])}
+			if v.nonFinite > 0 {
+				return
+			}
+		}
 		torchx.AdamStep(t.params, t.expAvg, t.expAvgSq, t.step+1, lr, h.Beta1, h.Beta2, h.Eps, h.WeightDecay)
 	})
 	if cerr != nil {
-		return l, cerr
+		return l, v, cerr
 	}
-	return l, err
+	if gerr != nil {
+		return l, v, gerr
+	}
+	return l, v, err
 }
 
-func (t *trainer) validate(loader *dataset.Loader) (metrics.Summary, error) {
-	defer loader.Close()
-	preds, err := Predict(t.m, loader, t.o.Val)
-	if err != nil {
+// validate evaluates the model on the validation split. In a data-parallel
+// run each rank predicts every world-th sample and the predictions are summed
+// into place over the ranks, so every rank evaluates the whole split exactly
+// as one process would.
+func (t *trainer) validate() (metrics.Summary, error) {
+	o := t.o
+	if o.Group == nil {
+		loader := loaderFor(o.Val, t.h, o.Decode)
+		defer loader.Close()
+		preds, err := Predict(t.m, loader, o.Val)
+		if err != nil {
+			return metrics.Summary{}, err
+		}
+		return metrics.Evaluate(preds, o.TrainMeanAge), nil
+	}
+	g := o.Group
+	var mine []dataset.Sample
+	var at []int
+	for i := g.Rank(); i < len(o.Val); i += g.Size() {
+		mine, at = append(mine, o.Val[i]), append(at, i)
+	}
+	const fields = 7
+	buf := make([]float64, fields*len(o.Val))
+	if len(mine) > 0 {
+		loader := loaderFor(mine, t.h, o.Decode)
+		preds, err := Predict(t.m, loader, mine)
+		loader.Close()
+		if err != nil {
+			return metrics.Summary{}, err
+		}
+		for j, p := range preds {
+			copy(buf[fields*at[j]:], []float64{p.Age, p.Median, p.Lo80, p.Hi80, p.PMale, float64(p.Violations), float64(p.Pairs)})
+		}
+	}
+	if err := g.SumFloat64(buf); err != nil {
 		return metrics.Summary{}, err
 	}
-	return metrics.Evaluate(preds, t.o.TrainMeanAge), nil
+	all := make([]metrics.Prediction, len(o.Val))
+	for i, s := range o.Val {
+		f := buf[fields*i:]
+		all[i] = metrics.Prediction{Path: s.Path, View: s.View, TrueAge: s.Age, TrueGender: int(s.Gender),
+			Age: f[0], Median: f[1], Lo80: f[2], Hi80: f[3], PMale: f[4], Violations: int(f[5]), Pairs: int(f[6])}
+	}
+	return metrics.Evaluate(all, o.TrainMeanAge), nil
 }
 
 // Predict runs the model over every batch of loader (whose samples are
@@ -412,8 +641,12 @@ func Predict(m *model.GLCNN, loader *dataset.Loader, samples []dataset.Sample) (
 	return preds, nil
 }
 
+// save writes a checkpoint; in a data-parallel run only rank 0 does.
 func (t *trainer) save(path string, epoch, batchesDone int) error {
-	st := &checkpoint.State{
+	if t.o.Group != nil && t.o.Group.Rank() != 0 {
+		return nil
+	}
+	st := &checkpoint.State{WorldSize: t.world,
 		Model: t.h.Model, Weights: t.m.Weights(),
 		ExpAvg: hostCopy(t.m.Names(), t.expAvg), ExpAvgSq: hostCopy(t.m.Names(), t.expAvgSq),
 		Epoch: epoch, BatchesDone: batchesDone, Step: t.step, BestMAE: t.best, Seed: t.h.Seed,
