@@ -77,11 +77,14 @@ func Main(args []string, s Streams) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(s.Err, "gaitord: %s\n", oneLine(err.Error()))
 	var ie *InterruptedError
 	if errors.As(err, &ie) {
+		if !ie.Quiet {
+			fmt.Fprintf(s.Err, "gaitord: %s\n", oneLine(err.Error()))
+		}
 		return ExitInterrupted
 	}
+	fmt.Fprintf(s.Err, "gaitord: %s\n", oneLine(err.Error()))
 	var ue *UsageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		fmt.Fprintln(s.Err, "Run 'gaitord --help' for usage.")

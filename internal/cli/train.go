@@ -44,7 +44,12 @@ type TrainOptions struct {
 const ExitInterrupted = 130
 
 // InterruptedError reports a run stopped by a signal after saving its state.
-type InterruptedError struct{ Checkpoint string }
+// Quiet ones exit 130 without a message: another process (rank 0 of a
+// data-parallel job) already printed it.
+type InterruptedError struct {
+	Checkpoint string
+	Quiet      bool
+}
 
 func (e *InterruptedError) Error() string {
 	return fmt.Sprintf("interrupted; state saved to %s, continue with --resume", e.Checkpoint)
@@ -233,7 +238,7 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	if !g.Quiet && rank0 {
 		workers := ""
 		if distributed {
-			workers = fmt.Sprintf(" × %d ranks (%s)", job.WorldSize, group.Backend())
+			workers = fmt.Sprintf(" × %d rank%s (%s)", job.WorldSize, plural(job.WorldSize), group.Backend())
 		}
 		fmt.Fprintf(s.Err, "training on %d GEIs (%d held out for validation) from %s; %s, %d threads%s; run folder %s\n",
 			len(trainSet), len(val), ds.Root, cfg.Train.Device, threads, workers, o.Out)
@@ -255,7 +260,7 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 		Progress:     !g.Quiet && isTerminal(s.Err),
 	})
 	if errors.Is(err, train.ErrInterrupted) {
-		return &InterruptedError{Checkpoint: filepath.Join(o.Out, train.LastFile)}
+		return &InterruptedError{Checkpoint: filepath.Join(o.Out, train.LastFile), Quiet: !rank0}
 	}
 	if err != nil {
 		return err
@@ -298,7 +303,7 @@ func launchWorkers(s Streams, g *Global, o *TrainOptions, cfg config.Config) err
 	})
 	var we *dist.WorkerError
 	if errors.As(err, &we) && we.Code == ExitInterrupted {
-		return &InterruptedError{Checkpoint: filepath.Join(o.Out, train.LastFile)}
+		return &InterruptedError{Checkpoint: filepath.Join(o.Out, train.LastFile), Quiet: true}
 	}
 	return err
 }
@@ -330,4 +335,11 @@ func hyper(c config.Config, mc model.Config) train.Hyper {
 		Loss:     odl.Weights{Lambda: c.Loss.Lambda, Mu: c.Loss.Mu},
 		Workers:  c.Data.Workers, Prefetch: c.Data.Prefetch, Flip: c.Data.Flip,
 	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

@@ -44,8 +44,9 @@ type Env struct {
 var envNames = []string{"MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"}
 
 // FromEnv reads the torchrun variables through getenv (os.Getenv in
-// production). It reports ok = false when WORLD_SIZE is unset or 1: a single
-// process needs no group.
+// production). It reports ok = false when WORLD_SIZE is unset: a plain
+// process. WORLD_SIZE=1 (torchrun --nproc_per_node 1) makes a group of one,
+// as in PyTorch.
 func FromEnv(getenv func(string) string) (e Env, ok bool, err error) {
 	ws := strings.TrimSpace(getenv("WORLD_SIZE"))
 	if ws == "" {
@@ -67,9 +68,6 @@ func FromEnv(getenv func(string) string) (e Env, ok bool, err error) {
 	}
 	if e.WorldSize, err = num("WORLD_SIZE", -1, 1); err != nil {
 		return Env{}, false, err
-	}
-	if e.WorldSize == 1 {
-		return Env{}, false, nil
 	}
 	if e.Rank, err = num("RANK", -1, 0); err != nil {
 		return Env{}, false, err

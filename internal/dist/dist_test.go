@@ -28,8 +28,8 @@ func TestFromEnv(t *testing.T) {
 	if _, ok, err := FromEnv(env()); ok || err != nil {
 		t.Fatalf("no WORLD_SIZE: ok=%v err=%v, want a single process", ok, err)
 	}
-	if _, ok, err := FromEnv(env("WORLD_SIZE", "1", "RANK", "0")); ok || err != nil {
-		t.Fatalf("WORLD_SIZE=1: ok=%v err=%v, want a single process", ok, err)
+	if e, ok, err := FromEnv(env("WORLD_SIZE", "1", "RANK", "0", "MASTER_ADDR", "h", "MASTER_PORT", "9")); !ok || err != nil || e.WorldSize != 1 {
+		t.Fatalf("WORLD_SIZE=1: %+v ok=%v err=%v, want a group of one", e, ok, err)
 	}
 	e, ok, err := FromEnv(env("WORLD_SIZE", "4", "RANK", "3", "MASTER_ADDR", "10.0.0.1", "MASTER_PORT", "29500", "LOCAL_RANK", "1", "LOCAL_WORLD_SIZE", "2"))
 	if !ok || err != nil {

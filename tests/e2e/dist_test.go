@@ -182,3 +182,51 @@ func TestDataParallelRankDeathThenResumeAlone(t *testing.T) {
 		t.Fatalf("resumed run took no steps: %d → %d", st.Step, fin.Step)
 	}
 }
+
+// Ctrl-C reaches the launcher and both workers (the terminal signals the
+// whole process group): the ranks agree to stop after the same step, rank 0
+// saves the partial epoch, the job exits 130 with one message, and a
+// resume with another world size (4 ranks) finishes the run.
+func TestDataParallelCtrlCSavesOnceAndResumesWithMoreRanks(t *testing.T) {
+	data := dataset(t)
+	dir := filepath.Join(t.TempDir(), "int")
+	cmd := exec.Command(bin, append(smallTrain(t, data, dir, 2), "--nproc", "2")...)
+	cmd.Env = append(os.Environ(), "GAITORD_CACHE="+t.TempDir())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waitCheckpoint(t, dir, 1, done)
+	time.Sleep(2 * time.Second) // a few steps into epoch 2
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := <-done
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 {
+		t.Fatalf("after Ctrl-C: %v, want exit 130\n%s", err, stderr.String())
+	}
+	if n := strings.Count(stderr.String(), "interrupted; state saved"); n != 1 {
+		t.Errorf("%d 'interrupted' messages, want exactly one (rank 0's):\n%s", n, stderr.String())
+	}
+	st, err := checkpoint.Load(filepath.Join(dir, train.LastFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Epoch != 1 || st.BatchesDone == 0 || st.WorldSize != 2 {
+		t.Fatalf("interrupted checkpoint: epoch %d, batches done %d, world size %d; want 1, > 0, 2", st.Epoch, st.BatchesDone, st.WorldSize)
+	}
+	r := mustRun(t, append(smallTrain(t, data, dir, 2), "--resume", "--nproc", "4")...)
+	want := "trained by 2 rank(s) for " + strconv.Itoa(st.BatchesDone) + " batches, with 4 rank(s): skipping " + strconv.Itoa(st.BatchesDone*2/4)
+	if !strings.Contains(r.Stderr, want) {
+		t.Errorf("resume with 4 ranks does not say how it maps the partial epoch (%q):\n%s", want, r.Stderr)
+	}
+	rows, _ := train.ReadMetrics(filepath.Join(dir, train.MetricsFile))
+	if len(rows) != 2 || rows[1].WorldSize != 4 {
+		t.Fatalf("metrics after resume: %+v", rows)
+	}
+}
