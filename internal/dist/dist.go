@@ -38,10 +38,12 @@ type Env struct {
 	WorldSize  int    // number of workers
 	LocalRank  int    // this worker's index on its machine (picks cuda:LocalRank)
 	LocalWorld int    // workers on this machine (shares the cores); 0 if unknown
+	// AgentStore: a launcher already serves the TCPStore at
+	// MASTER_ADDR:MASTER_PORT (torchrun sets TORCHELASTIC_USE_AGENT_STORE),
+	// so rank 0 connects to it instead of hosting one.
+	AgentStore bool
 }
 
-// Variables read by FromEnv, as torchrun sets them.
-var envNames = []string{"MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"}
 
 // FromEnv reads the torchrun variables through getenv (os.Getenv in
 // production). It reports ok = false when WORLD_SIZE is unset: a plain
@@ -87,6 +89,7 @@ func FromEnv(getenv func(string) string) (e Env, ok bool, err error) {
 	if e.MasterPort > 65535 {
 		return Env{}, false, fmt.Errorf("environment variable MASTER_PORT=%d: want 1…65535", e.MasterPort)
 	}
+	e.AgentStore = strings.EqualFold(strings.TrimSpace(getenv("TORCHELASTIC_USE_AGENT_STORE")), "true")
 	e.MasterAddr = strings.TrimSpace(getenv("MASTER_ADDR"))
 	if e.MasterAddr == "" {
 		return Env{}, false, fmt.Errorf("environment variable MASTER_ADDR is not set (WORLD_SIZE=%d asks for a data-parallel job)", e.WorldSize)
@@ -149,7 +152,7 @@ func Join(e Env, o Options) (*Group, error) {
 	}()
 	var h C.TxGroup
 	msg := C.tx_group_new(cb, cd, ca, C.int(e.MasterPort), C.int(e.Rank), C.int(e.WorldSize),
-		C.int64_t(o.Timeout.Milliseconds()), ci, &h)
+		C.int64_t(o.Timeout.Milliseconds()), ci, C.bool(e.AgentStore), &h)
 	if err := cerr(msg); err != nil {
 		return nil, fmt.Errorf("rank %d of %d: joining the %s group at %s:%d: %w (is rank 0 running, and the port free on its machine?)",
 			e.Rank, e.WorldSize, o.Backend, e.MasterAddr, e.MasterPort, err)

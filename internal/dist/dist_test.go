@@ -3,6 +3,7 @@ package dist
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"os"
@@ -40,8 +41,12 @@ func TestFromEnv(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", e, want)
 	}
 	e, _, _ = FromEnv(env("WORLD_SIZE", "2", "RANK", "1", "MASTER_ADDR", "h", "MASTER_PORT", "1"))
-	if e.LocalRank != 1 {
-		t.Fatalf("LOCAL_RANK defaults to RANK: got %d", e.LocalRank)
+	if e.LocalRank != 1 || e.AgentStore {
+		t.Fatalf("LOCAL_RANK defaults to RANK, no agent store: got %+v", e)
+	}
+	e, _, _ = FromEnv(env("WORLD_SIZE", "2", "RANK", "0", "MASTER_ADDR", "h", "MASTER_PORT", "1", "TORCHELASTIC_USE_AGENT_STORE", "True"))
+	if !e.AgentStore {
+		t.Fatalf("TORCHELASTIC_USE_AGENT_STORE=True: got %+v", e)
 	}
 	for _, c := range []struct {
 		kv   []string
@@ -172,15 +177,20 @@ func setGrad(p torchx.Tensor, g []float32) {
 }
 
 // runWorkers starts n workers of mode and returns each one's stdout and error.
-func runWorkers(t *testing.T, n int, mode string) ([]string, []error) {
+func runWorkers(t *testing.T, n int, mode string, env ...string) ([]string, []error) {
 	t.Helper()
-	port := freePort(t)
+	return runWorkersOn(t, freePort(t), n, mode, env...)
+}
+
+func runWorkersOn(t *testing.T, port, n int, mode string, env ...string) ([]string, []error) {
+	t.Helper()
 	cmds := make([]*exec.Cmd, n)
 	outs := make([]*strings.Builder, n)
 	for i := range n {
 		c := exec.Command(os.Args[0], "-test.run=^$")
 		c.Env = append(os.Environ(), workerVar+"="+mode, "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port),
 			"RANK="+strconv.Itoa(i), "WORLD_SIZE="+strconv.Itoa(n), "OMP_NUM_THREADS=1")
+		c.Env = append(c.Env, env...)
 		outs[i] = &strings.Builder{}
 		c.Stdout = outs[i]
 		c.Stderr = os.Stderr
@@ -199,8 +209,43 @@ func runWorkers(t *testing.T, n int, mode string) ([]string, []error) {
 }
 
 func TestCollectivesThreeRanks(t *testing.T) {
-	const n = 3
-	outs, errs := runWorkers(t, n, "collectives")
+	outs, errs := runWorkers(t, 3, "collectives")
+	checkCollectives(t, outs, errs)
+}
+
+// Under torchrun the agent serves the TCPStore and sets
+// TORCHELASTIC_USE_AGENT_STORE=True: rank 0 must connect as a client. Here
+// PyTorch itself (Debian's python3-torch) hosts the store.
+func TestCollectivesOnAnAgentStore(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import torch.distributed").Run(); err != nil {
+		t.Skipf("no python3-torch to host a store: %v", err)
+	}
+	port := freePort(t)
+	host := exec.Command(py, "-c", `import sys, time, datetime, torch.distributed as d
+s = d.TCPStore("127.0.0.1", int(sys.argv[1]), 4, True, datetime.timedelta(seconds=60), wait_for_workers=False)
+print("ready", flush=True)
+time.sleep(60)`, strconv.Itoa(port))
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host.Stderr = os.Stderr
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { host.Process.Kill(); host.Wait() }()
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "ready\n" {
+		t.Fatalf("store host: %q %v", buf, err)
+	}
+	outs, errs := runWorkersOn(t, port, 3, "collectives", "TORCHELASTIC_USE_AGENT_STORE=True")
+	checkCollectives(t, outs, errs)
+}
+
+func checkCollectives(t *testing.T, outs []string, errs []error) {
+	t.Helper()
+	n := len(outs)
 	for i := range n {
 		if errs[i] != nil {
 			t.Fatalf("rank %d: %v", i, errs[i])

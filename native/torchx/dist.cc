@@ -8,6 +8,7 @@
 
 #define USE_C10D_GLOO 1
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if defined(WITH_CUDA) && __has_include(<nccl.h>)
 #define USE_C10D_NCCL 1
@@ -84,7 +85,7 @@ extern "C" {
 
 const char *tx_group_new(const char *backend, const char *device, const char *master_addr,
                          int port, int rank, int world_size, int64_t timeout_ms,
-                         const char *gloo_ifname, TxGroup *out) {
+                         const char *gloo_ifname, bool agent_store, TxGroup *out) {
   return guard([&] {
     TORCH_CHECK(world_size >= 1, "world size ", world_size, " < 1");
     TORCH_CHECK(rank >= 0 && rank < world_size, "rank ", rank, " outside [0, ", world_size, ")");
@@ -97,11 +98,15 @@ const char *tx_group_new(const char *backend, const char *device, const char *ma
 
     c10d::TCPStoreOptions so;
     so.port = static_cast<std::uint16_t>(port);
-    so.isServer = rank == 0;
-    so.numWorkers = static_cast<std::size_t>(world_size);
-    so.waitWorkers = true;
+    so.isServer = rank == 0 && !agent_store;
     so.timeout = timeout;
-    g->store = c10::make_intrusive<c10d::TCPStore>(std::string(master_addr), so);
+    if (!agent_store) {
+      so.numWorkers = static_cast<std::size_t>(world_size);
+      so.waitWorkers = true;
+    }
+    // The prefix keeps gaitord's keys apart from a launcher's in a shared store.
+    g->store = c10::make_intrusive<c10d::PrefixStore>(
+        "gaitord", c10::make_intrusive<c10d::TCPStore>(std::string(master_addr), so));
 
     const std::string be(backend);
     if (be == "gloo") {

@@ -20,10 +20,12 @@ typedef void *TxGroup;
  * "nccl"; device is where the group's tensors live ("cpu", "cuda:N").
  * timeout_ms bounds the rendezvous and every collective: a peer that died or
  * hangs makes the call fail after at most that long. gloo_ifname, when not
- * empty, picks the network interface (like GLOO_SOCKET_IFNAME). */
+ * empty, picks the network interface (like GLOO_SOCKET_IFNAME). Rank 0
+ * hosts the TCPStore unless agent_store is set: then a launcher (torchrun's
+ * agent) already serves it at master_addr:port and every rank is a client. */
 const char *tx_group_new(const char *backend, const char *device, const char *master_addr,
                          int port, int rank, int world_size, int64_t timeout_ms,
-                         const char *gloo_ifname, TxGroup *out);
+                         const char *gloo_ifname, bool agent_store, TxGroup *out);
 void tx_group_free(TxGroup g);
 
 /* tx_group_allreduce_grads replaces the gradients of params[0..n) by their
