@@ -44,7 +44,6 @@ type Env struct {
 	AgentStore bool
 }
 
-
 // FromEnv reads the torchrun variables through getenv (os.Getenv in
 // production). It reports ok = false when WORLD_SIZE is unset: a plain
 // process. WORLD_SIZE=1 (torchrun --nproc_per_node 1) makes a group of one,
