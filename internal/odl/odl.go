@@ -103,11 +103,11 @@ func GenderLoss(g Tensor, genders []int) (loss Tensor, known int, err error) {
 		}
 	}
 	err = torchx.Catch(func() {
+		dev := torchx.Device(g)
 		if len(idx) == 0 {
-			loss = torchx.Zeros()
+			loss = onDevice(torchx.Zeros(), dev)
 			return
 		}
-		dev := torchx.Device(g)
 		target := torchx.FromInt64(lab, int64(len(lab)))
 		logits := g
 		if len(idx) < len(genders) {
@@ -138,11 +138,38 @@ type Losses struct {
 	Ranking, ODL, Gender     float64
 	TotalValue               float64
 	Clamped, GenderKnownRows int
+	terms                    Tensor // (ranking, ODL, gender, total), until Read
 }
 
 // Objective computes L = L_rank + λ·L_odl + μ·L_gender for a batch: age
 // logits z (N, K), gender logits g (N, 2), integer ages and genders.
 func Objective(z, g Tensor, ages, genders []int, minAge int, w Weights) (Losses, error) {
+	l, err := ObjectiveDeferred(z, g, ages, genders, minAge, w)
+	if err != nil {
+		return l, err
+	}
+	return l, l.Read()
+}
+
+// Read copies the four loss values to the host (one copy: on a GPU, one
+// synchronisation) and fills Ranking, ODL, Gender and TotalValue.
+func (l *Losses) Read() error {
+	if l.terms.T == nil {
+		return nil
+	}
+	var v []float32
+	if err := torchx.Catch(func() { v = torchx.Float32s(l.terms) }); err != nil {
+		return err
+	}
+	l.terms = Tensor{}
+	l.Ranking, l.ODL, l.Gender, l.TotalValue = float64(v[0]), float64(v[1]), float64(v[2]), float64(v[3])
+	return nil
+}
+
+// ObjectiveDeferred is Objective without reading the values: call Read
+// when they are needed. A training step on a GPU reads them after the
+// backward pass, so that the device never waits for the host in between.
+func ObjectiveDeferred(z, g Tensor, ages, genders []int, minAge int, w Weights) (Losses, error) {
 	zs := z.Shape()
 	if len(zs) != 2 || zs[0] != int64(len(ages)) {
 		return Losses{}, fmt.Errorf("objective: age logits of shape %v for %d ages", zs, len(ages))
@@ -169,8 +196,10 @@ func Objective(z, g Tensor, ages, genders []int, minAge int, w Weights) (Losses,
 			total = torchx.Add(total, gl, w.Mu)
 		}
 		l.Total = total
-		l.Ranking, l.ODL, l.Gender = torchx.Item(rank), torchx.Item(odl), torchx.Item(gl)
-		l.TotalValue = torchx.Item(total)
+		torchx.NoGrad(func() {
+			l.terms = torchx.Cat([]Tensor{torchx.Reshape(rank, 1), torchx.Reshape(odl, 1),
+				torchx.Reshape(gl, 1), torchx.Reshape(total, 1)}, 0)
+		})
 	}); cerr != nil {
 		return Losses{}, cerr
 	}

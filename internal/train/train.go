@@ -530,17 +530,24 @@ func (t *trainer) trainStep(ctx context.Context, b dataset.Batch, lr float64) (l
 			x = torchx.To(x, h.Device)
 		}
 		age, gender := t.m.Forward(x)
-		l, err = odl.Objective(age, gender, b.Ages, b.Genders, h.Model.MinAge, h.Loss)
+		l, err = odl.ObjectiveDeferred(age, gender, b.Ages, b.Genders, h.Model.MinAge, h.Loss)
 		if err != nil {
+			return
+		}
+		// Backward first, then read the loss values: on a GPU the host then
+		// waits once, after the whole step has been queued. A non-finite
+		// loss has non-finite gradients, which Adam then never sees.
+		torchx.ZeroGrad(t.params)
+		torchx.Backward(l.Total)
+		if err = l.Read(); err != nil {
 			return
 		}
 		ok := finite(l.TotalValue)
 		if !ok && t.o.Group == nil {
 			return
 		}
-		torchx.ZeroGrad(t.params)
-		if ok {
-			torchx.Backward(l.Total)
+		if !ok {
+			torchx.ZeroGrad(t.params) // the vote below skips the update on every rank
 		}
 		if g := t.o.Group; g != nil {
 			flags := []float64{0, 0}
