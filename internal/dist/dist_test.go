@@ -109,7 +109,11 @@ func worker(mode string) error {
 	if err != nil || !ok {
 		return fmt.Errorf("env: ok=%v err=%v", ok, err)
 	}
-	g, err := Join(e, Options{Device: "cpu", Timeout: 20 * time.Second})
+	timeout := 20 * time.Second
+	if mode == "hang" {
+		timeout = 3 * time.Second
+	}
+	g, err := Join(e, Options{Device: "cpu", Timeout: timeout})
 	if err != nil {
 		return err
 	}
@@ -125,8 +129,12 @@ func worker(mode string) error {
 	g1 := []float32{r, -r, 10 * r, 0.5}
 	setGrad(p0, g0)
 	setGrad(p1, g1)
-	if mode == "die" {
+	if mode == "die" || mode == "hang" {
+		if e.Rank == 1 && mode == "die" {
+			os.Exit(7)
+		}
 		if e.Rank == 1 {
+			time.Sleep(6 * time.Second) // alive, connected, silent
 			os.Exit(7)
 		}
 		start := time.Now()
@@ -301,6 +309,25 @@ func TestDeadPeerFailsWithinTimeout(t *testing.T) {
 		t.Errorf("rank 0 noticed the dead peer after %.1f s, beyond the 20 s timeout", r.Seconds)
 	}
 	t.Logf("rank 0 noticed the dead peer after %.2f s: %s", r.Seconds, r.Error)
+}
+
+// A rank that hangs (alive but silent) stops the others within the timeout.
+func TestHungPeerFailsAtTheTimeout(t *testing.T) {
+	outs, errs := runWorkers(t, 2, "hang")
+	if errs[0] != nil {
+		t.Fatalf("rank 0: %v", errs[0])
+	}
+	var r struct {
+		Error   string
+		Seconds float64
+	}
+	if err := json.Unmarshal([]byte(outs[0]), &r); err != nil {
+		t.Fatalf("rank 0 output %q: %v", outs[0], err)
+	}
+	if r.Seconds < 2.5 || r.Seconds > 8 || !strings.Contains(r.Error, "gradient all-reduce failed") {
+		t.Fatalf("rank 0 gave up after %.1f s (timeout 3 s): %s", r.Seconds, r.Error)
+	}
+	t.Logf("rank 0 gave up on a silent peer after %.2f s: %s", r.Seconds, r.Error)
 }
 
 func TestJoinRefusesBadArguments(t *testing.T) {
