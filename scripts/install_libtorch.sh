@@ -82,7 +82,7 @@ flavour=cpu
 [[ $cuda -eq 1 ]] && flavour=cuda
 # One folder per libtorch; inside it one per library, keyed by its sources, so
 # editing native/torchx rebuilds only libtorchx.so.
-basehash=$(echo "$abi_flag ${CXXSTD:+$CXXSTD }$libdir ${inc[*]}" | sha256sum | cut -c1-8)
+basehash=$(echo "$abi_flag ${CXXSTD:+$CXXSTD }${EXTRA_CXXFLAGS:+$EXTRA_CXXFLAGS }$libdir ${inc[*]}" | sha256sum | cut -c1-8)
 base=$root/.cache/native/$version-$flavour-$basehash
 gthash=$(cat "$gotorch"/cgotorch/*.cc "$gotorch"/cgotorch/*.h | sha256sum | cut -c1-8)
 txhash=$(cat "$root"/native/torchx/* | sha256sum | cut -c1-8)
@@ -91,7 +91,8 @@ txdir=$base/torchx-$txhash
 mkdir -p "$gtdir" "$txdir"
 
 # CXXSTD: the C++ standard (newer libtorch releases may need c++20).
-cxxflags=(-std=${CXXSTD:-c++17} -fPIC -O2 -w $abi_flag)
+# EXTRA_CXXFLAGS: more compiler flags (e.g. -DTX_NO_NCCL to leave NCCL out).
+cxxflags=(-std=${CXXSTD:-c++17} -fPIC -O2 -w $abi_flag ${EXTRA_CXXFLAGS:-})
 for d in "${inc[@]}"; do cxxflags+=(-I "$d"); done
 if [[ $cuda -eq 1 ]]; then
   cxxflags+=(-DWITH_CUDA)

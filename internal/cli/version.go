@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gaitord/gaitord/internal/dist"
 	"github.com/gaitord/gaitord/internal/runtime"
 	"github.com/spf13/cobra"
 )
@@ -32,7 +33,10 @@ func newVersionCmd(s Streams, g *Global) *cobra.Command {
 // RunVersion prints the runtime description.
 func RunVersion(s Streams, o *VersionOptions) error {
 	runtime.SetThreads(o.Threads)
-	info := runtime.Describe()
+	info := struct {
+		runtime.Info
+		Distributed []string `json:"distributed"`
+	}{runtime.Describe(), dist.Backends()}
 	if o.JSON {
 		return json.NewEncoder(s.Out).Encode(info)
 	}
@@ -40,8 +44,12 @@ func RunVersion(s Streams, o *VersionOptions) error {
 	if len(info.BLAS) > 0 {
 		blas = strings.Join(info.BLAS, ", ")
 	}
-	fmt.Fprintf(s.Out, "gaitord   %s (%s)\nlibtorch  %s\nBLAS      %s\nthreads   %d intra-op\nCUDA      %s\n",
-		info.Gaitord, info.GoVersion, info.Libtorch, blas, info.Threads, cudaText(info))
+	backends := "none"
+	if len(info.Distributed) > 0 {
+		backends = strings.Join(info.Distributed, ", ")
+	}
+	fmt.Fprintf(s.Out, "gaitord   %s (%s)\nlibtorch  %s\nBLAS      %s\nthreads   %d intra-op\nCUDA      %s\ndist      %s\n",
+		info.Gaitord, info.GoVersion, info.Libtorch, blas, info.Threads, cudaText(info.Info), backends)
 	return nil
 }
 

@@ -311,5 +311,14 @@ func (g *Group) Barrier() error {
 	return nil
 }
 
-// NCCLAvailable says whether this build of libtorchx can make NCCL groups.
-func NCCLAvailable() bool { return bool(C.tx_nccl_available()) }
+// Backends lists the process-group backends this build of libtorchx has.
+func Backends() []string {
+	var b []string
+	if C.tx_gloo_available() {
+		b = append(b, "gloo")
+	}
+	if C.tx_nccl_available() {
+		b = append(b, "nccl")
+	}
+	return b
+}

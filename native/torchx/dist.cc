@@ -6,11 +6,16 @@
 #include <ATen/core/grad_mode.h>
 #include <torch/version.h>
 
+// Gloo needs its headers (Debian: libgloo-dev; pip wheels ship them), NCCL a
+// CUDA build and nccl.h. TX_NO_GLOO / TX_NO_NCCL leave a backend out.
+#if !defined(TX_NO_GLOO) && __has_include(<gloo/algorithm.h>)
 #define USE_C10D_GLOO 1
+#define TX_GLOO 1
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#if defined(WITH_CUDA) && __has_include(<nccl.h>)
+#if defined(WITH_CUDA) && !defined(TX_NO_NCCL) && __has_include(<nccl.h>)
 #define USE_C10D_NCCL 1
 #define TX_NCCL 1
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -110,6 +115,7 @@ const char *tx_group_new(const char *backend, const char *device, const char *ma
 
     const std::string be(backend);
     if (be == "gloo") {
+#ifdef TX_GLOO
       TORCH_CHECK(g->device.is_cpu(), "the gloo backend takes CPU tensors, not ", device);
       auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
       const std::string ifname(gloo_ifname ? gloo_ifname : "");
@@ -121,6 +127,9 @@ const char *tx_group_new(const char *backend, const char *device, const char *ma
         opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
       }
       g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, rank, world_size, opts);
+#else
+      TORCH_CHECK(false, "this libtorchx was built without Gloo (no gloo headers; Debian: apt install libgloo-dev)");
+#endif
     } else if (be == "nccl") {
 #ifdef TX_NCCL
       TORCH_CHECK(g->device.is_cuda(), "the nccl backend takes CUDA tensors, not ", device);
@@ -234,6 +243,14 @@ const char *tx_group_broadcast_bytes(TxGroup gh, uint8_t *buf, int64_t n, int ro
 const char *tx_group_barrier(TxGroup gh) {
   double one = 1;
   return tx_group_allreduce_f64(gh, &one, 1);
+}
+
+bool tx_gloo_available(void) {
+#ifdef TX_GLOO
+  return true;
+#else
+  return false;
+#endif
 }
 
 bool tx_nccl_available(void) {

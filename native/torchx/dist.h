@@ -51,7 +51,9 @@ const char *tx_group_broadcast_bytes(TxGroup g, uint8_t *buf, int64_t n, int roo
 /* tx_group_barrier waits for every rank. */
 const char *tx_group_barrier(TxGroup g);
 
-/* tx_nccl_available says whether this build can make "nccl" groups. */
+/* tx_gloo_available and tx_nccl_available say whether this build can make
+ * "gloo" and "nccl" groups. */
+bool tx_gloo_available(void);
 bool tx_nccl_available(void);
 
 #ifdef __cplusplus
