@@ -3,15 +3,21 @@
 # 2 threads, Adam lr 1e-4, ranking BCE + ODL + gender CE (λ=μ=1, K=100), 64×44.
 #   bench/run.sh [--quick] [--out FILE]     (full ≈ 13 min, --quick ≈ 3 min)
 # Go and Python runs alternate, never overlap. Prints the table, writes JSON.
+#   bench/run.sh --device cuda [--quick] [--out FILE]
+# runs only the training + inference comparison on that device (bench/gpu.sh,
+# which also takes a prebuilt GOBENCH=path and skips the Go build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=() out=bench/results.json
+for arg in "$@"; do
+  if [[ $arg == --device || $arg == --device=* ]]; then exec bench/gpu.sh "$@"; fi
+done
 while (($#)); do
   case $1 in
     --quick) quick=(--quick) ;;
     --out) out=$2; shift ;;
     --out=*) out=${1#--out=} ;;
-    -h|--help) sed -n 2,5p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift

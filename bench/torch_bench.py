@@ -4,7 +4,13 @@
 Run with Debian's /usr/bin/python3 (torch 1.13). Measurement modes print one
 JSON object:  train | mem | infer | data | mm | predict | profile.
 `orchestrate` (no torch import) runs these and the Go benchmark alternately,
-then prints the table and writes the results JSON.
+then prints the table and writes the results JSON; `--only train,infer`
+restricts it to those figures.
+
+--device (train, infer, and orchestrate, which passes it to both sides):
+"cpu" (default), "cuda" or "cuda:N" puts the model, the optimiser state and
+every batch there, and synchronises (torch.cuda.synchronize) before the clock
+is read.
 """
 
 import argparse
@@ -32,6 +38,8 @@ def proc_status():
 
 def setup(a):
     import torch
+    if a.device != "cpu" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {a.device}: torch {torch.__version__} sees no CUDA GPU")
     torch.set_num_threads(a.threads)
     if a.interop:
         torch.set_num_interop_threads(a.interop)
@@ -49,14 +57,20 @@ def synth_batch(torch, n, seed):
     return x, ages, genders
 
 
+def sync(torch, a):
+    """Wait for the GPU's queued work before a clock is read (no-op on CPU)."""
+    if a.device != "cpu":
+        torch.cuda.synchronize(a.device)
+
+
 def make_trainer(torch, glcnn, a):
     model = glcnn.build_model(64, 44, 100, 0.5, seed=1).train()
     cl = torch.channels_last if a.channels_last else torch.contiguous_format
-    model = model.to(memory_format=cl)
+    model = model.to(device=a.device, memory_format=cl)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def step(x, ages, genders):
-        za, zg = model(x.contiguous(memory_format=cl))
+        za, zg = model(x.to(a.device).contiguous(memory_format=cl))
         loss = glcnn.losses(za, zg, ages, genders, 0, 1.0, 1.0)["total"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -68,7 +82,7 @@ def make_trainer(torch, glcnn, a):
 def common(torch, a):
     return {"side": "pytorch", "mode": a.mode, "threads": torch.get_num_threads(),
             "interop_threads": torch.get_num_interop_threads(),
-            "mkldnn": torch.backends.mkldnn.enabled, "channels_last": a.channels_last}
+            "mkldnn": torch.backends.mkldnn.enabled, "channels_last": a.channels_last, "device": a.device}
 
 
 def bench_train(a):
@@ -77,11 +91,13 @@ def bench_train(a):
     x, ages, genders = synth_batch(torch, a.batch, 1)
     for _ in range(a.warmup):
         loss = step(x, ages, genders)
+    sync(torch, a)
     rates, ms = [], []
     for _ in range(a.repeats):
         s = time.perf_counter()
         for _ in range(a.steps):
             loss = step(x, ages, genders)
+        sync(torch, a)
         d = time.perf_counter() - s
         rates.append(a.steps * a.batch / d)
         ms.append(1000 * d / a.steps)
@@ -112,21 +128,23 @@ def bench_infer(a):
     torch, glcnn = setup(a)
     model = glcnn.build_model(64, 44, 100, 0.5, seed=1).eval()
     cl = torch.channels_last if a.channels_last else torch.contiguous_format
-    model = model.to(memory_format=cl)
+    model = model.to(device=a.device, memory_format=cl)
     x, _, _ = synth_batch(torch, a.batch, 3)
     x = x.contiguous(memory_format=cl)
 
     def fwd():
         with torch.no_grad():
-            za, _ = model(x)
-            za.numpy()
+            za, _ = model(x.to(a.device))
+            za.cpu().numpy()
     for _ in range(a.warmup):
         fwd()
+    sync(torch, a)
     rates = []
     for _ in range(a.repeats):
         s = time.perf_counter()
         for _ in range(a.steps):
             fwd()
+        sync(torch, a)
         rates.append(a.steps * a.batch / (time.perf_counter() - s))
     r = common(torch, a)
     r.update(batch=a.batch, geis_per_s=rates, hwm_mib=proc_status()[1])
@@ -228,7 +246,17 @@ def orchestrate(a):
         "mem": dict(batch=a.mem_batch, marks="50,200" if q else "200,2000"),
         "predict_runs": 3 if q else 5,
     }
-    R = {"quick": q, "params": P, "machine": {"nproc": os.cpu_count()}}
+    figures = ["mm", "train", "infer", "data", "predict", "mem"]
+    only = a.only.split(",") if a.only else figures
+    bad = [f for f in only if f not in figures]
+    if bad:
+        raise SystemExit(f"--only: unknown figure(s) {bad}; choose from {figures}")
+    if a.device != "cpu":
+        # A GPU step takes milliseconds: time many, so that launch jitter
+        # and the final synchronisation do not dominate (also with --quick).
+        P["train"].update(warmup=10, repeats=5, steps=50, device=a.device)
+        P["infer"].update(warmup=3, repeats=5, steps=20, device=a.device)
+    R = {"quick": q, "params": P, "machine": {"nproc": os.cpu_count()}, "device": a.device, "figures": only}
 
     def args(mode, d):
         return ["--mode", mode] + sum(([f"--{k}", str(v)] for k, v in d.items()), [])
@@ -243,12 +271,31 @@ def orchestrate(a):
         p = run_json(py + args(mode, d), env)
         R[name] = {"gaitord": g, "pytorch": p}
 
-    both("mm", "mm", dict(n=2048, repeats=5))
-    both("train", "train", P["train"])
-    both("infer", "infer", P["infer"])
-    print("[bench] data pipeline …", file=sys.stderr, flush=True)
-    R["data"] = {"gaitord": run_json(go + goargs("data", dict(dir=a.pngs, epochs=2 if q else 3))),
-                 "pytorch": run_json(py + args("data", dict(dir=a.pngs, epochs=1 if q else 2)))}
+    if "mm" in only:
+        both("mm", "mm", dict(n=2048, repeats=5))
+    if "train" in only:
+        both("train", "train", P["train"])
+    if "infer" in only:
+        both("infer", "infer", P["infer"])
+    if "data" in only:
+        print("[bench] data pipeline …", file=sys.stderr, flush=True)
+        R["data"] = {"gaitord": run_json(go + goargs("data", dict(dir=a.pngs, epochs=2 if q else 3))),
+                     "pytorch": run_json(py + args("data", dict(dir=a.pngs, epochs=1 if q else 2)))}
+    if "predict" in only:
+        predict_latency(a, R, P, py)
+    if "mem" in only:
+        # The memory run uses OMP_WAIT_POLICY=PASSIVE on both sides: with the default
+        # (spinning) OpenMP workers a batch-1 step takes ~1 s here and 2,000 steps
+        # would not fit the time budget. It measures growth, not speed.
+        R["mem_env"] = {"OMP_WAIT_POLICY": "PASSIVE"}
+        both("mem", "mem", P["mem"], dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
+    report(R)
+    with open(a.out, "w") as f:
+        json.dump(R, f, indent=1)
+    print(f"[bench] wrote {a.out}", file=sys.stderr)
+
+
+def predict_latency(a, R, P, py):
     print("[bench] predict latency …", file=sys.stderr, flush=True)
     png = os.path.join(a.pngs, "00000.png")
     gcmd = [a.gaitord, "predict", "--checkpoint", a.weights, "--threads", "2", png]
@@ -264,15 +311,6 @@ def orchestrate(a):
         pl.append(d)
     R["predict"] = {"gaitord": {"cmd": gcmd, "seconds": gl, "stdout": gout},
                     "pytorch": {"cmd": pcmd, "seconds": pl, "stdout": pout}}
-    # The memory run uses OMP_WAIT_POLICY=PASSIVE on both sides: with the default
-    # (spinning) OpenMP workers a batch-1 step takes ~1 s here and 2,000 steps
-    # would not fit the time budget. It measures growth, not speed.
-    R["mem_env"] = {"OMP_WAIT_POLICY": "PASSIVE"}
-    both("mem", "mem", P["mem"], dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
-    report(R)
-    with open(a.out, "w") as f:
-        json.dump(R, f, indent=1)
-    print(f"[bench] wrote {a.out}", file=sys.stderr)
 
 
 def report(R):
@@ -285,28 +323,34 @@ def report(R):
                                           "ratio_gaitord_over_pytorch": gs["median"] / ps["median"],
                                           "better": better})
 
-    t = R["train"]
-    row("train throughput (b64)", "samples/s", t["gaitord"]["samples_per_s"], t["pytorch"]["samples_per_s"])
-    row("train step (b64)", "ms", t["gaitord"]["step_ms"], t["pytorch"]["step_ms"], "low")
-    i = R["infer"]
-    row("inference (b256, no-grad)", "GEIs/s", i["gaitord"]["geis_per_s"], i["pytorch"]["geis_per_s"])
-    row("predict 1 GEI, process start→print", "s", R["predict"]["gaitord"]["seconds"],
-        R["predict"]["pytorch"]["seconds"], "low")
-    row("peak RSS, train b64 run", "MiB", [t["gaitord"]["hwm_mib"]], [t["pytorch"]["hwm_mib"]], "low")
-    m = R["mem"]
-    for k in sorted(m["gaitord"]["rss_mib_at_step"], key=int):
-        row(f"RSS after {k} steps (b{m['gaitord']['batch']})", "MiB", [m["gaitord"]["rss_mib_at_step"][k]],
-            [m["pytorch"]["rss_mib_at_step"][k]], "low")
-    row(f"peak RSS, mem run (b{m['gaitord']['batch']})", "MiB", [m["gaitord"]["hwm_mib"]],
-        [m["pytorch"]["hwm_mib"]], "low")
-    d = R["data"]
-    row("data: PNG→float32 (gaitord Loader+gei.Load vs PIL 1 proc)", "GEIs/s", d["gaitord"]["geis_per_s"],
-        d["pytorch"]["geis_per_s"])
-    mm = R["mm"]
-    row("libtorch mm 2048² fp32", "GFLOP/s", mm["gaitord"]["gflops"], mm["pytorch"]["gflops"])
-    fl = 3 * t["gaitord"]["fwd_flops_per_sample"]
-    row("train achieved (3×fwd FLOPs × samples/s)", "GFLOP/s",
-        [fl * v / 1e9 for v in t["gaitord"]["samples_per_s"]], [fl * v / 1e9 for v in t["pytorch"]["samples_per_s"]])
+    dev = R.get("device", "cpu")
+    on = "" if dev == "cpu" else f", {dev}"
+    t, i, m, d, mm = (R.get(k) for k in ("train", "infer", "mem", "data", "mm"))
+    if t:
+        row(f"train throughput (b64{on})", "samples/s", t["gaitord"]["samples_per_s"], t["pytorch"]["samples_per_s"])
+        row(f"train step (b64{on})", "ms", t["gaitord"]["step_ms"], t["pytorch"]["step_ms"], "low")
+    if i:
+        row(f"inference (b256, no-grad{on})", "GEIs/s", i["gaitord"]["geis_per_s"], i["pytorch"]["geis_per_s"])
+    if "predict" in R:
+        row("predict 1 GEI, process start→print", "s", R["predict"]["gaitord"]["seconds"],
+            R["predict"]["pytorch"]["seconds"], "low")
+    if t:
+        row(f"peak RSS, train b64 run{on}", "MiB", [t["gaitord"]["hwm_mib"]], [t["pytorch"]["hwm_mib"]], "low")
+    if m:
+        for k in sorted(m["gaitord"]["rss_mib_at_step"], key=int):
+            row(f"RSS after {k} steps (b{m['gaitord']['batch']})", "MiB", [m["gaitord"]["rss_mib_at_step"][k]],
+                [m["pytorch"]["rss_mib_at_step"][k]], "low")
+        row(f"peak RSS, mem run (b{m['gaitord']['batch']})", "MiB", [m["gaitord"]["hwm_mib"]],
+            [m["pytorch"]["hwm_mib"]], "low")
+    if d:
+        row("data: PNG→float32 (gaitord Loader+gei.Load vs PIL 1 proc)", "GEIs/s", d["gaitord"]["geis_per_s"],
+            d["pytorch"]["geis_per_s"])
+    if mm:
+        row("libtorch mm 2048² fp32", "GFLOP/s", mm["gaitord"]["gflops"], mm["pytorch"]["gflops"])
+    if t:
+        fl = 3 * t["gaitord"]["fwd_flops_per_sample"]
+        row(f"train achieved (3×fwd FLOPs × samples/s{on})", "GFLOP/s",
+            [fl * v / 1e9 for v in t["gaitord"]["samples_per_s"]], [fl * v / 1e9 for v in t["pytorch"]["samples_per_s"]])
 
     w = max(len(r[0]) for r in rows)
     hdr = f"{'figure':<{w}}  {'unit':<9} {'gaitord median [min–max]':>30} {'PyTorch median [min–max]':>30} {'ratio':>6}"
@@ -318,6 +362,8 @@ def report(R):
         return f"{f(s['median'])} [{f(s['min'])}–{f(s['max'])}]" if s["n"] > 1 else f(s["median"])
     for name, unit, gs, ps, ratio in rows:
         print(f"{name:<{w}}  {unit:<9} {fmt(gs):>30} {fmt(ps):>30} {ratio:6.2f}")
+    if not (t and i and d and mm):
+        return
     peak = statistics.median(mm["pytorch"]["gflops"])
     gt, pt = stats(R["train"]["gaitord"]["samples_per_s"])["median"], stats(R["train"]["pytorch"]["samples_per_s"])["median"]
     dg = stats(d["gaitord"]["geis_per_s"])["median"]
@@ -355,6 +401,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--weights")
     ap.add_argument("--png")
+    ap.add_argument("--device", default="cpu", help="train/infer: cpu, cuda or cuda:N")
     # orchestrate
     ap.add_argument("--gobench")
     ap.add_argument("--gaitord")
@@ -362,6 +409,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--mem-batch", type=int, default=1)
     ap.add_argument("--out")
+    ap.add_argument("--only", help="orchestrate: comma-separated figures (mm,train,infer,data,predict,mem)")
     a = ap.parse_args()
     fn = {"train": bench_train, "mem": bench_mem, "infer": bench_infer, "data": bench_data, "mm": bench_mm,
           "predict": predict, "profile": profile, "orchestrate": orchestrate}[a.mode]

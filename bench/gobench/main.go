@@ -4,15 +4,21 @@
 //
 //	gobench -mode weights -out W.safetensors
 //	gobench -mode pngs -dir D -n 2000
-//	gobench -mode train -batch 64 -warmup 5 -repeats 5 -steps 10
+//	gobench -mode train -batch 64 -warmup 5 -repeats 5 -steps 10 [-device cuda]
 //	gobench -mode mem -batch 8 -steps 2000 -marks 200,2000
-//	gobench -mode infer -batch 256
+//	gobench -mode infer -batch 256 [-device cuda]
 //	gobench -mode data -dir D -epochs 3
 //	gobench -mode predict -weights W file.png   (stand-in for `gaitord predict`)
 //	gobench -mode mm -n 2048
 //
+// -device (train, infer): "cpu" (default), "cuda" or "cuda:N" puts the
+// model, the Adam moments and every batch there; the clock is read after a
+// host copy of the loss (train) or the logits (infer), which waits for the GPU.
+//
 // Lever flags (prototypes, not gaitord behaviour): -interop N, -mkldnn=false,
-// -channels-last, -gc-every N, -cpuprofile FILE.
+// -channels-last, -gc-every N, -cpuprofile FILE; -layouts 0|1|2 (CPU conv
+// block layouts, torchx.SetCPULayouts), -fused-adam=false (op-by-op Adam),
+// -grad-mode nograd|inference (infer mode's autograd switch).
 package main
 
 import (
@@ -62,6 +68,10 @@ var (
 	gcEvery  = flag.Int("gc-every", 1, "lever: call torch.GC() every N steps")
 	cpuProf  = flag.String("cpuprofile", "", "write a Go CPU profile of the timed steps")
 	withLoad = flag.Bool("loader", false, "train: feed batches from dataset.Loader over -dir")
+	device   = flag.String("device", "cpu", "train/infer: cpu, cuda or cuda:N")
+	layouts  = flag.Int("layouts", 2, "lever: CPU conv-block layouts (0 plain, 1 channels-last first layer, 2 all)")
+	fusedAdm = flag.Bool("fused-adam", true, "lever: one-pass fused Adam on CPU")
+	gradMode = flag.String("grad-mode", "inference", "lever: infer mode's autograd switch, inference|nograd")
 )
 
 func main() {
@@ -73,9 +83,15 @@ func main() {
 		}
 	}
 	torchx.SetMKLDNNEnabled(*mkldnn)
+	torchx.SetCPULayouts(*layouts)
+	torchx.SetFusedAdam(*fusedAdm)
+	if err := model.CheckDevice(*device); err != nil {
+		fail(err)
+	}
 	res := map[string]any{"side": "gaitord", "mode": *mode, "threads": torchx.NumThreads(),
 		"interop_threads": torchx.InteropThreads(), "mkldnn": torchx.MKLDNNEnabled(),
-		"channels_last": *chLast, "gomaxprocs": runtime.GOMAXPROCS(0)}
+		"channels_last": *chLast, "gomaxprocs": runtime.GOMAXPROCS(0), "device": *device,
+		"layouts": *layouts, "fused_adam": *fusedAdm}
 	var err error
 	switch *mode {
 	case "weights":
@@ -138,7 +154,7 @@ func procStatus() (rss, hwm float64) {
 }
 
 func newModel() *model.GLCNN {
-	m, err := model.New(model.DefaultConfig(), 1, "cpu")
+	m, err := model.New(model.DefaultConfig(), 1, *device)
 	if err != nil {
 		fail(err)
 	}
@@ -150,8 +166,12 @@ func newModel() *model.GLCNN {
 	return m
 }
 
-// channelsLast returns x re-laid out as channels-last when the lever is on.
-func channelsLast(x torchx.Tensor) torchx.Tensor {
+// input moves a host batch to -device and re-lays it out channels-last when
+// that lever is on.
+func input(x torchx.Tensor) torchx.Tensor {
+	if *device != "cpu" {
+		x = torchx.To(x, *device)
+	}
 	if !*chLast {
 		return x
 	}
@@ -196,8 +216,12 @@ func newTrainer() *trainer {
 	t := &trainer{m: m, params: m.Params()}
 	for _, p := range t.params {
 		sh := p.Shape()
-		t.expAvg = append(t.expAvg, torchx.Zeros(sh...))
-		t.expSq = append(t.expSq, torchx.Zeros(sh...))
+		m, v := torchx.Zeros(sh...), torchx.Zeros(sh...)
+		if *device != "cpu" {
+			m, v = torchx.To(m, *device), torchx.To(v, *device)
+		}
+		t.expAvg = append(t.expAvg, m)
+		t.expSq = append(t.expSq, v)
 	}
 	return t
 }
@@ -206,7 +230,7 @@ func (t *trainer) trainStep(images []float32, ages, genders []int) float64 {
 	c := t.m.Config()
 	var loss float64
 	err := torchx.Catch(func() {
-		x := channelsLast(torchx.FromFloat32(images, int64(len(ages)), 1, int64(c.InputH), int64(c.InputW)))
+		x := input(torchx.FromFloat32(images, int64(len(ages)), 1, int64(c.InputH), int64(c.InputW)))
 		age, gender := t.m.Forward(x)
 		l, err := odl.Objective(age, gender, ages, genders, c.MinAge, odl.Weights{Lambda: 1, Mu: 1})
 		if err != nil {
@@ -215,7 +239,7 @@ func (t *trainer) trainStep(images []float32, ages, genders []int) float64 {
 		torchx.ZeroGrad(t.params)
 		torchx.Backward(l.Total)
 		torchx.AdamStep(t.params, t.expAvg, t.expSq, t.step+1, 1e-4, 0.9, 0.999, 1e-8, 0)
-		loss = l.TotalValue
+		loss = l.TotalValue // a host copy: waits for the device
 	})
 	if err != nil {
 		fail(err)
@@ -228,6 +252,19 @@ func (t *trainer) trainStep(images []float32, ages, genders []int) float64 {
 		t.gcCalls++
 	}
 	return loss
+}
+
+// sync waits for a GPU to finish the queued backward pass and Adam update
+// (the loss value of a step is read before them) by copying a value of an
+// updated parameter to the host. On CPU every op has finished already.
+func (t *trainer) sync() {
+	if *device == "cpu" {
+		return
+	}
+	err := torchx.Catch(func() { _ = torchx.Item(torchx.Mean(t.params[len(t.params)-1])) })
+	if err != nil {
+		fail(err)
+	}
 }
 
 func startProfile() func() {
@@ -261,6 +298,7 @@ func benchTrain(res map[string]any) error {
 		im, a, g := next()
 		loss = t.trainStep(im, a, g)
 	}
+	t.sync()
 	t.gcSeconds, t.gcCalls = 0, 0
 	stop := startProfile()
 	var rates, stepMS []float64
@@ -270,6 +308,7 @@ func benchTrain(res map[string]any) error {
 			im, a, g := next()
 			loss = t.trainStep(im, a, g)
 		}
+		t.sync()
 		d := time.Since(s).Seconds()
 		rates = append(rates, float64(*steps**batch)/d)
 		stepMS = append(stepMS, 1000*d/float64(*steps))
@@ -321,12 +360,20 @@ func benchInfer(res map[string]any) error {
 	m.Train(false)
 	b := newBatch(*batch, 3)
 	c := m.Config()
+	scope := torchx.InferenceMode
+	switch *gradMode {
+	case "inference":
+	case "nograd":
+		scope = torchx.NoGrad
+	default:
+		fail(fmt.Errorf("-grad-mode %q: want inference or nograd", *gradMode))
+	}
 	fwd := func() {
 		err := torchx.Catch(func() {
-			torchx.NoGrad(func() {
-				x := channelsLast(torchx.FromFloat32(b.images, int64(b.n), 1, int64(c.InputH), int64(c.InputW)))
+			scope(func() {
+				x := input(torchx.FromFloat32(b.images, int64(b.n), 1, int64(c.InputH), int64(c.InputW)))
 				age, _ := m.Forward(x)
-				_ = torchx.Float32s(age)
+				_ = torchx.Float32s(age) // a host copy: waits for the device
 			})
 		})
 		if err != nil {
@@ -358,6 +405,7 @@ func benchInfer(res map[string]any) error {
 	torch.FinishGC()
 	_, hwm := procStatus()
 	res["batch"], res["geis_per_s"], res["infer_batch_geis_per_s"], res["hwm_mib"] = *batch, rates, full, hwm
+	res["grad_mode"] = *gradMode
 	return nil
 }
 

@@ -21,8 +21,8 @@ type Output struct {
 	AgeLogit [][]float32       // raw age logits, one row of K per sample
 }
 
-// Batch runs the model in evaluation mode without autograd on n GEIs laid out
-// row-major in images (n·H·W values in [0, 1]). It restores the model's
+// Batch runs the model in evaluation mode, under libtorch's inference mode,
+// on n GEIs laid out row-major in images (n·H·W values in [0, 1]). It restores the model's
 // training mode afterwards. All libtorch tensors it creates are dead when it
 // returns, so a caller's loop may call GC after each batch.
 func Batch(m *model.GLCNN, images []float32, n int) (Output, error) {
@@ -35,7 +35,9 @@ func Batch(m *model.GLCNN, images []float32, n int) (Output, error) {
 	defer m.Train(was)
 	var logits, probs, gprobs []float32
 	err := torchx.Catch(func() {
-		torchx.NoGrad(func() {
+		// InferenceMode, not just NoGrad: no autograd state at all; every
+		// tensor made here is copied to Go memory before it returns.
+		torchx.InferenceMode(func() {
 			x := torchx.FromFloat32(images, int64(n), 1, int64(c.InputH), int64(c.InputW))
 			if m.Device() != "cpu" {
 				x = torchx.To(x, m.Device())

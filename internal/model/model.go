@@ -246,22 +246,16 @@ func (m *GLCNN) Param(name string) (Tensor, bool) {
 
 func (m *GLCNN) p(name string) Tensor { return m.params[name] }
 
-// basic is BasicConv2d: conv → leaky_relu(0.01) → 2×2 max-pool.
+// basic is BasicConv2d: conv → leaky_relu(0.01) → 2×2 max-pool, as one
+// torchx.ConvBlock (same values; on CPU it picks the fast memory layouts).
 func (m *GLCNN) basic(x Tensor, name string, padH, padW int64) Tensor {
-	y := torchx.Conv2d(x, m.p(name+".conv.weight"), m.p(name+".conv.bias"), padH, padW)
-	return torchx.MaxPool2d(torchx.LeakyReLU(y, 0.01), 2, 2)
+	return torchx.ConvBlock(x, m.p(name+".conv.weight"), m.p(name+".conv.bias"), padH, padW, 0.01)
 }
 
 // part is PartConv2d: one shared conv block applied to the head, body and
 // feet strips, concatenated along the height.
 func (m *GLCNN) part(x Tensor, name string, strips [3][2]int64, padH, padW int64) Tensor {
-	outs := make([]Tensor, 3)
-	for i, s := range strips {
-		strip := torchx.Narrow(x, 2, s[0], s[1])
-		y := torchx.Conv2d(strip, m.p(name+".conv.0.weight"), m.p(name+".conv.0.bias"), padH, padW)
-		outs[i] = torchx.MaxPool2d(torchx.LeakyReLU(y, 0.01), 2, 2)
-	}
-	return torchx.Cat(outs, 2)
+	return torchx.PartBlock(x, m.p(name+".conv.0.weight"), m.p(name+".conv.0.bias"), strips[:], padH, padW, 0.01)
 }
 
 // Forward maps GEIs x of shape (N, 1, H, W) to K age logits (N, K) and two

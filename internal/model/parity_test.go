@@ -42,6 +42,11 @@ type pyOut struct {
 
 func runForward(t *testing.T, script, weights string, x []float32, n int, ages, genders []int, minAge int, lam, mu float64) pyOut {
 	t.Helper()
+	return runForwardArgs(t, script, weights, x, n, ages, genders, minAge, lam, mu)
+}
+
+func runForwardArgs(t *testing.T, script, weights string, x []float32, n int, ages, genders []int, minAge int, lam, mu float64, extra ...string) pyOut {
+	t.Helper()
 	dir := t.TempDir()
 	in := filepath.Join(dir, "x.f32")
 	buf := make([]byte, 4*len(x))
@@ -55,6 +60,7 @@ func runForward(t *testing.T, script, weights string, x []float32, n int, ages, 
 	args := []string{script, "forward", "--weights", weights, "--input", in, "--n", fmt.Sprint(n),
 		"--min-age", fmt.Sprint(minAge), "--ages=" + join(ages), "--genders=" + join(genders),
 		"--lambda", fmt.Sprint(lam), "--mu", fmt.Sprint(mu), "--out", out}
+	args = append(args, extra...)
 	if b, err := exec.Command(python, args...).CombinedOutput(); err != nil {
 		t.Fatalf("glcnn.py forward: %v\n%s", err, b)
 	}
@@ -179,6 +185,82 @@ func TestParityGoToPyTorch(t *testing.T) {
 		lw := odl.Weights{Lambda: 0.7, Mu: 1.3}
 		compare(t, fmt.Sprintf("Go→PyTorch %d×%d", c.InputH, c.InputW), goForward(t, m, x, n, ages, genders, lw),
 			runForward(t, script, path, x, n, ages, genders, c.MinAge, lw.Lambda, lw.Mu))
+	}
+}
+
+// Gradients of the training objective (eval mode, so no dropout draws)
+// against PyTorch's autograd through the reference model, for the CPU
+// layout choices of torchx.ConvBlock (2, the default: channels-last first
+// layer and pooling; 1; 0: the plain order): every parameter's gradient
+// within 1e-4 of that gradient's largest magnitude, and the outputs as in
+// compare.
+func TestGradientParityWithPyTorch(t *testing.T) {
+	script := pyref(t)
+	c := model.DefaultConfig()
+	m, err := model.New(c, 33, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Train(false)
+	w := m.Weights()
+	for i := range w["linear_age.weight"].Data {
+		w["linear_age.weight"].Data[i] *= 20
+	}
+	if err := m.SetWeights(w); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "w.safetensors")
+	if err := checkpoint.SaveWeights(path, c, m.Weights(), 0); err != nil {
+		t.Fatal(err)
+	}
+	n := 6
+	x := input(n, c.InputH, c.InputW, 12)
+	ages, genders := []int{2, 17, 33, 48, 70, 95}, []int{0, 1, 1, 0, -1, 1}
+	lw := odl.Weights{Lambda: 1, Mu: 1}
+	gradFile := filepath.Join(dir, "grads.f32")
+	p := runForwardArgs(t, script, path, x, n, ages, genders, c.MinAge, lw.Lambda, lw.Mu, "--grads", gradFile)
+	raw, err := os.ReadFile(gradFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, len(raw)/4)
+	for i := range want {
+		want[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	if int64(len(want)) != c.NumParams() {
+		t.Fatalf("PyTorch wrote %d gradient values, want %d", len(want), c.NumParams())
+	}
+	for _, level := range []int{2, 1, 0} {
+		prev := torchx.SetCPULayouts(level)
+		torchx.ZeroGrad(m.Params())
+		g := goForward(t, m, x, n, ages, genders, lw)
+		compare(t, fmt.Sprintf("layouts %d", level), g, p)
+		if err := torchx.Catch(func() { torchx.Backward(g.losses.Total) }); err != nil {
+			t.Fatal(err)
+		}
+		torchx.SetCPULayouts(prev)
+		off := 0
+		for i, name := range m.Names() {
+			gt, ok := torchx.Grad(m.Params()[i])
+			if !ok {
+				t.Fatalf("layouts %d: %s has no gradient", level, name)
+			}
+			got := torchx.Float32s(gt)
+			ref := want[off : off+len(got)]
+			off += len(got)
+			top, d := 0.0, 0.0
+			for j := range ref {
+				top = math.Max(top, math.Abs(float64(ref[j])))
+				d = math.Max(d, math.Abs(float64(got[j])-float64(ref[j])))
+			}
+			if top == 0 || d > 1e-4*top {
+				t.Fatalf("layouts %d: %s: max |Go − PyTorch| gradient %.3g, largest |gradient| %.3g", level, name, d, top)
+			}
+			if name == "gl_conv1.conv.weight" || name == "lc_conv1.conv.0.weight" {
+				t.Logf("layouts %d: %s: max |Go − PyTorch| gradient %.3g of %.3g", level, name, d, top)
+			}
+		}
 	}
 }
 

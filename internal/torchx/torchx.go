@@ -228,6 +228,45 @@ func Conv2d(x, w, b Tensor, padH, padW int64) Tensor {
 	})
 }
 
+// ConvBlock is BasicConv2d: a stride-1 convolution with per-axis zero
+// padding, leaky_relu(slope), then 2×2 max pooling with stride 2; b may be
+// the zero Tensor. Its values equal MaxPool2d(LeakyReLU(Conv2d(x, w, b, padH,
+// padW), slope), 2, 2); on CPU it runs in the memory layouts libtorch is
+// fastest with (channels-last single-channel convolution and pooling, see
+// native/torchx/torchx.cc) and returns a contiguous NCHW tensor.
+func ConvBlock(x, w, b Tensor, padH, padW int64, slope float64) Tensor {
+	return op1("conv_block", func(o *C.TxTensor) *C.char {
+		return C.tx_conv_block(h(x), h(w), h(b), C.int64_t(padH), C.int64_t(padW), C.double(slope), o)
+	})
+}
+
+// PartBlock is PartConv2d: ConvBlock with shared weights on the row strips
+// [start, start+length) of x (strips[i] = {start, length}), concatenated
+// along the height.
+func PartBlock(x, w, b Tensor, strips [][2]int64, padH, padW int64, slope float64) Tensor {
+	if len(strips) == 0 {
+		panic(&Error{Op: "part_block", Msg: "no strips"})
+	}
+	starts := make([]int64, len(strips))
+	lengths := make([]int64, len(strips))
+	for i, s := range strips {
+		starts[i], lengths[i] = s[0], s[1]
+	}
+	// The C side only reads the two arrays during the call; cgo pins Go
+	// memory passed directly as a pointer argument.
+	return op1("part_block", func(o *C.TxTensor) *C.char {
+		return C.tx_part_block(h(x), h(w), h(b), (*C.int64_t)(unsafe.Pointer(&starts[0])),
+			(*C.int64_t)(unsafe.Pointer(&lengths[0])), C.int64_t(len(strips)), C.int64_t(padH), C.int64_t(padW),
+			C.double(slope), o)
+	})
+}
+
+// SetCPULayouts is a benchmark lever for ConvBlock and PartBlock on CPU:
+// 0 runs the plain order (conv, leaky_relu, pool, all NCHW), 1 only the
+// channels-last single-channel convolution, 2 every layout choice (the
+// default). It returns the previous level.
+func SetCPULayouts(level int) int { return int(C.tx_set_cpu_layouts(C.int(level))) }
+
 // MaxPool2d is max pooling with a square kernel and stride.
 func MaxPool2d(x Tensor, kernel, stride int64) Tensor {
 	return op1("max_pool2d", func(o *C.TxTensor) *C.char {
@@ -384,16 +423,38 @@ func handles(ts []Tensor) *C.TxTensor {
 	return &p[0]
 }
 
-// NoGrad runs fn with autograd recording off on this thread, restoring the
-// previous mode afterwards (also when fn panics).
+// NoGrad runs fn with autograd recording off, restoring the previous mode
+// afterwards (also when fn panics). libtorch's grad mode belongs to an OS
+// thread, so the goroutine stays locked to its thread meanwhile: otherwise
+// the ops of fn could run on another thread with recording on, and the mode
+// restored on a third one.
 func NoGrad(fn func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	prev := C.tx_set_grad_enabled(false)
 	defer C.tx_set_grad_enabled(prev)
 	fn()
 }
 
+// InferenceMode runs fn under c10::InferenceMode: no autograd recording and
+// no view or version-counter bookkeeping. Tensors created inside are
+// inference tensors, which autograd refuses later: use it for forward passes
+// whose results are copied out (to Go memory) before fn returns, and never
+// for updates of parameters. Like NoGrad it keeps the goroutine on its OS
+// thread until fn returns.
+func InferenceMode(fn func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	g := C.tx_inference_mode_enter()
+	defer C.tx_inference_mode_exit(g)
+	fn()
+}
+
 // GradEnabled reports whether autograd records on this thread.
 func GradEnabled() bool { return bool(C.tx_is_grad_enabled()) }
+
+// InferenceModeEnabled reports whether c10::InferenceMode is on for this thread.
+func InferenceModeEnabled() bool { return bool(C.tx_is_inference_mode()) }
 
 // AdamStep applies one step of torch.optim.Adam (amsgrad off, weight decay
 // added to the gradient) to every parameter with a gradient, updating the
@@ -412,6 +473,11 @@ func AdamStep(params, expAvg, expAvgSq []Tensor, step int64, lr, beta1, beta2, e
 	check("adam", C.tx_adam_step(p, m, v, C.int64_t(len(params)), C.int64_t(step),
 		C.double(lr), C.double(beta1), C.double(beta2), C.double(eps), C.double(weightDecay)))
 }
+
+// SetFusedAdam switches AdamStep's one-pass update of contiguous CPU
+// float32 tensors on (the default) or off (op by op, as torch.optim.Adam's
+// single-tensor path); a benchmark lever. It returns the previous setting.
+func SetFusedAdam(on bool) bool { return bool(C.tx_set_fused_adam(C.bool(on))) }
 
 // Item returns the value of a one-element tensor.
 func Item(t Tensor) float64 {
@@ -469,13 +535,26 @@ func SetMKLDNNEnabled(on bool) { C.tx_set_mkldnn_enabled(C.bool(on)) }
 // MKLDNNEnabled reports whether oneDNN kernels may be used.
 func MKLDNNEnabled() bool { return bool(C.tx_mkldnn_enabled()) }
 
-// ChannelsLast returns x laid out channels-last (NHWC strides).
+// ChannelsLast returns x laid out channels-last (NHWC strides). A
+// single-channel x becomes a zero-copy view with channel stride 1, which
+// oneDNN treats as channels-last (contiguous(ChannelsLast) would leave its
+// NCHW strides unchanged).
 func ChannelsLast(x Tensor) Tensor {
 	return op1("channels_last", func(o *C.TxTensor) *C.char { return C.tx_channels_last(h(x), o) })
 }
 
 // ChannelsLast_ re-lays a 4-D parameter out channels-last in place.
 func ChannelsLast_(p Tensor) { check("channels_last_", C.tx_channels_last_(h(p))) }
+
+// Strides returns t's strides in elements.
+func Strides(t Tensor) []int64 {
+	s := make([]int64, len(t.Shape()))
+	if len(s) == 0 {
+		return s
+	}
+	check("strides", C.tx_strides(h(t), (*C.int64_t)(unsafe.Pointer(&s[0])), C.int64_t(len(s))))
+	return s
+}
 
 // CUDAAvailable reports whether libtorch was built with CUDA and sees a GPU.
 func CUDAAvailable() bool { return bool(C.tx_cuda_available()) }

@@ -1,9 +1,14 @@
 package torchx
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
+	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func near(t *testing.T, name string, got []float32, want []float64, tol float64) {
@@ -252,4 +257,310 @@ func TestLayoutAndBackendSwitches(t *testing.T) {
 	if InteropThreads() < 1 {
 		t.Fatalf("interop threads %d", InteropThreads())
 	}
+}
+
+// benchAdam times one AdamStep over the GL-CNN's parameter sizes (64×44,
+// K = 100: 6.9 M values), fused or op by op.
+func benchAdam(b *testing.B, fused bool) {
+	SetNumThreads(2)
+	defer SetFusedAdam(SetFusedAdam(fused))
+	sizes := [][]int64{{32, 1, 7, 7}, {32}, {64, 32, 7, 7}, {64}, {32, 1, 7, 7}, {32}, {64, 32, 5, 7}, {64},
+		{128, 128, 5, 5}, {128}, {1024, 5120}, {1024}, {1024, 1024}, {1024}, {100, 1024}, {100}, {2, 1024}, {2}}
+	var ps, ms, vs []Tensor
+	for _, sh := range sizes {
+		p := Zeros(sh...)
+		Uniform_(p, -1, 1)
+		SetRequiresGrad(p, true)
+		Backward(SumDim(Reshape(Square(p), -1), 0, false))
+		ps, ms, vs = append(ps, p), append(ms, Zeros(sh...)), append(vs, Zeros(sh...))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		AdamStep(ps, ms, vs, int64(i+1), 1e-4, 0.9, 0.999, 1e-8, 0)
+	}
+}
+
+func BenchmarkAdamFused(b *testing.B)  { benchAdam(b, true) }
+func BenchmarkAdamOpByOp(b *testing.B) { benchAdam(b, false) }
+
+// AdamStep, fused and op by op, against torch.optim.Adam itself: three
+// steps of loss Σ(p − c)² on tensors of 5 (scalar tail only), 4099 and
+// 70001 values (vector loop, tail, more than one parallel chunk), with and
+// without weight decay. Parameters and both moments must agree to 1e-6
+// relative (to the value plus the tensor's largest value, as values that
+// cancel to near 0 carry the rounding of their larger operands).
+func TestAdamMatchesTorchOptimAdam(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import torch").Run(); err != nil {
+		t.Skipf("needs Debian's python3-torch under %s: %v", python, err)
+	}
+	sizes := []int{5, 4099, 70001}
+	init := func(n, salt int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(math.Sin(float64(i*7+salt)) * (1 + float64(i%13)))
+		}
+		return x
+	}
+	const steps, lr, b1, b2, eps = 3, 1e-3, 0.9, 0.999, 1e-8
+	for _, wd := range []float64{0, 0.01} {
+		// PyTorch's values: p, exp_avg, exp_avg_sq per size, as JSON.
+		script := fmt.Sprintf(`
+import json, math, sys, torch
+torch.set_num_threads(2)
+def init(n, salt):
+    return torch.tensor([math.sin(i*7+salt)*(1+i%%13) for i in range(n)], dtype=torch.float64).float()
+ps = [init(n, 1).requires_grad_() for n in %s]
+cs = [init(n, 2) for n in %s]
+opt = torch.optim.Adam(ps, lr=%v, betas=(%v, %v), eps=%v, weight_decay=%v)
+for _ in range(%d):
+    opt.zero_grad(set_to_none=True)
+    sum(((p - c) ** 2).sum() for p, c in zip(ps, cs)).backward()
+    opt.step()
+out = [[p.detach().tolist(), opt.state[p]["exp_avg"].tolist(), opt.state[p]["exp_avg_sq"].tolist()] for p in ps]
+json.dump(out, sys.stdout)
+`, pyList(sizes), pyList(sizes), lr, b1, b2, eps, wd, steps)
+		b, err := exec.Command(python, "-c", script).Output()
+		if err != nil {
+			t.Fatalf("python: %v", err)
+		}
+		var want [][3][]float64
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatal(err)
+		}
+		for _, fused := range []bool{true, false} {
+			prev := SetFusedAdam(fused)
+			var ps, cs, ms, vs []Tensor
+			for _, n := range sizes {
+				p := FromFloat32(init(n, 1), int64(n))
+				SetRequiresGrad(p, true)
+				ps, cs = append(ps, p), append(cs, FromFloat32(init(n, 2), int64(n)))
+				ms, vs = append(ms, Zeros(int64(n))), append(vs, Zeros(int64(n)))
+			}
+			for step := int64(1); step <= steps; step++ {
+				ZeroGrad(ps)
+				for i := range ps {
+					Backward(SumDim(Square(Sub(ps[i], cs[i])), 0, false))
+				}
+				AdamStep(ps, ms, vs, step, lr, b1, b2, eps, wd)
+			}
+			SetFusedAdam(prev)
+			worst := 0.0
+			for i := range sizes {
+				for k, got := range []Tensor{ps[i], ms[i], vs[i]} {
+					g, w := Float32s(got), want[i][k]
+					// relative to each value, plus 1e-6 of the tensor's
+					// largest value for values near 0 (p − c cancels).
+					top := 0.0
+					for _, x := range w {
+						top = math.Max(top, math.Abs(x))
+					}
+					for j := range w {
+						d := math.Abs(float64(g[j])-w[j]) / (math.Abs(w[j]) + top)
+						worst = math.Max(worst, d)
+						if d > 1e-6 {
+							t.Fatalf("wd %v fused %v: size %d, tensor %d, [%d] = %v, torch.optim.Adam %v", wd, fused, sizes[i], k, j, g[j], w[j])
+						}
+					}
+				}
+			}
+			t.Logf("wd %v fused %v: max relative difference to torch.optim.Adam %.2g", wd, fused, worst)
+		}
+	}
+}
+
+func pyList(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+func randn(shape ...int64) Tensor {
+	x := Zeros(shape...)
+	Uniform_(x, -1, 1)
+	return x
+}
+
+// ConvBlock and PartBlock against the plain composition of Conv2d,
+// LeakyReLU and MaxPool2d, at every CPU layout level, for a single-channel
+// input (the channels-last path) and a multi-channel one with odd strip
+// heights: same values (also without autograd and under InferenceMode), same
+// input and parameter gradients, and an NCHW-contiguous result.
+func TestConvBlockMatchesPlainOps(t *testing.T) {
+	ManualSeed(3)
+	cases := []struct {
+		x          []int64
+		w          []int64
+		padH, padW int64
+		strips     [][2]int64
+	}{
+		{[]int64{5, 1, 22, 14}, []int64{6, 1, 7, 7}, 3, 3, [][2]int64{{0, 6}, {6, 12}, {18, 4}}},
+		{[]int64{3, 4, 12, 10}, []int64{5, 4, 5, 7}, 2, 3, [][2]int64{{0, 3}, {3, 6}, {9, 3}}},
+	}
+	for ci, c := range cases {
+		strips := c.strips
+		x, w, b := randn(c.x...), randn(c.w...), randn(c.w[0])
+		SetRequiresGrad(x, true)
+		SetRequiresGrad(w, true)
+		SetRequiresGrad(b, true)
+		grads := func(out Tensor) [][]float32 {
+			ZeroGrad([]Tensor{x, w, b})
+			// a loss whose gradient differs per output element
+			Backward(Mean(Square(AddScalar(out, 0.3))))
+			var gs [][]float32
+			for _, p := range []Tensor{x, w, b} {
+				g, ok := Grad(p)
+				if !ok {
+					t.Fatalf("case %d: missing gradient", ci)
+				}
+				gs = append(gs, Float32s(g))
+			}
+			return gs
+		}
+		plain := MaxPool2d(LeakyReLU(Conv2d(x, w, b, c.padH, c.padW), 0.01), 2, 2)
+		var parts []Tensor
+		for _, s := range strips {
+			parts = append(parts, MaxPool2d(LeakyReLU(Conv2d(Narrow(x, 2, s[0], s[1]), w, b, c.padH, c.padW), 0.01), 2, 2))
+		}
+		plainPart := Cat(parts, 2)
+		want, wantG := Float32s(plain), grads(plain)
+		wantP, wantPG := Float32s(plainPart), grads(plainPart)
+		for _, level := range []int{0, 1, 2} {
+			prev := SetCPULayouts(level)
+			for k, got := range []Tensor{ConvBlock(x, w, b, c.padH, c.padW, 0.01), PartBlock(x, w, b, strips, c.padH, c.padW, 0.01)} {
+				wv, wg := want, wantG
+				if k == 1 {
+					wv, wg = wantP, wantPG
+				}
+				sh := got.Shape()
+				st := Strides(got)
+				if st[3] != 1 || st[2] != sh[3] || st[1] != sh[2]*sh[3] {
+					t.Fatalf("case %d level %d block %d: strides %v for shape %v, want NCHW", ci, level, k, st, sh)
+				}
+				near32(t, fmt.Sprintf("case %d level %d block %d values", ci, level, k), Float32s(got), wv, 1e-5)
+				// without autograd and under InferenceMode
+				for _, scope := range []func(func()){NoGrad, InferenceMode} {
+					scope(func() {
+						var o Tensor
+						if k == 0 {
+							o = ConvBlock(x, w, b, c.padH, c.padW, 0.01)
+						} else {
+							o = PartBlock(x, w, b, strips, c.padH, c.padW, 0.01)
+						}
+						so := Strides(o)
+						if so[3] != 1 || so[2] != sh[3] || so[1] != sh[2]*sh[3] {
+							t.Fatalf("case %d level %d block %d no-grad: strides %v, want NCHW", ci, level, k, so)
+						}
+						near32(t, fmt.Sprintf("case %d level %d block %d no-grad values", ci, level, k), Float32s(o), wv, 1e-5)
+					})
+				}
+				for i, g := range grads(got) {
+					near32(t, fmt.Sprintf("case %d level %d block %d grad %d", ci, level, k, i), g, wg[i], 1e-5)
+				}
+			}
+			SetCPULayouts(prev)
+		}
+	}
+}
+
+func near32(t *testing.T, name string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
+	}
+	for i := range got {
+		if math.Abs(float64(got[i])-float64(want[i])) > tol*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("%s[%d] = %v, want %v", name, i, got[i], want[i])
+		}
+	}
+}
+
+// A single-channel tensor gets channel stride 1 (contiguous(ChannelsLast)
+// would leave the NCHW strides), and ChannelsLast_ does the same to a
+// parameter while keeping its values.
+func TestChannelsLastSingleChannel(t *testing.T) {
+	x := randn(2, 1, 3, 4)
+	if got := Strides(ChannelsLast(x)); fmt.Sprint(got) != "[12 1 4 1]" {
+		t.Fatalf("ChannelsLast strides %v, want [12 1 4 1]", got)
+	}
+	near32(t, "ChannelsLast values", Float32s(ChannelsLast(x)), Float32s(x), 0)
+	w := randn(32, 1, 7, 7)
+	before := Float32s(w)
+	ChannelsLast_(w)
+	if got := Strides(w); fmt.Sprint(got) != "[49 1 7 1]" {
+		t.Fatalf("ChannelsLast_ strides %v, want [49 1 7 1]", got)
+	}
+	near32(t, "ChannelsLast_ values", Float32s(w), before, 0)
+	m := randn(2, 3, 4, 5)
+	if got := Strides(ChannelsLast(m)); fmt.Sprint(got) != "[60 1 15 3]" {
+		t.Fatalf("ChannelsLast strides %v, want [60 1 15 3]", got)
+	}
+}
+
+// InferenceMode and NoGrad switch libtorch's per-thread state for the
+// duration of fn only, even when the goroutine blocks inside: afterwards
+// recording is on again on every thread the goroutines could have used.
+func TestInferenceModeAndNoGradRestore(t *testing.T) {
+	if InferenceModeEnabled() {
+		t.Fatal("inference mode on by default")
+	}
+	p := randn(3)
+	SetRequiresGrad(p, true)
+	var done = make(chan bool)
+	for i := 0; i < 8; i++ {
+		scope := NoGrad
+		if i%2 == 0 {
+			scope = InferenceMode
+		}
+		go func(inf bool) {
+			ok := true
+			scope(func() {
+				for k := 0; k < 20; k++ {
+					time.Sleep(time.Millisecond)
+					runtime.Gosched()
+					if GradEnabled() || InferenceModeEnabled() != inf {
+						ok = false
+					}
+				}
+				y := MulScalar(p, 2)
+				if _, err := gradOf(y, p); err == nil {
+					ok = false // recorded despite the scope
+				}
+			})
+			done <- ok
+		}(i%2 == 0)
+	}
+	for i := 0; i < 8; i++ {
+		if !<-done {
+			t.Fatal("autograd state wrong inside a NoGrad/InferenceMode scope")
+		}
+	}
+	for i := 0; i < 64; i++ {
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			done <- GradEnabled() && !InferenceModeEnabled()
+		}()
+	}
+	for i := 0; i < 64; i++ {
+		if !<-done {
+			t.Fatal("a thread was left with recording off")
+		}
+	}
+}
+
+// gradOf backpropagates sum(y) into p; it fails when y was not recorded.
+func gradOf(y, p Tensor) ([]float32, error) {
+	var g []float32
+	err := Catch(func() {
+		ZeroGrad([]Tensor{p})
+		Backward(SumDim(y, 0, false))
+		t, ok := Grad(p)
+		if ok {
+			g = Float32s(t)
+		}
+	})
+	return g, err
 }

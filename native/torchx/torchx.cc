@@ -7,10 +7,15 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
+#include <c10/core/InferenceMode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/version.h>
 
+#include <atomic>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -43,6 +48,110 @@ const char *guard(F f) {
 at::Tensor &T(TxTensor t) { return *static_cast<at::Tensor *>(t); }
 
 void put(TxTensor *out, at::Tensor t) { *out = new at::Tensor(std::move(t)); }
+
+// channels_last re-lays a 4-D tensor out channels-last (NHWC strides). For a
+// single channel, contiguous(ChannelsLast) is a no-op (the NCHW strides
+// (HW, HW, W, 1) already count as channels-last contiguous) and oneDNN then
+// still takes its slow NCHW path, so the channel stride is set to 1 instead:
+// a zero-copy view with the strides (sN, 1, sH, 1), which oneDNN recognises.
+at::Tensor channels_last(const at::Tensor &t) {
+  if (t.dim() != 4) return t;
+  if (t.size(1) != 1) return t.contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor c = t.stride(3) == 1 ? t : t.contiguous();
+  return c.as_strided(c.sizes(), {c.stride(0), 1, c.stride(2), 1}, c.storage_offset());
+}
+
+// conv_block is BasicConv2d: stride-1 conv → leaky_relu(slope) → 2×2/2 max-pool.
+//
+// On CPU it is computed in the order and layouts that libtorch 1.13 runs
+// fastest, with the same values: a single-input-channel conv (the first
+// layer) runs channels-last, where oneDNN is ~5× faster than for NCHW (the
+// other convs are as fast or faster NCHW); the pool runs on a channels-last
+// map (~5× faster than NCHW max_pool2d, forward and backward); leaky_relu
+// follows the pool, which is exact because leaky_relu is strictly increasing
+// (same maxima, same argmax, same gradient) and touches a quarter of the
+// values; the result goes back to NCHW for the next conv. Other devices
+// (cuDNN) keep the plain order.
+//
+// cpu_layouts (a benchmark lever): 0 = the plain order everywhere, 1 = only
+// the channels-last first layer, 2 = everything above (the default).
+std::atomic<int> cpu_layouts{2};
+
+at::Tensor conv_block(const at::Tensor &x, const at::Tensor &w, const c10::optional<at::Tensor> &b,
+                      int64_t pad_h, int64_t pad_w, double slope) {
+  const int level = cpu_layouts.load(std::memory_order_relaxed);
+  if (!x.is_cpu() || x.dim() != 4 || w.dim() != 4 || level == 0) {
+    at::Tensor y = at::conv2d(x, w, b, {1, 1}, {pad_h, pad_w});
+    return at::max_pool2d(at::leaky_relu(y, slope), {2, 2}, {2, 2});
+  }
+  at::Tensor y;
+  const bool first = x.size(1) == 1 && w.size(1) == 1 && x.scalar_type() == at::kFloat &&
+                     at::globalContext().userEnabledMkldnn();
+  if (first) {
+    y = at::conv2d(channels_last(x), channels_last(w), b, {1, 1}, {pad_h, pad_w});
+  } else {
+    y = at::conv2d(x, w, b, {1, 1}, {pad_h, pad_w});
+  }
+  if (level == 1) {
+    y = at::max_pool2d(at::leaky_relu(y, slope), {2, 2}, {2, 2});
+    return first ? y.contiguous() : y;
+  }
+  y = y.contiguous(at::MemoryFormat::ChannelsLast);  // no copy when the conv ran channels-last
+  y = at::leaky_relu(at::max_pool2d(y, {2, 2}, {2, 2}), slope);
+  return y.contiguous();
+}
+
+// adam_chunk is one pass of torch.optim.Adam (amsgrad off, L2 weight decay
+// added to the gradient) over n contiguous float32 values of p, g, m, v, with
+// the float32 arithmetic of the op-by-op update, operation for operation and
+// in the same order (no fused multiply-add):
+//   g += wd·p; m = m·β1 + (1−β1)·g; v = v·β2 + ((1−β2)·g)·g;
+//   p += −step_size · (m / (√v / √bc2 + eps)).
+// SSE2 (every x86-64 CPU) does four values at a time with the same
+// correctly rounded operations as the scalar tail.
+struct AdamConsts {
+  float b1, one_b1, b2, one_b2, wd, bc2_sqrt, eps, neg_step;
+};
+
+inline void adam_scalar(float *p, const float *g, float *m, float *v, int64_t i, const AdamConsts &c) {
+  float gi = g[i];
+  if (c.wd != 0) gi = gi + c.wd * p[i];
+  const float mi = m[i] * c.b1 + c.one_b1 * gi;
+  const float vi = v[i] * c.b2 + (c.one_b2 * gi) * gi;
+  m[i] = mi;
+  v[i] = vi;
+  p[i] = p[i] + c.neg_step * (mi / (std::sqrt(vi) / c.bc2_sqrt + c.eps));
+}
+
+void adam_chunk(float *p, const float *g, float *m, float *v, int64_t n, const AdamConsts &c) {
+  int64_t i = 0;
+#if defined(__SSE2__)
+  const __m128 b1 = _mm_set1_ps(c.b1), one_b1 = _mm_set1_ps(c.one_b1), b2 = _mm_set1_ps(c.b2),
+               one_b2 = _mm_set1_ps(c.one_b2), wd = _mm_set1_ps(c.wd), bc2 = _mm_set1_ps(c.bc2_sqrt),
+               eps = _mm_set1_ps(c.eps), neg_step = _mm_set1_ps(c.neg_step);
+  const bool decay = c.wd != 0;
+  for (; i + 4 <= n; i += 4) {
+    __m128 pi = _mm_loadu_ps(p + i);
+    __m128 gi = _mm_loadu_ps(g + i);
+    if (decay) gi = _mm_add_ps(gi, _mm_mul_ps(wd, pi));
+    const __m128 mi = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(m + i), b1), _mm_mul_ps(one_b1, gi));
+    const __m128 vi = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(v + i), b2), _mm_mul_ps(_mm_mul_ps(one_b2, gi), gi));
+    _mm_storeu_ps(m + i, mi);
+    _mm_storeu_ps(v + i, vi);
+    const __m128 denom = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vi), bc2), eps);
+    _mm_storeu_ps(p + i, _mm_add_ps(pi, _mm_mul_ps(neg_step, _mm_div_ps(mi, denom))));
+  }
+#endif
+  for (; i < n; i++) adam_scalar(p, g, m, v, i, c);
+}
+
+bool fusable(const at::Tensor &p, const at::Tensor &g, const at::Tensor &m, const at::Tensor &v) {
+  for (const at::Tensor *t : {&p, &g, &m, &v}) {
+    if (!t->is_cpu() || t->scalar_type() != at::kFloat || !t->is_contiguous() || t->numel() != p.numel())
+      return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -136,6 +245,28 @@ const char *tx_conv2d(TxTensor x, TxTensor w, TxTensor b, int64_t pad_h, int64_t
     c10::optional<at::Tensor> bias;
     if (b) bias = T(b);
     put(out, at::conv2d(T(x), T(w), bias, {1, 1}, {pad_h, pad_w}));
+  });
+}
+
+const char *tx_conv_block(TxTensor x, TxTensor w, TxTensor b, int64_t pad_h, int64_t pad_w, double slope,
+                          TxTensor *out) {
+  return guard([&] {
+    c10::optional<at::Tensor> bias;
+    if (b) bias = T(b);
+    put(out, conv_block(T(x), T(w), bias, pad_h, pad_w, slope));
+  });
+}
+
+const char *tx_part_block(TxTensor x, TxTensor w, TxTensor b, const int64_t *starts, const int64_t *lengths,
+                          int64_t n, int64_t pad_h, int64_t pad_w, double slope, TxTensor *out) {
+  return guard([&] {
+    c10::optional<at::Tensor> bias;
+    if (b) bias = T(b);
+    std::vector<at::Tensor> parts;
+    parts.reserve(n);
+    for (int64_t i = 0; i < n; i++)
+      parts.push_back(conv_block(T(x).narrow(2, starts[i], lengths[i]), T(w), bias, pad_h, pad_w, slope));
+    put(out, at::cat(parts, 2));
   });
 }
 
@@ -260,6 +391,20 @@ bool tx_set_grad_enabled(bool enabled) {
 
 bool tx_is_grad_enabled(void) { return at::GradMode::is_enabled(); }
 
+void *tx_inference_mode_enter(void) { return new c10::InferenceMode(true); }
+
+void tx_inference_mode_exit(void *guard) { delete static_cast<c10::InferenceMode *>(guard); }
+
+bool tx_is_inference_mode(void) { return c10::InferenceMode::is_enabled(); }
+
+namespace {
+std::atomic<bool> fused_adam{true};
+}
+
+bool tx_set_fused_adam(bool on) { return fused_adam.exchange(on); }
+
+int tx_set_cpu_layouts(int level) { return cpu_layouts.exchange(level); }
+
 const char *tx_adam_step(TxTensor *params, TxTensor *exp_avg, TxTensor *exp_avg_sq, int64_t n,
                          int64_t step, double lr, double beta1, double beta2, double eps,
                          double weight_decay) {
@@ -274,6 +419,24 @@ const char *tx_adam_step(TxTensor *params, TxTensor *exp_avg, TxTensor *exp_avg_
       at::Tensor &p = T(params[i]);
       at::Tensor g = p.grad();
       if (!g.defined()) continue;
+      if (fused_adam && p.is_cpu() && !g.is_contiguous()) g = g.contiguous();
+      if (fused_adam && fusable(p, g, T(exp_avg[i]), T(exp_avg_sq[i]))) {
+        float *pp = p.data_ptr<float>(), *mp = T(exp_avg[i]).data_ptr<float>();
+        float *vp = T(exp_avg_sq[i]).data_ptr<float>();
+        const float *gp = g.data_ptr<float>();
+        const AdamConsts c{float(beta1),        float(1 - beta1), float(beta2), float(1 - beta2),
+                           float(weight_decay), float(bc2_sqrt), float(eps),  float(-step_size)};
+        at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t lo, int64_t hi) {
+          adam_chunk(pp + lo, gp + lo, mp + lo, vp + lo, hi - lo, c);
+        });
+        // the update bypassed the autograd-visible ops: bump the version
+        // counters as the in-place ops would, so that stale saved tensors
+        // are still detected.
+        p.unsafeGetTensorImpl()->bump_version();
+        T(exp_avg[i]).unsafeGetTensorImpl()->bump_version();
+        T(exp_avg_sq[i]).unsafeGetTensorImpl()->bump_version();
+        continue;
+      }
       if (weight_decay != 0) g = g.add(p, weight_decay);
       at::Tensor &m = T(exp_avg[i]);
       at::Tensor &v = T(exp_avg_sq[i]);
@@ -338,14 +501,25 @@ void tx_set_mkldnn_enabled(bool on) { at::globalContext().setUserEnabledMkldnn(o
 bool tx_mkldnn_enabled(void) { return at::globalContext().userEnabledMkldnn(); }
 
 const char *tx_channels_last(TxTensor x, TxTensor *out) {
-  return guard([&] { put(out, T(x).contiguous(at::MemoryFormat::ChannelsLast)); });
+  return guard([&] { put(out, channels_last(T(x))); });
 }
 
-// Re-lays a 4-D leaf parameter out as channels-last in place, keeping its identity.
+// Re-lays a 4-D leaf parameter out as channels-last in place (a copy with
+// NHWC strides, also for one channel), keeping its identity.
 const char *tx_channels_last_(TxTensor param) {
   return guard([&] {
     at::Tensor &t = T(param);
-    if (t.dim() == 4) t.set_data(t.contiguous(at::MemoryFormat::ChannelsLast));
+    if (t.dim() == 4) {
+      at::NoGradGuard ng;
+      t.set_data(at::empty_like(t, at::MemoryFormat::ChannelsLast).copy_(t));
+    }
+  });
+}
+
+const char *tx_strides(TxTensor x, int64_t *dst, int64_t n) {
+  return guard([&] {
+    TORCH_CHECK(T(x).dim() == n, "strides: tensor has ", T(x).dim(), " dimensions, buffer ", n);
+    for (int64_t i = 0; i < n; i++) dst[i] = T(x).stride(i);
   });
 }
 

@@ -36,6 +36,17 @@ const char *tx_set_requires_grad(TxTensor x, bool requires);
 
 /* differentiable operations */
 const char *tx_conv2d(TxTensor x, TxTensor w, TxTensor b, int64_t pad_h, int64_t pad_w, TxTensor *out);
+/* BasicConv2d: stride-1 conv (padding pad_h, pad_w) → leaky_relu(slope) →
+ * 2×2/2 max-pool, in the layouts fastest on CPU (see torchx.cc); b may be NULL. */
+const char *tx_conv_block(TxTensor x, TxTensor w, TxTensor b, int64_t pad_h, int64_t pad_w, double slope,
+                          TxTensor *out);
+/* PartConv2d: tx_conv_block on n strips x[:, :, starts[i]:starts[i]+lengths[i]]
+ * with shared weights, concatenated along the height. */
+const char *tx_part_block(TxTensor x, TxTensor w, TxTensor b, const int64_t *starts, const int64_t *lengths,
+                          int64_t n, int64_t pad_h, int64_t pad_w, double slope, TxTensor *out);
+/* benchmark lever for tx_conv_block on CPU: 0 plain order, 1 channels-last
+ * first layer only, 2 all layout choices (default); returns the previous level. */
+int tx_set_cpu_layouts(int level);
 const char *tx_max_pool2d(TxTensor x, int64_t kernel, int64_t stride, TxTensor *out);
 const char *tx_leaky_relu(TxTensor x, double slope, TxTensor *out);
 const char *tx_linear(TxTensor x, TxTensor w, TxTensor b, TxTensor *out);
@@ -64,9 +75,18 @@ const char *tx_grad(TxTensor x, TxTensor *out, bool *defined);
 const char *tx_zero_grad(TxTensor *params, int64_t n);
 bool tx_set_grad_enabled(bool enabled); /* returns the previous mode */
 bool tx_is_grad_enabled(void);
+/* c10::InferenceMode on the calling thread: enter returns the guard that
+ * exit (on the same thread) deletes, restoring the previous state. */
+void *tx_inference_mode_enter(void);
+void tx_inference_mode_exit(void *guard);
+bool tx_is_inference_mode(void);
 
 /* Adam (torch.optim.Adam, amsgrad=False, L2 weight decay added to the
- * gradient), one call for every parameter. step counts from 1. */
+ * gradient), one call for every parameter. step counts from 1. Contiguous
+ * CPU float32 tensors are updated in one fused pass each; others op by op.
+ * tx_set_fused_adam(false) forces the op-by-op update (a benchmark lever);
+ * it returns the previous setting. */
+bool tx_set_fused_adam(bool on);
 const char *tx_adam_step(TxTensor *params, TxTensor *exp_avg, TxTensor *exp_avg_sq, int64_t n,
                          int64_t step, double lr, double beta1, double beta2, double eps,
                          double weight_decay);
@@ -88,6 +108,7 @@ void tx_set_mkldnn_enabled(bool on);
 bool tx_mkldnn_enabled(void);
 const char *tx_channels_last(TxTensor x, TxTensor *out);
 const char *tx_channels_last_(TxTensor param);
+const char *tx_strides(TxTensor x, int64_t *dst, int64_t n);
 int tx_get_num_threads(void);
 bool tx_cuda_available(void);
 int tx_cuda_device_count(void);

@@ -118,18 +118,19 @@ def losses(age_logits, gender_logits, ages, genders, min_age=0, lam=1.0, mu=1.0)
     """Ranking (BCE), ODL (squared) and gender (CE) losses, each a batch mean.
 
     Unknown genders (-1) are left out of the gender mean (ignore_index); with
-    none known the gender term is 0."""
+    none known the gender term is 0. Targets are built on the host and moved
+    to the logits' device."""
     k = age_logits.shape[1]
     ages = torch.as_tensor(ages, dtype=torch.long).clamp(min_age, min_age + k)
     thresholds = min_age + torch.arange(k)
-    t = (ages[:, None] > thresholds[None, :]).to(age_logits.dtype)
+    t = (ages[:, None] > thresholds[None, :]).to(device=age_logits.device, dtype=age_logits.dtype)
     ranking = F.binary_cross_entropy_with_logits(age_logits, t)
     odl = ((torch.sigmoid(age_logits) - t) ** 2).mean()
     g = torch.as_tensor(genders, dtype=torch.long)
     if (g >= 0).any():
-        gender = F.cross_entropy(gender_logits, g, ignore_index=-1)
+        gender = F.cross_entropy(gender_logits, g.to(gender_logits.device), ignore_index=-1)
     else:
-        gender = torch.zeros(())
+        gender = torch.zeros((), device=gender_logits.device)
     total = ranking + lam * odl + mu * gender
     return {"ranking": ranking, "odl": odl, "gender": gender, "total": total}
 
@@ -221,6 +222,8 @@ def main(argv=None):
     pf.add_argument("--lambda", dest="lam", type=float, default=1.0)
     pf.add_argument("--mu", type=float, default=1.0)
     pf.add_argument("--out", required=True)
+    pf.add_argument("--grads", help="also write d(total loss)/d(parameter), eval mode, as raw little-endian "
+                    "float32, the parameters concatenated in state_dict order (needs --ages, --genders)")
     a = ap.parse_args(argv)
 
     if a.cmd == "init":
@@ -248,6 +251,15 @@ def main(argv=None):
                 raise SystemExit("--ages and --genders need N values each")
             ls = losses(za, zg, ages, genders, int(min_age), a.lam, a.mu)
             res["losses"] = {k: float(v) for k, v in ls.items()}
+    if a.grads:
+        if ages is None:
+            raise SystemExit("--grads needs --ages and --genders")
+        model.zero_grad(set_to_none=True)
+        za, zg = model(x)
+        losses(za, zg, ages, genders, int(min_age), a.lam, a.mu)["total"].backward()
+        with open(a.grads, "wb") as f:
+            for _, p in model.named_parameters():
+                f.write(p.grad.detach().contiguous().numpy().astype("<f4").tobytes())
     tmp = a.out + ".tmp"
     with open(tmp, "w") as f:
         json.dump(res, f)
