@@ -232,14 +232,19 @@ func (t *trainer) trainStep(images []float32, ages, genders []int) float64 {
 	err := torchx.Catch(func() {
 		x := input(torchx.FromFloat32(images, int64(len(ages)), 1, int64(c.InputH), int64(c.InputW)))
 		age, gender := t.m.Forward(x)
-		l, err := odl.Objective(age, gender, ages, genders, c.MinAge, odl.Weights{Lambda: 1, Mu: 1})
+		// As internal/train: the loss values are read once, after backward
+		// (the finiteness check that guards the update needs them).
+		l, err := odl.ObjectiveDeferred(age, gender, ages, genders, c.MinAge, odl.Weights{Lambda: 1, Mu: 1})
 		if err != nil {
 			fail(err)
 		}
 		torchx.ZeroGrad(t.params)
 		torchx.Backward(l.Total)
+		if err := l.Read(); err != nil { // a host copy: waits for the device
+			fail(err)
+		}
 		torchx.AdamStep(t.params, t.expAvg, t.expSq, t.step+1, 1e-4, 0.9, 0.999, 1e-8, 0)
-		loss = l.TotalValue // a host copy: waits for the device
+		loss = l.TotalValue
 	})
 	if err != nil {
 		fail(err)
