@@ -65,7 +65,7 @@ var (
 	interop  = flag.Int("interop", 0, "lever: at::set_num_interop_threads (0 = leave)")
 	mkldnn   = flag.Bool("mkldnn", true, "lever: oneDNN (mkldnn) convolutions")
 	chLast   = flag.Bool("channels-last", false, "lever: channels-last weights and input")
-	gcEvery  = flag.Int("gc-every", 1, "lever: call torch.GC() every N steps")
+	gcEvery  = flag.Int("gc-every", 0, "lever: call torch.GC() every N steps (0: as internal/train, 1 on cpu, 4 on a GPU)")
 	cpuProf  = flag.String("cpuprofile", "", "write a Go CPU profile of the timed steps")
 	withLoad = flag.Bool("loader", false, "train: feed batches from dataset.Loader over -dir")
 	device   = flag.String("device", "cpu", "train/infer: cpu, cuda or cuda:N")
@@ -250,7 +250,14 @@ func (t *trainer) trainStep(images []float32, ages, genders []int) float64 {
 		fail(err)
 	}
 	t.step++
-	if t.step%int64(*gcEvery) == 0 {
+	every := *gcEvery
+	if every <= 0 {
+		every = 1
+		if *device != "cpu" {
+			every = 4
+		}
+	}
+	if t.step%int64(every) == 0 {
 		s := time.Now()
 		torch.GC()
 		t.gcSeconds += time.Since(s).Seconds()

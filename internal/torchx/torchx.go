@@ -479,6 +479,18 @@ func AdamStep(params, expAvg, expAvgSq []Tensor, step int64, lr, beta1, beta2, e
 // single-tensor path); a benchmark lever. It returns the previous setting.
 func SetFusedAdam(on bool) bool { return bool(C.tx_set_fused_adam(C.bool(on))) }
 
+// AdamMode selects AdamStep's update path (a benchmark and test lever).
+type AdamMode int
+
+const (
+	AdamOpByOp  AdamMode = 0 // six ops per parameter
+	AdamFused   AdamMode = 1 // one pass per contiguous CPU tensor, _foreach_ ops for the rest (default)
+	AdamForeach AdamMode = 2 // libtorch's multi-tensor _foreach_ ops for every tensor
+)
+
+// SetAdamMode selects AdamStep's path and returns the previous one.
+func SetAdamMode(m AdamMode) AdamMode { return AdamMode(C.tx_set_adam_mode(C.int(m))) }
+
 // Item returns the value of a one-element tensor.
 func Item(t Tensor) float64 {
 	var v C.double

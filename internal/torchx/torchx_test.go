@@ -328,8 +328,12 @@ json.dump(out, sys.stdout)
 		if err := json.Unmarshal(b, &want); err != nil {
 			t.Fatal(err)
 		}
-		for _, fused := range []bool{true, false} {
-			prev := SetFusedAdam(fused)
+		// fused: the one-pass CPU loop; foreach: parameters it cannot take
+		// (here channels-last strided, on a GPU every one) go through the
+		// multi-tensor _foreach_ ops; op by op: six ops per parameter.
+		var opByOp, foreach [][]float32
+		for _, mode := range []AdamMode{AdamFused, AdamForeach, AdamOpByOp} {
+			prev := SetAdamMode(mode)
 			var ps, cs, ms, vs []Tensor
 			for _, n := range sizes {
 				p := FromFloat32(init(n, 1), int64(n))
@@ -344,7 +348,14 @@ json.dump(out, sys.stdout)
 				}
 				AdamStep(ps, ms, vs, step, lr, b1, b2, eps, wd)
 			}
-			SetFusedAdam(prev)
+			SetAdamMode(prev)
+			var got [][]float32
+			for i := range ps {
+				got = append(got, Float32s(ps[i]), Float32s(ms[i]), Float32s(vs[i]))
+			}
+			if mode == AdamOpByOp {
+				opByOp = got
+			}
 			worst := 0.0
 			for i := range sizes {
 				for k, got := range []Tensor{ps[i], ms[i], vs[i]} {
@@ -359,12 +370,24 @@ json.dump(out, sys.stdout)
 						d := math.Abs(float64(g[j])-w[j]) / (math.Abs(w[j]) + top)
 						worst = math.Max(worst, d)
 						if d > 1e-6 {
-							t.Fatalf("wd %v fused %v: size %d, tensor %d, [%d] = %v, torch.optim.Adam %v", wd, fused, sizes[i], k, j, g[j], w[j])
+							t.Fatalf("wd %v mode %d: size %d, tensor %d, [%d] = %v, torch.optim.Adam %v", wd, mode, sizes[i], k, j, g[j], w[j])
 						}
 					}
 				}
 			}
-			t.Logf("wd %v fused %v: max relative difference to torch.optim.Adam %.2g", wd, fused, worst)
+			t.Logf("wd %v mode %d: max relative difference to torch.optim.Adam %.2g", wd, mode, worst)
+			if mode == AdamForeach {
+				foreach = got
+			}
+		}
+		// The _foreach_ path runs the op-by-op operations in the same order:
+		// bit for bit the same.
+		for i := range opByOp {
+			for j := range opByOp[i] {
+				if foreach[i][j] != opByOp[i][j] {
+					t.Fatalf("wd %v: foreach and op-by-op differ at tensor %d [%d]: %v vs %v", wd, i, j, foreach[i][j], opByOp[i][j])
+				}
+			}
 		}
 	}
 }
