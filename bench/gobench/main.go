@@ -168,10 +168,18 @@ func newModel() *model.GLCNN {
 
 // input moves a host batch to -device and re-lays it out channels-last when
 // that lever is on.
-func input(x torchx.Tensor) torchx.Tensor {
-	if *device != "cpu" {
-		x = torchx.To(x, *device)
+// gcInterval is -gc-every, or by default internal/infer's choice for -device.
+func gcInterval() int {
+	if *gcEvery > 0 {
+		return *gcEvery
 	}
+	return infer.GCEvery(*device)
+}
+
+// input copies a host batch to -device (one copy, as internal/train and
+// internal/infer do) and re-lays it out channels-last when that lever is on.
+func input(images []float32, shape ...int64) torchx.Tensor {
+	x := torchx.FromFloat32On(images, *device, shape...)
 	if !*chLast {
 		return x
 	}
@@ -230,7 +238,7 @@ func (t *trainer) trainStep(images []float32, ages, genders []int) float64 {
 	c := t.m.Config()
 	var loss float64
 	err := torchx.Catch(func() {
-		x := input(torchx.FromFloat32(images, int64(len(ages)), 1, int64(c.InputH), int64(c.InputW)))
+		x := input(images, int64(len(ages)), 1, int64(c.InputH), int64(c.InputW))
 		age, gender := t.m.Forward(x)
 		// As internal/train: the loss values are read once, after backward
 		// (the finiteness check that guards the update needs them).
@@ -250,14 +258,7 @@ func (t *trainer) trainStep(images []float32, ages, genders []int) float64 {
 		fail(err)
 	}
 	t.step++
-	every := *gcEvery
-	if every <= 0 {
-		every = 1
-		if *device != "cpu" {
-			every = 4
-		}
-	}
-	if t.step%int64(every) == 0 {
+	if t.step%int64(gcInterval()) == 0 {
 		s := time.Now()
 		torch.GC()
 		t.gcSeconds += time.Since(s).Seconds()
@@ -380,10 +381,11 @@ func benchInfer(res map[string]any) error {
 	default:
 		fail(fmt.Errorf("-grad-mode %q: want inference or nograd", *gradMode))
 	}
+	every, k := gcInterval(), 0
 	fwd := func() {
 		err := torchx.Catch(func() {
 			scope(func() {
-				x := input(torchx.FromFloat32(b.images, int64(b.n), 1, int64(c.InputH), int64(c.InputW)))
+				x := input(b.images, int64(b.n), 1, int64(c.InputH), int64(c.InputW))
 				age, _ := m.Forward(x)
 				_ = torchx.Float32s(age) // a host copy: waits for the device
 			})
@@ -391,7 +393,9 @@ func benchInfer(res map[string]any) error {
 		if err != nil {
 			fail(err)
 		}
-		torch.GC()
+		if k++; k%every == 0 {
+			torch.GC()
+		}
 	}
 	for range *warmup {
 		fwd()

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -222,6 +223,7 @@ func (g *Group) AverageGrads(params []torchx.Tensor, bucketBytes int64, extra []
 	var calls C.int64_t
 	start := time.Now()
 	msg := C.tx_group_allreduce_grads(g.h, &hs[0], C.int64_t(len(hs)), C.int64_t(bucketBytes), ex, C.int64_t(len(extra)), &calls)
+	runtime.KeepAlive(params) // the call saw only their at::Tensor pointers
 	g.stats.Elapsed += time.Since(start)
 	g.stats.Steps++
 	g.stats.Calls += int64(calls)
@@ -241,7 +243,9 @@ func (g *Group) Broadcast(ts []torchx.Tensor, root int) error {
 	for i, t := range ts {
 		hs[i] = C.TxTensor(*t.T)
 	}
-	if err := cerr(C.tx_group_broadcast(g.h, &hs[0], C.int64_t(len(hs)), C.int(root))); err != nil {
+	msg := C.tx_group_broadcast(g.h, &hs[0], C.int64_t(len(hs)), C.int(root))
+	runtime.KeepAlive(ts)
+	if err := cerr(msg); err != nil {
 		return g.peerErr("broadcast of tensors", err)
 	}
 	return nil

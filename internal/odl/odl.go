@@ -12,6 +12,7 @@ package odl
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 
 	"github.com/gaitord/gaitord/internal/torchx"
@@ -111,7 +112,12 @@ func GenderLoss(g Tensor, genders []int) (loss Tensor, known int, err error) {
 		target := torchx.FromInt64(lab, int64(len(lab)))
 		logits := g
 		if len(idx) < len(genders) {
-			logits = g.IndexSelect(0, onDevice(torchx.FromInt64(idx, int64(len(idx))), dev))
+			ix := onDevice(torchx.FromInt64(idx, int64(len(idx))), dev)
+			logits = g.IndexSelect(0, ix)
+			// gotorch passes only the at::Tensor pointers: keep both handles
+			// alive through the call (see torchx.keep).
+			runtime.KeepAlive(g)
+			runtime.KeepAlive(ix)
 		}
 		loss = torchx.CrossEntropy(logits, onDevice(target, dev))
 	})

@@ -121,6 +121,28 @@ func FromFloat32(data []float32, shape ...int64) Tensor {
 	return wrap(out)
 }
 
+// FromFloat32On is FromFloat32 onto device ("cpu", "cuda", "cuda:N"), with
+// one copy: on a GPU, straight from Go memory to the device.
+func FromFloat32On(data []float32, device string, shape ...int64) Tensor {
+	if device == "cpu" || device == "" {
+		return FromFloat32(data, shape...)
+	}
+	if len(data) != numel(shape) {
+		panic(&Error{Op: "from_float32_on", Msg: fmt.Sprintf("%d values for shape %v", len(data), shape)})
+	}
+	var out C.TxTensor
+	s, n := shapeArg(shape)
+	var p *C.float
+	if len(data) > 0 {
+		p = (*C.float)(unsafe.Pointer(&data[0]))
+	}
+	cd := C.CString(device)
+	defer C.free(unsafe.Pointer(cd))
+	check("from_float32_on", C.tx_from_float32_on(p, s, n, cd, &out))
+	runtime.KeepAlive(data)
+	return wrap(out)
+}
+
 // FromInt64 copies data into a new CPU int64 tensor of the given shape.
 func FromInt64(data []int64, shape ...int64) Tensor {
 	if len(data) != numel(shape) {
@@ -147,6 +169,7 @@ func Zeros(shape ...int64) Tensor {
 
 // Numel returns the number of elements of t.
 func Numel(t Tensor) int {
+	defer keep(t)
 	var n C.int64_t
 	check("numel", C.tx_numel(h(t), &n))
 	return int(n)
@@ -161,6 +184,7 @@ func Float32s(t Tensor) []float32 {
 
 // CopyTo copies t into dst, which must have exactly Numel(t) elements.
 func CopyTo(dst []float32, t Tensor) {
+	defer keep(t)
 	var p *C.float
 	if len(dst) > 0 {
 		p = (*C.float)(unsafe.Pointer(&dst[0]))
@@ -170,6 +194,7 @@ func CopyTo(dst []float32, t Tensor) {
 
 // To moves t to a device ("cpu", "cuda", "cuda:1").
 func To(t Tensor, device string) Tensor {
+	defer keep(t)
 	cs := C.CString(device)
 	defer C.free(unsafe.Pointer(cs))
 	var out C.TxTensor
@@ -179,6 +204,7 @@ func To(t Tensor, device string) Tensor {
 
 // Device names the device t lives on, e.g. "cpu" or "cuda:0".
 func Device(t Tensor) string {
+	defer keep(t)
 	var s *C.char
 	check("device", C.tx_device(h(t), &s))
 	defer C.tx_free(unsafe.Pointer(s))
@@ -187,32 +213,50 @@ func Device(t Tensor) string {
 
 // Clone returns a detached copy of t.
 func Clone(t Tensor) Tensor {
+	defer keep(t)
 	var out C.TxTensor
 	check("clone", C.tx_clone(h(t), &out))
 	return wrap(out)
 }
 
 // Copy_ copies src into dst in place (no autograd record).
-func Copy_(dst, src Tensor) { check("copy_", C.tx_copy_(h(dst), h(src))) }
+func Copy_(dst, src Tensor) {
+	defer keep(dst, src)
+	check("copy_", C.tx_copy_(h(dst), h(src)))
+}
 
 // Uniform_ fills t with uniform samples from [lo, hi) drawn from the default generator.
 func Uniform_(t Tensor, lo, hi float64) {
+	defer keep(t)
 	check("uniform_", C.tx_uniform_(h(t), C.double(lo), C.double(hi)))
 }
 
 // XavierUniform_ is torch.nn.init.xavier_uniform_: U(−b, b) with
 // b = gain·√(6/(fan_in+fan_out)).
 func XavierUniform_(t Tensor, gain float64) {
+	defer keep(t)
 	check("xavier_uniform_", C.tx_xavier_uniform_(h(t), C.double(gain)))
 }
 
 // Fill_ sets every element of t to v.
-func Fill_(t Tensor, v float64) { check("fill_", C.tx_fill_(h(t), C.double(v))) }
+func Fill_(t Tensor, v float64) {
+	defer keep(t)
+	check("fill_", C.tx_fill_(h(t), C.double(v)))
+}
 
 // SetRequiresGrad marks t as a leaf whose gradient autograd accumulates.
 func SetRequiresGrad(t Tensor, requires bool) {
+	defer keep(t)
 	check("set_requires_grad", C.tx_set_requires_grad(h(t), C.bool(requires)))
 }
+
+// keep holds tensors alive until the deferred call runs. Every wrapper
+// defers keep on its tensor arguments: the C call receives only the
+// at::Tensor pointers, and without it the Go handle of an argument not used
+// after the call may be collected, and its finalizer free the at::Tensor,
+// while libtorch still reads it (a long call, such as a whole convolution
+// block, made this visible as a crash after a few hundred steps).
+func keep(ts ...Tensor) { runtime.KeepAlive(ts) }
 
 func op1(name string, f func(*C.TxTensor) *C.char) Tensor {
 	var out C.TxTensor
@@ -223,6 +267,7 @@ func op1(name string, f func(*C.TxTensor) *C.char) Tensor {
 // Conv2d is a stride-1 2-D convolution with per-axis zero padding; b may be
 // the zero Tensor for no bias. x: (N, Cin, H, W), w: (Cout, Cin, kh, kw).
 func Conv2d(x, w, b Tensor, padH, padW int64) Tensor {
+	defer keep(x, w, b)
 	return op1("conv2d", func(o *C.TxTensor) *C.char {
 		return C.tx_conv2d(h(x), h(w), h(b), C.int64_t(padH), C.int64_t(padW), o)
 	})
@@ -235,6 +280,7 @@ func Conv2d(x, w, b Tensor, padH, padW int64) Tensor {
 // fastest with (channels-last single-channel convolution and pooling, see
 // native/torchx/torchx.cc) and returns a contiguous NCHW tensor.
 func ConvBlock(x, w, b Tensor, padH, padW int64, slope float64) Tensor {
+	defer keep(x, w, b)
 	return op1("conv_block", func(o *C.TxTensor) *C.char {
 		return C.tx_conv_block(h(x), h(w), h(b), C.int64_t(padH), C.int64_t(padW), C.double(slope), o)
 	})
@@ -244,6 +290,7 @@ func ConvBlock(x, w, b Tensor, padH, padW int64, slope float64) Tensor {
 // [start, start+length) of x (strips[i] = {start, length}), concatenated
 // along the height.
 func PartBlock(x, w, b Tensor, strips [][2]int64, padH, padW int64, slope float64) Tensor {
+	defer keep(x, w, b)
 	if len(strips) == 0 {
 		panic(&Error{Op: "part_block", Msg: "no strips"})
 	}
@@ -269,6 +316,7 @@ func SetCPULayouts(level int) int { return int(C.tx_set_cpu_layouts(C.int(level)
 
 // MaxPool2d is max pooling with a square kernel and stride.
 func MaxPool2d(x Tensor, kernel, stride int64) Tensor {
+	defer keep(x)
 	return op1("max_pool2d", func(o *C.TxTensor) *C.char {
 		return C.tx_max_pool2d(h(x), C.int64_t(kernel), C.int64_t(stride), o)
 	})
@@ -276,16 +324,19 @@ func MaxPool2d(x Tensor, kernel, stride int64) Tensor {
 
 // LeakyReLU is max(x, 0) + slope·min(x, 0).
 func LeakyReLU(x Tensor, slope float64) Tensor {
+	defer keep(x)
 	return op1("leaky_relu", func(o *C.TxTensor) *C.char { return C.tx_leaky_relu(h(x), C.double(slope), o) })
 }
 
 // Linear is x·wᵀ + b; b may be the zero Tensor.
 func Linear(x, w, b Tensor) Tensor {
+	defer keep(x, w, b)
 	return op1("linear", func(o *C.TxTensor) *C.char { return C.tx_linear(h(x), h(w), h(b), o) })
 }
 
 // Cat concatenates tensors along dim.
 func Cat(xs []Tensor, dim int64) Tensor {
+	defer runtime.KeepAlive(xs)
 	hs := (*[1 << 20]C.TxTensor)(C.malloc(C.size_t(len(xs)+1) * C.size_t(unsafe.Sizeof(C.TxTensor(nil)))))
 	defer C.free(unsafe.Pointer(hs))
 	for i, x := range xs {
@@ -296,6 +347,7 @@ func Cat(xs []Tensor, dim int64) Tensor {
 
 // Narrow returns the view x[..., start:start+length, ...] along dim.
 func Narrow(x Tensor, dim, start, length int64) Tensor {
+	defer keep(x)
 	return op1("narrow", func(o *C.TxTensor) *C.char {
 		return C.tx_narrow(h(x), C.int64_t(dim), C.int64_t(start), C.int64_t(length), o)
 	})
@@ -303,6 +355,7 @@ func Narrow(x Tensor, dim, start, length int64) Tensor {
 
 // Reshape returns x with a new shape (one dimension may be −1).
 func Reshape(x Tensor, shape ...int64) Tensor {
+	defer keep(x)
 	s, n := shapeArg(shape)
 	return op1("reshape", func(o *C.TxTensor) *C.char { return C.tx_reshape(h(x), s, n, o) })
 }
@@ -310,16 +363,19 @@ func Reshape(x Tensor, shape ...int64) Tensor {
 // Dropout zeroes elements with probability p and scales the rest by 1/(1−p)
 // when train is true; it is the identity otherwise.
 func Dropout(x Tensor, p float64, train bool) Tensor {
+	defer keep(x)
 	return op1("dropout", func(o *C.TxTensor) *C.char { return C.tx_dropout(h(x), C.double(p), C.bool(train), o) })
 }
 
 // Cumsum is the cumulative sum along dim.
 func Cumsum(x Tensor, dim int64) Tensor {
+	defer keep(x)
 	return op1("cumsum", func(o *C.TxTensor) *C.char { return C.tx_cumsum(h(x), C.int64_t(dim), o) })
 }
 
 // Pow raises every element to exponent.
 func Pow(x Tensor, exponent float64) Tensor {
+	defer keep(x)
 	return op1("pow", func(o *C.TxTensor) *C.char { return C.tx_pow(h(x), C.double(exponent), o) })
 }
 
@@ -328,57 +384,68 @@ func Square(x Tensor) Tensor { return Pow(x, 2) }
 
 // Clamp limits every element to [lo, hi].
 func Clamp(x Tensor, lo, hi float64) Tensor {
+	defer keep(x)
 	return op1("clamp", func(o *C.TxTensor) *C.char { return C.tx_clamp(h(x), C.double(lo), C.double(hi), o) })
 }
 
 // Sigmoid is 1/(1+e^−x).
 func Sigmoid(x Tensor) Tensor {
+	defer keep(x)
 	return op1("sigmoid", func(o *C.TxTensor) *C.char { return C.tx_sigmoid(h(x), o) })
 }
 
 // Softmax along dim.
 func Softmax(x Tensor, dim int64) Tensor {
+	defer keep(x)
 	return op1("softmax", func(o *C.TxTensor) *C.char { return C.tx_softmax(h(x), C.int64_t(dim), o) })
 }
 
 // SumDim sums over dim.
 func SumDim(x Tensor, dim int64, keepdim bool) Tensor {
+	defer keep(x)
 	return op1("sum", func(o *C.TxTensor) *C.char { return C.tx_sum_dim(h(x), C.int64_t(dim), C.bool(keepdim), o) })
 }
 
 // MeanDim averages over dim.
 func MeanDim(x Tensor, dim int64, keepdim bool) Tensor {
+	defer keep(x)
 	return op1("mean", func(o *C.TxTensor) *C.char { return C.tx_mean_dim(h(x), C.int64_t(dim), C.bool(keepdim), o) })
 }
 
 // Mean averages every element into a scalar tensor.
 func Mean(x Tensor) Tensor {
+	defer keep(x)
 	return op1("mean", func(o *C.TxTensor) *C.char { return C.tx_mean(h(x), o) })
 }
 
 // Add is a + alpha·b.
 func Add(a, b Tensor, alpha float64) Tensor {
+	defer keep(a, b)
 	return op1("add", func(o *C.TxTensor) *C.char { return C.tx_add(h(a), h(b), C.double(alpha), o) })
 }
 
 // Sub is a − b.
 func Sub(a, b Tensor) Tensor {
+	defer keep(a, b)
 	return op1("sub", func(o *C.TxTensor) *C.char { return C.tx_sub(h(a), h(b), o) })
 }
 
 // MulScalar is s·x.
 func MulScalar(x Tensor, s float64) Tensor {
+	defer keep(x)
 	return op1("mul", func(o *C.TxTensor) *C.char { return C.tx_mul_scalar(h(x), C.double(s), o) })
 }
 
 // AddScalar is x + s.
 func AddScalar(x Tensor, s float64) Tensor {
+	defer keep(x)
 	return op1("add", func(o *C.TxTensor) *C.char { return C.tx_add_scalar(h(x), C.double(s), o) })
 }
 
 // BCEWithLogits is the mean over all elements of
 // −[t·log σ(z) + (1−t)·log(1−σ(z))], computed stably from the logits z.
 func BCEWithLogits(logits, target Tensor) Tensor {
+	defer keep(logits, target)
 	return op1("binary_cross_entropy_with_logits", func(o *C.TxTensor) *C.char {
 		return C.tx_bce_with_logits(h(logits), h(target), o)
 	})
@@ -387,14 +454,19 @@ func BCEWithLogits(logits, target Tensor) Tensor {
 // CrossEntropy is the mean softmax cross-entropy of logits (N, C) against
 // int64 class indices (N).
 func CrossEntropy(logits, target Tensor) Tensor {
+	defer keep(logits, target)
 	return op1("cross_entropy", func(o *C.TxTensor) *C.char { return C.tx_cross_entropy(h(logits), h(target), o) })
 }
 
 // Backward accumulates the gradients of the scalar loss into the leaves.
-func Backward(loss Tensor) { check("backward", C.tx_backward(h(loss))) }
+func Backward(loss Tensor) {
+	defer keep(loss)
+	check("backward", C.tx_backward(h(loss)))
+}
 
 // Grad returns t's accumulated gradient and whether it is defined.
 func Grad(t Tensor) (Tensor, bool) {
+	defer keep(t)
 	var out C.TxTensor
 	var defined C.bool
 	check("grad", C.tx_grad(h(t), &out, &defined))
@@ -407,6 +479,7 @@ func Grad(t Tensor) (Tensor, bool) {
 // ZeroGrad drops the accumulated gradients of params (sets them to None, as
 // PyTorch's zero_grad(set_to_none=True)).
 func ZeroGrad(params []Tensor) {
+	defer runtime.KeepAlive(params)
 	if len(params) == 0 {
 		return
 	}
@@ -416,6 +489,7 @@ func ZeroGrad(params []Tensor) {
 }
 
 func handles(ts []Tensor) *C.TxTensor {
+	defer runtime.KeepAlive(ts)
 	p := (*[1 << 20]C.TxTensor)(C.malloc(C.size_t(len(ts)+1) * C.size_t(unsafe.Sizeof(C.TxTensor(nil)))))
 	for i, t := range ts {
 		p[i] = h(t)
@@ -460,6 +534,9 @@ func InferenceModeEnabled() bool { return bool(C.tx_is_inference_mode()) }
 // added to the gradient) to every parameter with a gradient, updating the
 // moment estimates expAvg and expAvgSq in place. step counts from 1.
 func AdamStep(params, expAvg, expAvgSq []Tensor, step int64, lr, beta1, beta2, eps, weightDecay float64) {
+	defer runtime.KeepAlive(params)
+	defer runtime.KeepAlive(expAvg)
+	defer runtime.KeepAlive(expAvgSq)
 	if len(params) != len(expAvg) || len(params) != len(expAvgSq) {
 		panic(&Error{Op: "adam", Msg: fmt.Sprintf("%d params, %d exp_avg, %d exp_avg_sq", len(params), len(expAvg), len(expAvgSq))})
 	}
@@ -493,6 +570,7 @@ func SetAdamMode(m AdamMode) AdamMode { return AdamMode(C.tx_set_adam_mode(C.int
 
 // Item returns the value of a one-element tensor.
 func Item(t Tensor) float64 {
+	defer keep(t)
 	var v C.double
 	check("item", C.tx_item(h(t), &v))
 	return float64(v)
@@ -500,6 +578,7 @@ func Item(t Tensor) float64 {
 
 // AllFinite reports whether no element of t is NaN or infinite.
 func AllFinite(t Tensor) bool {
+	defer keep(t)
 	var ok C.bool
 	check("isfinite", C.tx_all_finite(h(t), &ok))
 	return bool(ok)
@@ -552,14 +631,19 @@ func MKLDNNEnabled() bool { return bool(C.tx_mkldnn_enabled()) }
 // oneDNN treats as channels-last (contiguous(ChannelsLast) would leave its
 // NCHW strides unchanged).
 func ChannelsLast(x Tensor) Tensor {
+	defer keep(x)
 	return op1("channels_last", func(o *C.TxTensor) *C.char { return C.tx_channels_last(h(x), o) })
 }
 
 // ChannelsLast_ re-lays a 4-D parameter out channels-last in place.
-func ChannelsLast_(p Tensor) { check("channels_last_", C.tx_channels_last_(h(p))) }
+func ChannelsLast_(p Tensor) {
+	defer keep(p)
+	check("channels_last_", C.tx_channels_last_(h(p)))
+}
 
 // Strides returns t's strides in elements.
 func Strides(t Tensor) []int64 {
+	defer keep(t)
 	s := make([]int64, len(t.Shape()))
 	if len(s) == 0 {
 		return s

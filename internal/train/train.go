@@ -469,7 +469,7 @@ func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, 
 			return es, ErrInterrupted
 		}
 		l, stop, err := t.trainStep(ctx, b, lr)
-		if t.step%int64(gcEvery(t.h.Device)) == 0 {
+		if t.step%int64(infer.GCEvery(t.h.Device)) == 0 {
 			infer.GC()
 		}
 		if err != nil {
@@ -507,17 +507,6 @@ func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, 
 	return es, nil
 }
 
-// gcEvery is how many steps pass between gotorch GCs, which free the
-// steps' tensors (every tensor of a step is dead when it returns). On a CPU
-// a GC (about 0.5–2.5 ms) is noise beside a step; on a GPU a step takes a
-// few milliseconds, so the activations of 4 steps wait for one GC instead.
-func gcEvery(device string) int {
-	if device == "cpu" {
-		return 1
-	}
-	return 4
-}
-
 // votes are what the ranks agree on in a step's all-reduce: how many were
 // interrupted (Ctrl-C) and how many saw a non-finite loss.
 type votes struct{ interrupt, nonFinite int }
@@ -538,10 +527,7 @@ func (t *trainer) trainStep(ctx context.Context, b dataset.Batch, lr float64) (l
 	defer func() { l.Total = model.Tensor{} }()
 	var gerr error
 	cerr := torchx.Catch(func() {
-		x := torchx.FromFloat32(b.Images, int64(n), 1, int64(h.Model.InputH), int64(h.Model.InputW))
-		if h.Device != "cpu" {
-			x = torchx.To(x, h.Device)
-		}
+		x := torchx.FromFloat32On(b.Images, h.Device, int64(n), 1, int64(h.Model.InputH), int64(h.Model.InputW))
 		age, gender := t.m.Forward(x)
 		l, err = odl.ObjectiveDeferred(age, gender, b.Ages, b.Genders, h.Model.MinAge, h.Loss)
 		if err != nil {
@@ -639,12 +625,15 @@ func (t *trainer) validate() (metrics.Summary, error) {
 // samples, in order) and returns one evaluation record per sample.
 func Predict(m *model.GLCNN, loader *dataset.Loader, samples []dataset.Sample) ([]metrics.Prediction, error) {
 	preds := make([]metrics.Prediction, 0, len(samples))
+	every, k := infer.GCEvery(m.Device()), 0
 	for b := range loader.Epoch(0) {
 		if b.Err != nil {
 			return nil, b.Err
 		}
 		out, err := infer.Batch(m, b.Images, len(b.Ages))
-		infer.GC()
+		if k++; k%every == 0 {
+			infer.GC()
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -166,6 +166,17 @@ const char *tx_from_float32(const float *data, const int64_t *shape, int64_t ndi
   });
 }
 
+const char *tx_from_float32_on(const float *data, const int64_t *shape, int64_t ndim, const char *device,
+                               TxTensor *out) {
+  return guard([&] {
+    at::IntArrayRef sizes(shape, ndim);
+    at::Tensor host = at::from_blob(const_cast<float *>(data), sizes, at::kFloat);
+    const at::Device dev{std::string(device)};
+    // A blocking copy: data is only read during this call.
+    put(out, dev.is_cpu() ? host.clone() : host.to(dev, at::kFloat, /*non_blocking=*/false, /*copy=*/true));
+  });
+}
+
 const char *tx_from_int64(const int64_t *data, const int64_t *shape, int64_t ndim, TxTensor *out) {
   return guard([&] {
     at::IntArrayRef sizes(shape, ndim);

@@ -19,6 +19,10 @@ void tx_free(void *p);
 
 /* construction and copies */
 const char *tx_from_float32(const float *data, const int64_t *shape, int64_t ndim, TxTensor *out);
+/* tx_from_float32_on copies data straight to device ("cpu", "cuda:N"):
+ * one host-to-device copy, no intermediate CPU tensor. */
+const char *tx_from_float32_on(const float *data, const int64_t *shape, int64_t ndim, const char *device,
+                               TxTensor *out);
 const char *tx_from_int64(const int64_t *data, const int64_t *shape, int64_t ndim, TxTensor *out);
 const char *tx_zeros(const int64_t *shape, int64_t ndim, TxTensor *out);
 const char *tx_copy_float32(TxTensor x, float *dst, int64_t n);
