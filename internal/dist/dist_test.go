@@ -295,13 +295,7 @@ func TestDeadPeerFailsWithinTimeout(t *testing.T) {
 	if ee, ok := errs[1].(*exec.ExitError); !ok || ee.ExitCode() != 7 {
 		t.Fatalf("rank 1: %v, want exit 7", errs[1])
 	}
-	var r struct {
-		Error   string
-		Seconds float64
-	}
-	if err := json.Unmarshal([]byte(outs[0]), &r); err != nil {
-		t.Fatalf("rank 0 output %q: %v", outs[0], err)
-	}
+	r := failure(t, outs[0])
 	if !strings.Contains(r.Error, "rank 0 of 2: gradient all-reduce failed") || !strings.Contains(r.Error, "another rank probably stopped") {
 		t.Errorf("error %q does not say what failed and why", r.Error)
 	}
@@ -311,19 +305,25 @@ func TestDeadPeerFailsWithinTimeout(t *testing.T) {
 	t.Logf("rank 0 noticed the dead peer after %.2f s: %s", r.Seconds, r.Error)
 }
 
+// failure decodes the report of a rank whose collective failed.
+func failure(t *testing.T, out string) (r struct {
+	Error   string
+	Seconds float64
+}) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("rank 0 output %q: %v", out, err)
+	}
+	return r
+}
+
 // A rank that hangs (alive but silent) stops the others within the timeout.
 func TestHungPeerFailsAtTheTimeout(t *testing.T) {
 	outs, errs := runWorkers(t, 2, "hang")
 	if errs[0] != nil {
 		t.Fatalf("rank 0: %v", errs[0])
 	}
-	var r struct {
-		Error   string
-		Seconds float64
-	}
-	if err := json.Unmarshal([]byte(outs[0]), &r); err != nil {
-		t.Fatalf("rank 0 output %q: %v", outs[0], err)
-	}
+	r := failure(t, outs[0])
 	if r.Seconds < 2.5 || r.Seconds > 8 || !strings.Contains(r.Error, "gradient all-reduce failed") {
 		t.Fatalf("rank 0 gave up after %.1f s (timeout 3 s): %s", r.Seconds, r.Error)
 	}

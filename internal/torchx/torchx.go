@@ -106,7 +106,11 @@ func numel(shape []int64) int {
 }
 
 // FromFloat32 copies data into a new CPU float32 tensor of the given shape.
-func FromFloat32(data []float32, shape ...int64) Tensor {
+func FromFloat32(data []float32, shape ...int64) Tensor { return FromFloat32On(data, "cpu", shape...) }
+
+// FromFloat32On is FromFloat32 onto device ("cpu", "cuda", "cuda:N"), with
+// one copy: on a GPU, straight from Go memory to the device.
+func FromFloat32On(data []float32, device string, shape ...int64) Tensor {
 	if len(data) != numel(shape) {
 		panic(&Error{Op: "from_float32", Msg: fmt.Sprintf("%d values for shape %v", len(data), shape)})
 	}
@@ -116,29 +120,13 @@ func FromFloat32(data []float32, shape ...int64) Tensor {
 	if len(data) > 0 {
 		p = (*C.float)(unsafe.Pointer(&data[0]))
 	}
-	check("from_float32", C.tx_from_float32(p, s, n, &out))
-	runtime.KeepAlive(data)
-	return wrap(out)
-}
-
-// FromFloat32On is FromFloat32 onto device ("cpu", "cuda", "cuda:N"), with
-// one copy: on a GPU, straight from Go memory to the device.
-func FromFloat32On(data []float32, device string, shape ...int64) Tensor {
 	if device == "cpu" || device == "" {
-		return FromFloat32(data, shape...)
+		check("from_float32", C.tx_from_float32(p, s, n, &out))
+	} else {
+		cd := C.CString(device)
+		defer C.free(unsafe.Pointer(cd))
+		check("from_float32", C.tx_from_float32_on(p, s, n, cd, &out))
 	}
-	if len(data) != numel(shape) {
-		panic(&Error{Op: "from_float32_on", Msg: fmt.Sprintf("%d values for shape %v", len(data), shape)})
-	}
-	var out C.TxTensor
-	s, n := shapeArg(shape)
-	var p *C.float
-	if len(data) > 0 {
-		p = (*C.float)(unsafe.Pointer(&data[0]))
-	}
-	cd := C.CString(device)
-	defer C.free(unsafe.Pointer(cd))
-	check("from_float32_on", C.tx_from_float32_on(p, s, n, cd, &out))
 	runtime.KeepAlive(data)
 	return wrap(out)
 }

@@ -2,6 +2,8 @@
 // rendezvous, Gloo on CPU, NCCL on CUDA). See dist.h.
 #include "dist.h"
 
+#include "guard.h"
+
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 #include <torch/version.h>
@@ -37,27 +39,8 @@ using Backend = c10d::Backend;
 using Backend = c10d::ProcessGroup;
 #endif
 
-char *dup(const std::string &s) {
-  char *p = static_cast<char *>(std::malloc(s.size() + 1));
-  std::memcpy(p, s.c_str(), s.size() + 1);
-  return p;
-}
-
-template <typename F>
-const char *guard(F f) {
-  try {
-    f();
-    return nullptr;
-  } catch (const c10::Error &e) {
-    return dup(e.what_without_backtrace());
-  } catch (const std::exception &e) {
-    return dup(e.what());
-  } catch (...) {
-    return dup("unknown C++ exception");
-  }
-}
-
-at::Tensor &T(TxTensor t) { return *static_cast<at::Tensor *>(t); }
+using torchx_detail::guard;
+using torchx_detail::T;
 
 struct Group {
   c10::intrusive_ptr<c10d::Store> store;

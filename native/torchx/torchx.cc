@@ -2,6 +2,8 @@
 // See torchx.h for the calling convention.
 #include "torchx.h"
 
+#include "guard.h"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
@@ -24,28 +26,9 @@
 
 namespace {
 
-char *dup(const std::string &s) {
-  char *p = static_cast<char *>(std::malloc(s.size() + 1));
-  std::memcpy(p, s.c_str(), s.size() + 1);
-  return p;
-}
-
-// guard runs f and turns any C++ exception into a message for Go.
-template <typename F>
-const char *guard(F f) {
-  try {
-    f();
-    return nullptr;
-  } catch (const c10::Error &e) {
-    return dup(e.what_without_backtrace());
-  } catch (const std::exception &e) {
-    return dup(e.what());
-  } catch (...) {
-    return dup("unknown C++ exception");
-  }
-}
-
-at::Tensor &T(TxTensor t) { return *static_cast<at::Tensor *>(t); }
+using torchx_detail::dup;
+using torchx_detail::guard;
+using torchx_detail::T;
 
 void put(TxTensor *out, at::Tensor t) { *out = new at::Tensor(std::move(t)); }
 

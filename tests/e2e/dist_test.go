@@ -190,16 +190,7 @@ func TestDataParallelRankDeathThenResumeAlone(t *testing.T) {
 func TestDataParallelCtrlCSavesOnceAndResumesWithMoreRanks(t *testing.T) {
 	data := dataset(t)
 	dir := filepath.Join(t.TempDir(), "int")
-	cmd := exec.Command(bin, append(smallTrain(t, data, dir, 2), "--nproc", "2")...)
-	cmd.Env = append(os.Environ(), "GAITORD_CACHE="+t.TempDir())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	cmd, stderr, done := startTrain(t, append(smallTrain(t, data, dir, 2), "--nproc", "2"), true)
 	waitCheckpoint(t, dir, 1, done)
 	time.Sleep(2 * time.Second) // a few steps into epoch 2
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {

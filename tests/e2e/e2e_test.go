@@ -258,18 +258,29 @@ func TestKillResumeMatchesUninterrupted(t *testing.T) {
 	}
 }
 
-func TestSIGINTSavesAndResumes(t *testing.T) {
-	data := dataset(t)
-	dir := filepath.Join(t.TempDir(), "int")
-	cmd := exec.Command(bin, smallTrain(t, data, dir, 2)...)
+// startTrain starts gaitord with args (in its own process group when pgid
+// is set, as a terminal's job) and returns it, its stderr and its exit.
+func startTrain(t *testing.T, args []string, pgid bool) (*exec.Cmd, *bytes.Buffer, <-chan error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "GAITORD_CACHE="+t.TempDir())
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	if pgid {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	return cmd, stderr, done
+}
+
+func TestSIGINTSavesAndResumes(t *testing.T) {
+	data := dataset(t)
+	dir := filepath.Join(t.TempDir(), "int")
+	cmd, stderr, done := startTrain(t, smallTrain(t, data, dir, 2), false)
 	waitCheckpoint(t, dir, 1, done)
 	time.Sleep(2 * time.Second) // a few steps into epoch 2
 	cmd.Process.Signal(os.Interrupt)
