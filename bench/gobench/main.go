@@ -84,7 +84,9 @@ func main() {
 	}
 	torchx.SetMKLDNNEnabled(*mkldnn)
 	torchx.SetCPULayouts(*layouts)
-	torchx.SetFusedAdam(*fusedAdm)
+	if !*fusedAdm {
+		torchx.SetAdamMode(torchx.AdamOpByOp)
+	}
 	if err := model.CheckDevice(*device); err != nil {
 		fail(err)
 	}

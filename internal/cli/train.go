@@ -230,7 +230,7 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 			backend = dist.BackendFor(cfg.Train.Device)
 		}
 		group, err = dist.Join(job, dist.Options{Backend: backend, Device: cfg.Train.Device,
-			Timeout: time.Duration(cfg.Dist.TimeoutS * float64(time.Second))})
+			Timeout: cfg.Dist.Timeout()})
 		if err != nil {
 			return err
 		}
@@ -299,7 +299,7 @@ func launchWorkers(s Streams, g *Global, o *TrainOptions, cfg config.Config) err
 	err = dist.Launch(ctx, dist.LaunchOptions{
 		NProc: o.NProc, Exe: exe, Args: o.WorkerArgs, Env: os.Environ(), MasterPort: o.MasterPort,
 		Stdout: s.Out, Stderr: s.Err,
-		Grace: time.Duration(cfg.Dist.TimeoutS*float64(time.Second)) + 30*time.Second,
+		Grace: cfg.Dist.Timeout() + 30*time.Second,
 	})
 	var we *dist.WorkerError
 	if errors.As(err, &we) && we.Code == ExitInterrupted {

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gaitord/gaitord/internal/atomicfile"
 
@@ -50,6 +51,9 @@ type Dist struct {
 	TimeoutS float64 `mapstructure:"timeout_s" yaml:"timeout_s"` // rendezvous and per-collective timeout, seconds, > 0
 	BucketMB float64 `mapstructure:"bucket_mb" yaml:"bucket_mb"` // gradient all-reduce bucket cap, MiB, > 0
 }
+
+// Timeout is TimeoutS as a duration.
+func (d Dist) Timeout() time.Duration { return time.Duration(d.TimeoutS * float64(time.Second)) }
 
 // Model is the network's shape (section "model").
 type Model struct {

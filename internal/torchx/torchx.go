@@ -539,11 +539,6 @@ func AdamStep(params, expAvg, expAvgSq []Tensor, step int64, lr, beta1, beta2, e
 		C.double(lr), C.double(beta1), C.double(beta2), C.double(eps), C.double(weightDecay)))
 }
 
-// SetFusedAdam switches AdamStep's one-pass update of contiguous CPU
-// float32 tensors on (the default) or off (op by op, as torch.optim.Adam's
-// single-tensor path); a benchmark lever. It returns the previous setting.
-func SetFusedAdam(on bool) bool { return bool(C.tx_set_fused_adam(C.bool(on))) }
-
 // AdamMode selects AdamStep's update path (a benchmark and test lever).
 type AdamMode int
 

@@ -260,10 +260,10 @@ func TestLayoutAndBackendSwitches(t *testing.T) {
 }
 
 // benchAdam times one AdamStep over the GL-CNN's parameter sizes (64×44,
-// K = 100: 6.9 M values), fused or op by op.
-func benchAdam(b *testing.B, fused bool) {
+// K = 100: 6.9 M values), on one of its paths.
+func benchAdam(b *testing.B, mode AdamMode) {
 	SetNumThreads(2)
-	defer SetFusedAdam(SetFusedAdam(fused))
+	defer SetAdamMode(SetAdamMode(mode))
 	sizes := [][]int64{{32, 1, 7, 7}, {32}, {64, 32, 7, 7}, {64}, {32, 1, 7, 7}, {32}, {64, 32, 5, 7}, {64},
 		{128, 128, 5, 5}, {128}, {1024, 5120}, {1024}, {1024, 1024}, {1024}, {100, 1024}, {100}, {2, 1024}, {2}}
 	var ps, ms, vs []Tensor
@@ -280,8 +280,9 @@ func benchAdam(b *testing.B, fused bool) {
 	}
 }
 
-func BenchmarkAdamFused(b *testing.B)  { benchAdam(b, true) }
-func BenchmarkAdamOpByOp(b *testing.B) { benchAdam(b, false) }
+func BenchmarkAdamFused(b *testing.B)   { benchAdam(b, AdamFused) }
+func BenchmarkAdamOpByOp(b *testing.B)  { benchAdam(b, AdamOpByOp) }
+func BenchmarkAdamForeach(b *testing.B) { benchAdam(b, AdamForeach) }
 
 // AdamStep, fused and op by op, against torch.optim.Adam itself: three
 // steps of loss Σ(p − c)² on tensors of 5 (scalar tail only), 4099 and

@@ -102,7 +102,6 @@ type Result struct {
 	LastMAE     float64
 	LastCS5     float64
 	Interrupted bool
-	AllReduce   dist.Stats // gradient all-reduces, when data-parallel
 }
 
 // ErrInterrupted is returned when the context was cancelled (Ctrl-C) and the
@@ -127,7 +126,8 @@ type trainer struct {
 	expAvgSq []model.Tensor
 	step     int64
 	best     float64
-	world    int // data-parallel ranks (1 alone)
+	rank     int // this process's rank, and the number of ranks
+	world    int // (0 and 1 alone)
 }
 
 // Run trains until Hyper.Epochs are complete, the context is cancelled (the
@@ -142,7 +142,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if h.BatchSize <= 0 || h.Epochs <= 0 {
 		return Result{}, fmt.Errorf("train: batch size %d, epochs %d: both must be positive", h.BatchSize, h.Epochs)
 	}
-	rank0 := o.Group == nil || o.Group.Rank() == 0
+	rank, world := 0, 1
+	if o.Group != nil {
+		rank, world = o.Group.Rank(), o.Group.Size()
+	}
+	rank0 := rank == 0
 	if !rank0 {
 		o.Log = nil
 	}
@@ -150,10 +154,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	t := &trainer{o: o, h: h, m: m, params: m.Params(), best: math.Inf(1), world: 1}
-	if o.Group != nil {
-		t.world = o.Group.Size()
-	}
+	t := &trainer{o: o, h: h, m: m, params: m.Params(), best: math.Inf(1), rank: rank, world: world}
 	if err := torchx.Catch(func() {
 		for _, p := range t.params {
 			z := torchx.Zeros(p.Shape()...)
@@ -194,10 +195,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	res := Result{BestMAE: t.best, Epochs: startEpoch, Steps: t.step}
 	defer infer.FinishGC()
-	rank := 0
-	if o.Group != nil {
-		rank = o.Group.Rank()
-	}
 	perRank := (len(o.Train) + t.world - 1) / t.world // DistributedSampler pads to equal shards
 	loader := dataset.NewLoader(o.Train, dataset.LoaderOptions{
 		BatchSize: h.BatchSize, Shuffle: true, Seed: h.Seed, DropLast: perRank > h.BatchSize,
@@ -209,12 +206,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	last := filepath.Join(o.RunDir, LastFile)
 	for epoch := startEpoch; epoch < h.Epochs; epoch++ {
 		lr := h.Schedule.LR(h.LR, epoch, h.Epochs)
+		var comm dist.Stats // the group's all-reduce counters before the epoch
+		if o.Group != nil {
+			comm = o.Group.Stats()
+		}
 		es, err := t.epoch(ctx, loader, epoch, lr, skipBatches)
 		skipBatches = 0
 		res.Steps = t.step
-		if o.Group != nil {
-			res.AllReduce = o.Group.Stats()
-		}
 		if errors.Is(err, ErrInterrupted) {
 			res.Interrupted = true
 			if serr := t.save(last, epoch, es.batches); serr != nil {
@@ -240,9 +238,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			ODL: es.odl / float64(max(es.n, 1)), Gender: es.gender / float64(max(es.n, 1)), SamplesPerSec: es.samplesPerSec(),
 			ValN: val.N, ValMAE: val.MAE, ValCS5: cs5(val), Best: improved, Seconds: es.seconds}
 		if o.Group != nil {
+			now := o.Group.Stats()
 			row.WorldSize = t.world
-			row.AllReduceSeconds = o.Group.Stats().Elapsed.Seconds() - es.commBefore
-			row.AllReduceCalls = o.Group.Stats().Calls - es.callsBefore
+			row.AllReduceSeconds = (now.Elapsed - comm.Elapsed).Seconds()
+			row.AllReduceCalls = now.Calls - comm.Calls
 		}
 		if rank0 {
 			if err := appendMetrics(filepath.Join(o.RunDir, MetricsFile), row); err != nil {
@@ -279,9 +278,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err := t.save(filepath.Join(o.RunDir, BestFile), res.Epochs, 0); err != nil {
 			return res, err
 		}
-	}
-	if o.Group != nil {
-		res.AllReduce = o.Group.Stats()
 	}
 	return res, nil
 }
@@ -419,8 +415,6 @@ type epochStats struct {
 	n, batches, samples        int
 	loss, ranking, odl, gender float64
 	seconds                    float64
-	commBefore                 float64 // the group's all-reduce seconds when the epoch began
-	callsBefore                int64   // and its all-reduce calls
 }
 
 func (e epochStats) meanLoss() float64 { return e.loss / float64(max(e.n, 1)) }
@@ -434,9 +428,6 @@ func (e epochStats) samplesPerSec() float64 {
 func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, lr float64, skip int) (epochStats, error) {
 	var es epochStats
 	es.batches = skip
-	if g := t.o.Group; g != nil {
-		es.commBefore, es.callsBefore = g.Stats().Elapsed.Seconds(), g.Stats().Calls
-	}
 	total := loader.NumBatches()
 	var bar *progressbar.ProgressBar
 	if t.o.Progress && t.o.Log != nil {
@@ -525,7 +516,6 @@ func (t *trainer) trainStep(ctx context.Context, b dataset.Batch, lr float64) (l
 	// The loss tensor must not outlive the step, on any path: the caller's
 	// GC waits for every tensor of the step to be freed.
 	defer func() { l.Total = model.Tensor{} }()
-	var gerr error
 	cerr := torchx.Catch(func() {
 		x := torchx.FromFloat32On(b.Images, h.Device, int64(n), 1, int64(h.Model.InputH), int64(h.Model.InputW))
 		age, gender := t.m.Forward(x)
@@ -556,7 +546,7 @@ func (t *trainer) trainStep(ctx context.Context, b dataset.Batch, lr float64) (l
 			if !ok {
 				flags[1] = 1
 			}
-			if gerr = g.AverageGrads(t.params, t.o.BucketBytes, flags); gerr != nil {
+			if err = g.AverageGrads(t.params, t.o.BucketBytes, flags); err != nil {
 				return
 			}
 			v = votes{interrupt: int(flags[0]), nonFinite: int(flags[1])}
@@ -568,9 +558,6 @@ func (t *trainer) trainStep(ctx context.Context, b dataset.Batch, lr float64) (l
 	})
 	if cerr != nil {
 		return l, v, cerr
-	}
-	if gerr != nil {
-		return l, v, gerr
 	}
 	return l, v, err
 }
@@ -652,7 +639,7 @@ func Predict(m *model.GLCNN, loader *dataset.Loader, samples []dataset.Sample) (
 
 // save writes a checkpoint; in a data-parallel run only rank 0 does.
 func (t *trainer) save(path string, epoch, batchesDone int) error {
-	if t.o.Group != nil && t.o.Group.Rank() != 0 {
+	if t.rank != 0 {
 		return nil
 	}
 	st := &checkpoint.State{WorldSize: t.world,

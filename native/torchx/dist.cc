@@ -63,6 +63,27 @@ void broadcast(Group &g, at::Tensor &t, int root) {
   g.pg->broadcast(v, o)->wait();
 }
 
+// flatten lays ts (then tail, when defined) end to end as one 1-D tensor of
+// opts, the buffer of a single collective.
+at::Tensor flatten(const std::vector<at::Tensor> &ts, const at::TensorOptions &opts,
+                   const at::Tensor &tail = at::Tensor()) {
+  std::vector<at::Tensor> parts;
+  parts.reserve(ts.size() + 1);
+  for (const at::Tensor &t : ts) parts.push_back(t.reshape({-1}).to(opts));
+  if (tail.defined()) parts.push_back(tail.to(opts));
+  return at::cat(parts);
+}
+
+// unflatten copies flat's consecutive slices back into ts (flatten's inverse).
+void unflatten(const at::Tensor &flat, std::vector<at::Tensor> &ts) {
+  int64_t off = 0;
+  for (at::Tensor &t : ts) {
+    const int64_t m = t.numel();
+    t.copy_(flat.narrow(0, off, m).view(t.sizes()));
+    off += m;
+  }
+}
+
 bool is_loopback(const std::string &addr) {
   return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
 }
@@ -157,21 +178,13 @@ const char *tx_group_allreduce_grads(TxGroup gh, TxTensor *params, int64_t n,
         j++;
       } while (j < n && bytes + grads[j].numel() * grads[j].element_size() <= bucket_bytes);
       const bool last = j == n;
-      std::vector<at::Tensor> parts;
-      for (int64_t k = i; k < j; k++) parts.push_back(grads[k].reshape({-1}).to(opts));
-      if (last && n_extra > 0) {
-        parts.push_back(at::from_blob(extra, {n_extra}, at::kDouble).to(opts));
-      }
-      at::Tensor flat = at::cat(parts);
+      std::vector<at::Tensor> bucket(grads.begin() + i, grads.begin() + j);
+      at::Tensor flat = flatten(bucket, opts,
+                                last && n_extra > 0 ? at::from_blob(extra, {n_extra}, at::kDouble) : at::Tensor());
       allreduce(g, flat);
       (*calls)++;
       flat.narrow(0, 0, numel).div_(g.size);
-      int64_t off = 0;
-      for (int64_t k = i; k < j; k++) {
-        const int64_t m = grads[k].numel();
-        grads[k].copy_(flat.narrow(0, off, m).view(grads[k].sizes()));
-        off += m;
-      }
+      unflatten(flat, bucket);
       if (last && n_extra > 0) {
         at::Tensor e = flat.narrow(0, numel, n_extra).to(at::kCPU, at::kDouble).contiguous();
         std::memcpy(extra, e.data_ptr<double>(), n_extra * sizeof(double));
@@ -186,18 +199,11 @@ const char *tx_group_broadcast(TxGroup gh, TxTensor *tensors, int64_t n, int roo
     Group &g = G(gh);
     at::NoGradGuard ng;
     TORCH_CHECK(n > 0, "nothing to broadcast");
-    std::vector<at::Tensor> parts;
-    const auto opts = T(tensors[0]).options();
-    for (int64_t i = 0; i < n; i++) parts.push_back(T(tensors[i]).reshape({-1}).to(opts));
-    at::Tensor flat = at::cat(parts);
+    std::vector<at::Tensor> ts;
+    for (int64_t i = 0; i < n; i++) ts.push_back(T(tensors[i]));  // shares each tensor's storage
+    at::Tensor flat = flatten(ts, ts[0].options());
     broadcast(g, flat, root);
-    int64_t off = 0;
-    for (int64_t i = 0; i < n; i++) {
-      at::Tensor &t = T(tensors[i]);
-      const int64_t m = t.numel();
-      t.copy_(flat.narrow(0, off, m).view(t.sizes()));
-      off += m;
-    }
+    unflatten(flat, ts);
   });
 }
 

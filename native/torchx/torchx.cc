@@ -397,7 +397,6 @@ std::atomic<int> adam_mode{1};
 
 int tx_set_adam_mode(int mode) { return adam_mode.exchange(mode); }
 
-bool tx_set_fused_adam(bool on) { return adam_mode.exchange(on ? 1 : 0) != 0; }
 
 int tx_set_cpu_layouts(int level) { return cpu_layouts.exchange(level); }
 

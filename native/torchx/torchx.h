@@ -90,10 +90,8 @@ bool tx_is_inference_mode(void);
  * CPU float32 tensors are updated in one fused pass each; the others (CUDA,
  * strided) with multi-tensor _foreach_ ops. tx_set_adam_mode picks the path
  * (a benchmark and test lever): 0 op by op, 1 fused + foreach (the default),
- * 2 foreach for every tensor; it returns the previous mode.
- * tx_set_fused_adam(on) is modes 1 / 0. */
+ * 2 foreach for every tensor; it returns the previous mode. */
 int tx_set_adam_mode(int mode);
-bool tx_set_fused_adam(bool on);
 const char *tx_adam_step(TxTensor *params, TxTensor *exp_avg, TxTensor *exp_avg_sq, int64_t n,
                          int64_t step, double lr, double beta1, double beta2, double eps,
                          double weight_decay);

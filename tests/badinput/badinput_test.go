@@ -36,18 +36,11 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	b, dir, err := gaitordtest.Build()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = b
-	code := m.Run()
-	os.RemoveAll(dir)
-	if fx.dir != "" {
-		os.RemoveAll(fx.dir)
-	}
-	os.Exit(code)
+	os.Exit(gaitordtest.Main(m, &bin, func() {
+		if fx.dir != "" {
+			os.RemoveAll(fx.dir)
+		}
+	}))
 }
 
 type result struct {

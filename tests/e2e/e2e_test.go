@@ -25,15 +25,11 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	b, dir, err := gaitordtest.Build()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = b
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(gaitordtest.Main(m, &bin, func() {
+		if synthDir != "" {
+			os.RemoveAll(filepath.Dir(synthDir))
+		}
+	}))
 }
 
 func run(t *testing.T, args ...string) gaitordtest.Result {

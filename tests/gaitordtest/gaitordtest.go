@@ -26,6 +26,24 @@ func Build() (bin, dir string, err error) {
 	return bin, dir, nil
 }
 
+// Main is a TestMain body: it builds the binary into *bin, runs the tests,
+// removes the build folder and then runs cleanup, and returns the exit
+// status for os.Exit.
+func Main(m *testing.M, bin *string, cleanup func()) int {
+	b, dir, err := Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*bin = b
+	code := m.Run()
+	os.RemoveAll(dir)
+	if cleanup != nil {
+		cleanup()
+	}
+	return code
+}
+
 // Result is what a finished command left.
 type Result struct {
 	Code           int
