@@ -23,6 +23,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"flag"
@@ -40,11 +41,14 @@ import (
 
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/dataset"
+	"github.com/gaitord/gaitord/internal/dist"
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/odl"
+	"github.com/gaitord/gaitord/internal/optim"
 	"github.com/gaitord/gaitord/internal/torchx"
+	"github.com/gaitord/gaitord/internal/train"
 	torch "github.com/wangkuiyi/gotorch"
 )
 
@@ -168,8 +172,6 @@ func newModel() *model.GLCNN {
 	return m
 }
 
-// input moves a host batch to -device and re-lays it out channels-last when
-// that lever is on.
 // gcInterval is -gc-every, or by default internal/infer's choice for -device.
 func gcInterval() int {
 	if *gcEvery > 0 {
@@ -190,83 +192,65 @@ func input(images []float32, shape ...int64) torchx.Tensor {
 
 // synthBatch is a fixed random batch (Go memory, reused every step).
 type synthBatch struct {
-	images        []float32
-	ages, genders []int
-	n             int
+	dataset.Batch
+	n int
 }
 
 func newBatch(n int, seed uint64) synthBatch {
 	c := model.DefaultConfig()
 	r := rand.New(rand.NewPCG(seed, 7))
-	b := synthBatch{images: make([]float32, n*c.InputH*c.InputW), ages: make([]int, n), genders: make([]int, n), n: n}
-	for i := range b.images {
-		b.images[i] = r.Float32()
+	b := synthBatch{Batch: dataset.Batch{Images: make([]float32, n*c.InputH*c.InputW), Ages: make([]int, n), Genders: make([]int, n)}, n: n}
+	for i := range b.Images {
+		b.Images[i] = r.Float32()
 	}
 	for i := range n {
-		b.ages[i] = r.IntN(c.K)
-		b.genders[i] = r.IntN(2)
+		b.Ages[i] = r.IntN(c.K)
+		b.Genders[i] = r.IntN(2)
 	}
 	return b
 }
 
-// trainer mirrors internal/train's trainStep: forward, objective, zero_grad,
-// backward, fused Adam (lr 1e-4, betas 0.9/0.999, eps 1e-8, no decay).
+// benchAdam is the optimiser the train and mem modes time.
+var benchAdam = optim.Config{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
+
+// trainer takes internal/train's own steps (train.Stepper: forward,
+// objective, zero_grad, backward, the gradient all-reduce of a process
+// alone, Adam) and times the GC calls between them.
 type trainer struct {
-	m             *model.GLCNN
-	params        []torchx.Tensor
-	expAvg, expSq []torchx.Tensor
-	step          int64
-	gcSeconds     float64
-	gcCalls       int
+	s         *train.Stepper
+	gcSeconds float64
+	gcCalls   int
 }
 
 func newTrainer() *trainer {
 	m := newModel()
 	m.Train(true)
-	t := &trainer{m: m, params: m.Params()}
-	for _, p := range t.params {
-		sh := p.Shape()
-		m, v := torchx.Zeros(sh...), torchx.Zeros(sh...)
-		if *device != "cpu" {
-			m, v = torchx.To(m, *device), torchx.To(v, *device)
-		}
-		t.expAvg = append(t.expAvg, m)
-		t.expSq = append(t.expSq, v)
-	}
-	return t
-}
-
-func (t *trainer) trainStep(images []float32, ages, genders []int) float64 {
-	c := t.m.Config()
-	var loss float64
-	err := torchx.Catch(func() {
-		x := input(images, int64(len(ages)), 1, int64(c.InputH), int64(c.InputW))
-		age, gender := t.m.Forward(x)
-		// As internal/train: the loss values are read once, after backward
-		// (the finiteness check that guards the update needs them).
-		l, err := odl.ObjectiveDeferred(age, gender, ages, genders, c.MinAge, odl.Weights{Lambda: 1, Mu: 1})
-		if err != nil {
-			fail(err)
-		}
-		torchx.ZeroGrad(t.params)
-		torchx.Backward(l.Total)
-		if err := l.Read(); err != nil { // a host copy: waits for the device
-			fail(err)
-		}
-		torchx.AdamStep(t.params, t.expAvg, t.expSq, t.step+1, 1e-4, 0.9, 0.999, 1e-8, 0)
-		loss = l.TotalValue
-	})
+	opt, err := optim.NewAdam(m.Names(), m.Params(), benchAdam)
 	if err != nil {
 		fail(err)
 	}
-	t.step++
-	if t.step%int64(gcInterval()) == 0 {
+	return &trainer{s: &train.Stepper{Model: m, Optim: opt, Group: dist.NewLocal(),
+		Loss: odl.Weights{Lambda: 1, Mu: 1}, Input: input}}
+}
+
+// trainStep takes one step; the loss values are read after backward (a
+// host copy: it waits for the device), as in every training step.
+func (t *trainer) trainStep(b dataset.Batch) float64 {
+	l, votes, err := t.s.Step(context.Background(), b, benchAdam.LR)
+	if err != nil {
+		fail(err)
+	}
+	step := t.s.Optim.Steps()
+	if votes.NonFinite > 0 {
+		fail(fmt.Errorf("step %d: the loss is %v", step+1, l.TotalValue))
+	}
+	if step%int64(gcInterval()) == 0 {
 		s := time.Now()
 		torch.GC()
 		t.gcSeconds += time.Since(s).Seconds()
 		t.gcCalls++
 	}
-	return loss
+	return l.TotalValue
 }
 
 // sync waits for a GPU to finish the queued backward pass and Adam update
@@ -276,7 +260,8 @@ func (t *trainer) sync() {
 	if *device == "cpu" {
 		return
 	}
-	err := torchx.Catch(func() { _ = torchx.Item(torchx.Mean(t.params[len(t.params)-1])) })
+	ps := t.s.Optim.Params()
+	err := torchx.Catch(func() { _ = torchx.Item(torchx.Mean(ps[len(ps)-1])) })
 	if err != nil {
 		fail(err)
 	}
@@ -299,19 +284,18 @@ func startProfile() func() {
 func benchTrain(res map[string]any) error {
 	t := newTrainer()
 	b := newBatch(*batch, 1)
-	next := func() ([]float32, []int, []int) { return b.images, b.ages, b.genders }
+	next := func() dataset.Batch { return b.Batch }
 	if *withLoad {
 		ch, closeFn, err := loaderBatches(*dir, *batch)
 		if err != nil {
 			return err
 		}
 		defer closeFn()
-		next = func() ([]float32, []int, []int) { bt := <-ch; return bt.Images, bt.Ages, bt.Genders }
+		next = func() dataset.Batch { return <-ch }
 	}
 	var loss float64
 	for range *warmup {
-		im, a, g := next()
-		loss = t.trainStep(im, a, g)
+		loss = t.trainStep(next())
 	}
 	t.sync()
 	t.gcSeconds, t.gcCalls = 0, 0
@@ -320,8 +304,7 @@ func benchTrain(res map[string]any) error {
 	for range *repeats {
 		s := time.Now()
 		for range *steps {
-			im, a, g := next()
-			loss = t.trainStep(im, a, g)
+			loss = t.trainStep(next())
 		}
 		t.sync()
 		d := time.Since(s).Seconds()
@@ -355,7 +338,7 @@ func benchMem(res map[string]any) error {
 	at := map[string]float64{}
 	s := time.Now()
 	for i := 1; i <= want[len(want)-1]; i++ {
-		t.trainStep(b.images, b.ages, b.genders)
+		t.trainStep(b.Batch)
 		for _, w := range want {
 			if i == w {
 				r, _ := procStatus()
@@ -387,7 +370,7 @@ func benchInfer(res map[string]any) error {
 	fwd := func() {
 		err := torchx.Catch(func() {
 			scope(func() {
-				x := input(b.images, int64(b.n), 1, int64(c.InputH), int64(c.InputW))
+				x := input(b.Images, int64(b.n), 1, int64(c.InputH), int64(c.InputW))
 				age, _ := m.Forward(x)
 				_ = torchx.Float32s(age) // a host copy: waits for the device
 			})
@@ -414,7 +397,7 @@ func benchInfer(res map[string]any) error {
 	var full []float64
 	for range *repeats {
 		s := time.Now()
-		if _, err := infer.Batch(m, b.images, b.n); err != nil {
+		if _, err := infer.Batch(m, b.Images, b.n); err != nil {
 			return err
 		}
 		infer.GC()

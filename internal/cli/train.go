@@ -19,6 +19,7 @@ import (
 	"github.com/gaitord/gaitord/internal/dist"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/odl"
+	"github.com/gaitord/gaitord/internal/optim"
 	"github.com/gaitord/gaitord/internal/runtime"
 	"github.com/gaitord/gaitord/internal/train"
 	"github.com/spf13/cobra"
@@ -224,6 +225,7 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 		return err
 	}
 	var group *dist.Group
+	var comm dist.Comm = dist.NewLocal()
 	if distributed {
 		backend := cfg.Dist.Backend
 		if backend == "auto" {
@@ -234,6 +236,7 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 		if err != nil {
 			return err
 		}
+		comm = group
 	}
 	if !g.Quiet && rank0 {
 		workers := ""
@@ -246,7 +249,7 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := train.Run(ctx, train.Options{
-		Group:        group,
+		Group:        comm,
 		BucketBytes:  int64(cfg.Dist.BucketMB * (1 << 20)),
 		Hyper:        hyper(cfg, mc),
 		RunDir:       o.Out,
@@ -330,7 +333,7 @@ func hyper(c config.Config, mc model.Config) train.Hyper {
 	return train.Hyper{
 		Model: mc, Seed: c.Train.Seed, Device: c.Train.Device, Epochs: c.Train.Epochs,
 		BatchSize: c.Train.BatchSize, EvalBatchSize: c.Train.EvalBatchSize,
-		LR: c.Optim.LR, Beta1: c.Optim.Betas[0], Beta2: c.Optim.Betas[1], Eps: c.Optim.Eps, WeightDecay: c.Optim.WeightDecay,
+		Optim:    optim.Config{LR: c.Optim.LR, Beta1: c.Optim.Betas[0], Beta2: c.Optim.Betas[1], Eps: c.Optim.Eps, WeightDecay: c.Optim.WeightDecay},
 		Schedule: train.Schedule{Type: c.Schedule.Type, StepEpochs: c.Schedule.StepEpochs, Gamma: c.Schedule.Gamma, WarmupEpochs: c.Schedule.WarmupEpochs},
 		Loss:     odl.Weights{Lambda: c.Loss.Lambda, Mu: c.Loss.Mu},
 		Workers:  c.Data.Workers, Prefetch: c.Data.Prefetch, Flip: c.Data.Flip,

@@ -97,6 +97,32 @@ func FromEnv(getenv func(string) string) (e Env, ok bool, err error) {
 	return e, true, nil
 }
 
+// Comm is what data-parallel training asks of a process group: this
+// process's place in it and the collectives of a step. Every rank calls
+// each collective in the same order. A joined c10d *Group and the Local
+// group of one process both satisfy it, so a training loop is written once
+// for both.
+type Comm interface {
+	Rank() int // this process, 0…Size()-1
+	Size() int // number of processes
+	// AverageGrads replaces every parameter's gradient by its mean over the
+	// ranks and sums extra over them, in place (see Group.AverageGrads).
+	AverageGrads(params []torchx.Tensor, bucketBytes int64, extra []float64) error
+	// Broadcast copies rank root's tensors into every rank's.
+	Broadcast(ts []torchx.Tensor, root int) error
+	// BroadcastJSON sends rank root's v to every rank, which decode it into v.
+	BroadcastJSON(v any, root int) error
+	// SumFloat64 sums v over the ranks, in place.
+	SumFloat64(v []float64) error
+	// Stats returns the gradient all-reduce counters so far.
+	Stats() Stats
+}
+
+var (
+	_ Comm = (*Group)(nil)
+	_ Comm = (*Local)(nil)
+)
+
 // Group is a joined process group.
 type Group struct {
 	h       C.TxGroup

@@ -336,3 +336,46 @@ func TestJoinRefusesBadArguments(t *testing.T) {
 		t.Fatalf("backend mpi: %v", err)
 	}
 }
+
+// The group of one process: rank 0 of 1, whose collectives are those of
+// c10d over one rank (the values themselves), without communicating.
+func TestLocalGroupIsOneRank(t *testing.T) {
+	var g Comm = NewLocal()
+	if g.Rank() != 0 || g.Size() != 1 {
+		t.Fatalf("rank %d of %d, want 0 of 1", g.Rank(), g.Size())
+	}
+	p := torchx.Zeros(2, 3)
+	grad := []float32{1, -2, 3, 0.5, 0, 7}
+	setGrad(p, grad)
+	extra := []float64{1, 0, 0.25}
+	if err := g.AverageGrads([]torchx.Tensor{p}, 8, extra); err != nil {
+		t.Fatal(err)
+	}
+	gr, _ := torchx.Grad(p)
+	if fmt.Sprint(torchx.Float32s(gr)) != fmt.Sprint(grad) || fmt.Sprint(extra) != "[1 0 0.25]" {
+		t.Errorf("after AverageGrads: gradient %v, extra %v; want them unchanged", torchx.Float32s(gr), extra)
+	}
+	if err := g.AverageGrads(nil, 0, nil); err == nil || !strings.Contains(err.Error(), "no parameters") {
+		t.Errorf("AverageGrads of no parameters: %v", err)
+	}
+	if s := g.Stats(); s.Steps != 1 || s.Calls != 0 || s.Elapsed != 0 {
+		t.Errorf("stats %+v: want 1 step, no collective calls, no time", s)
+	}
+	sums := []float64{3, math.Pi}
+	b := torchx.FromFloat32([]float32{4, 5}, 2)
+	msg := map[string]string{"from": "rank 0"}
+	if err := g.SumFloat64(sums); err != nil || sums[0] != 3 || sums[1] != math.Pi {
+		t.Errorf("SumFloat64: %v %v", sums, err)
+	}
+	if err := g.Broadcast([]torchx.Tensor{b}, 0); err != nil || fmt.Sprint(torchx.Float32s(b)) != "[4 5]" {
+		t.Errorf("Broadcast from rank 0: %v %v", torchx.Float32s(b), err)
+	}
+	if err := g.BroadcastJSON(&msg, 0); err != nil || msg["from"] != "rank 0" {
+		t.Errorf("BroadcastJSON from rank 0: %v %v", msg, err)
+	}
+	for _, err := range []error{g.Broadcast([]torchx.Tensor{b}, 1), g.BroadcastJSON(&msg, 2)} {
+		if err == nil || !strings.Contains(err.Error(), "group of one process") {
+			t.Errorf("a broadcast from another rank: %v, want refused", err)
+		}
+	}
+}

@@ -29,8 +29,9 @@ type MetricsRow struct {
 	ValMAE        float64 `json:"val_mae"`
 	ValCS5        float64 `json:"val_cs5"`
 	Best          bool    `json:"best"`
-	// Data-parallel runs: ranks, and rank 0's gradient all-reduce time and
-	// collective calls in the epoch.
+	// Ranks that trained the epoch (1 for one process), and rank 0's
+	// gradient all-reduce time and collective calls in it (a process alone
+	// makes none, so these are left out).
 	WorldSize        int     `json:"world_size,omitempty"`
 	AllReduceSeconds float64 `json:"allreduce_seconds,omitempty"`
 	AllReduceCalls   int64   `json:"allreduce_calls,omitempty"`

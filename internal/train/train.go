@@ -1,6 +1,10 @@
 // Package train runs gaitord's training loop: Adam on the ranking + ODL +
 // gender objective, a validation pass per epoch, atomic `last` and `best`
 // checkpoints, a metrics log, exact resumption and a clean stop on Ctrl-C.
+//
+// The loop is written once for one process and for a data-parallel job: it
+// runs over a dist.Comm, which is a c10d group or the local group of one
+// process, and a step is Stepper.Step, which bench/gobench times too.
 package train
 
 import (
@@ -21,6 +25,7 @@ import (
 	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/odl"
+	"github.com/gaitord/gaitord/internal/optim"
 	"github.com/gaitord/gaitord/internal/torchx"
 	"github.com/schollz/progressbar/v3"
 )
@@ -58,10 +63,7 @@ type Hyper struct {
 	Epochs        int
 	BatchSize     int
 	EvalBatchSize int
-	LR            float64
-	Beta1, Beta2  float64
-	Eps           float64
-	WeightDecay   float64
+	Optim         optim.Config // Adam; Optim.LR is the schedule's base rate
 	Schedule      Schedule
 	Loss          odl.Weights
 	Workers       int
@@ -83,13 +85,13 @@ type Options struct {
 	// AfterStep, if set, is called after every optimiser step (tests use it
 	// to interrupt a run at a chosen point).
 	AfterStep func(epoch int, step int64)
-	// Group, when set, makes this process one rank of a data-parallel job:
-	// the training set is sharded over the ranks (DistributedSampler
+	// Group is the process group this process trains in. With more than
+	// one rank the training set is sharded over the ranks (DistributedSampler
 	// semantics), gradients are averaged after every backward pass, rank 0
 	// alone writes the run folder, and validation metrics are computed over
 	// the whole validation split. Every rank calls Run with the same
-	// options except Log. Nil trains in this process alone.
-	Group *dist.Group
+	// options except Log. Nil is dist.NewLocal(): this process alone.
+	Group dist.Comm
 	// BucketBytes caps one gradient all-reduce (0: dist.DefaultBucketBytes).
 	BucketBytes int64
 }
@@ -118,16 +120,38 @@ const (
 )
 
 type trainer struct {
-	o        Options
-	h        Hyper
-	m        *model.GLCNN
-	params   []model.Tensor
-	expAvg   []model.Tensor
-	expAvgSq []model.Tensor
-	step     int64
-	best     float64
-	rank     int // this process's rank, and the number of ranks
-	world    int // (0 and 1 alone)
+	o       Options
+	h       Hyper
+	g       dist.Comm
+	m       *model.GLCNN
+	opt     *optim.Adam // its step count is the run's
+	stepper Stepper
+	best    float64
+	rank    int // this process's rank, and the number of ranks
+	world   int // (0 and 1 alone)
+}
+
+// newTrainer builds the model and its optimiser, initialised from the seed,
+// in the group o.Group (nil: this process alone).
+func newTrainer(o Options) (*trainer, error) {
+	g := o.Group
+	if g == nil {
+		g = dist.NewLocal()
+	}
+	if g.Rank() != 0 {
+		o.Log = nil
+	}
+	h := o.Hyper
+	m, err := model.New(h.Model, uint64(h.Seed), h.Device)
+	if err != nil {
+		return nil, err
+	}
+	opt, err := optim.NewAdam(m.Names(), m.Params(), h.Optim)
+	if err != nil {
+		return nil, err
+	}
+	return &trainer{o: o, h: h, g: g, m: m, opt: opt, best: math.Inf(1), rank: g.Rank(), world: g.Size(),
+		stepper: Stepper{Model: m, Optim: opt, Group: g, Loss: h.Loss, BucketBytes: o.BucketBytes}}, nil
 }
 
 // Run trains until Hyper.Epochs are complete, the context is cancelled (the
@@ -142,36 +166,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if h.BatchSize <= 0 || h.Epochs <= 0 {
 		return Result{}, fmt.Errorf("train: batch size %d, epochs %d: both must be positive", h.BatchSize, h.Epochs)
 	}
-	rank, world := 0, 1
-	if o.Group != nil {
-		rank, world = o.Group.Rank(), o.Group.Size()
-	}
-	rank0 := rank == 0
-	if !rank0 {
-		o.Log = nil
-	}
-	m, err := model.New(h.Model, uint64(h.Seed), h.Device)
+	t, err := newTrainer(o)
 	if err != nil {
 		return Result{}, err
 	}
-	t := &trainer{o: o, h: h, m: m, params: m.Params(), best: math.Inf(1), rank: rank, world: world}
-	if err := torchx.Catch(func() {
-		for _, p := range t.params {
-			z := torchx.Zeros(p.Shape()...)
-			z2 := torchx.Zeros(p.Shape()...)
-			if h.Device != "cpu" {
-				z, z2 = torchx.To(z, h.Device), torchx.To(z2, h.Device)
-			}
-			t.expAvg = append(t.expAvg, z)
-			t.expAvgSq = append(t.expAvgSq, z2)
-		}
-	}); err != nil {
-		return Result{}, err
-	}
+	o, g, rank0 := t.o, t.g, t.rank == 0
 
 	// Rank 0 owns the run folder: it locks it, checks it and loads the
 	// checkpoint; then it sends the outcome (or its error) and the weights,
-	// Adam moments and RNG state to the other ranks.
+	// Adam state and RNG state to the other ranks.
 	var st start
 	if rank0 {
 		unlock, err := t.prepare(&st)
@@ -180,39 +183,32 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		if err != nil {
 			st.Err = err.Error()
-			if o.Group != nil {
-				_ = o.Group.BroadcastJSON(&st, 0) // tell the others why; they exit too
-			}
+			_ = g.BroadcastJSON(&st, 0) // tell the other ranks why; they exit too
 			return Result{}, err
 		}
 	}
-	if o.Group != nil {
-		if err := t.share(&st); err != nil {
-			return Result{}, err
-		}
+	if err := t.share(&st); err != nil {
+		return Result{}, err
 	}
 	startEpoch, skipBatches := st.Epoch, st.Skip
 
-	res := Result{BestMAE: t.best, Epochs: startEpoch, Steps: t.step}
+	res := Result{BestMAE: t.best, Epochs: startEpoch, Steps: t.opt.Steps()}
 	defer infer.FinishGC()
 	perRank := (len(o.Train) + t.world - 1) / t.world // DistributedSampler pads to equal shards
 	loader := dataset.NewLoader(o.Train, dataset.LoaderOptions{
 		BatchSize: h.BatchSize, Shuffle: true, Seed: h.Seed, DropLast: perRank > h.BatchSize,
 		Workers: h.Workers, Prefetch: h.Prefetch, Flip: h.Flip,
 		H: h.Model.InputH, W: h.Model.InputW, Decode: o.Decode,
-		Shard: rank, NumShards: t.world,
+		Shard: t.rank, NumShards: t.world,
 	})
 	defer loader.Close()
 	last := filepath.Join(o.RunDir, LastFile)
 	for epoch := startEpoch; epoch < h.Epochs; epoch++ {
-		lr := h.Schedule.LR(h.LR, epoch, h.Epochs)
-		var comm dist.Stats // the group's all-reduce counters before the epoch
-		if o.Group != nil {
-			comm = o.Group.Stats()
-		}
+		lr := h.Schedule.LR(h.Optim.LR, epoch, h.Epochs)
+		comm := g.Stats() // the group's all-reduce counters before the epoch
 		es, err := t.epoch(ctx, loader, epoch, lr, skipBatches)
 		skipBatches = 0
-		res.Steps = t.step
+		res.Steps = t.opt.Steps()
 		if errors.Is(err, ErrInterrupted) {
 			res.Interrupted = true
 			if serr := t.save(last, epoch, es.batches); serr != nil {
@@ -234,15 +230,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if improved {
 			t.best = val.MAE
 		}
-		row := MetricsRow{Epoch: epoch + 1, Step: t.step, LR: lr, Loss: es.meanLoss(), Ranking: es.ranking / float64(max(es.n, 1)),
+		now := g.Stats()
+		row := MetricsRow{Epoch: epoch + 1, Step: t.opt.Steps(), LR: lr, Loss: es.meanLoss(), Ranking: es.ranking / float64(max(es.n, 1)),
 			ODL: es.odl / float64(max(es.n, 1)), Gender: es.gender / float64(max(es.n, 1)), SamplesPerSec: es.samplesPerSec(),
-			ValN: val.N, ValMAE: val.MAE, ValCS5: cs5(val), Best: improved, Seconds: es.seconds}
-		if o.Group != nil {
-			now := o.Group.Stats()
-			row.WorldSize = t.world
-			row.AllReduceSeconds = (now.Elapsed - comm.Elapsed).Seconds()
-			row.AllReduceCalls = now.Calls - comm.Calls
-		}
+			ValN: val.N, ValMAE: val.MAE, ValCS5: cs5(val), Best: improved, Seconds: es.seconds,
+			WorldSize: t.world, AllReduceSeconds: (now.Elapsed - comm.Elapsed).Seconds(), AllReduceCalls: now.Calls - comm.Calls}
 		if rank0 {
 			if err := appendMetrics(filepath.Join(o.RunDir, MetricsFile), row); err != nil {
 				return res, err
@@ -287,8 +279,7 @@ type start struct {
 	Err       string `json:"err,omitempty"` // rank 0 could not start
 	Epoch     int    `json:"epoch"`         // first epoch to train (0-based)
 	Skip      int    `json:"skip"`          // batches of that epoch already trained
-	Step      int64  `json:"step"`
-	Best      string `json:"best"` // best validation MAE ("+Inf" before any)
+	Best      string `json:"best"`          // best validation MAE ("+Inf" before any)
 	RNG       []byte `json:"rng,omitempty"`
 	WorldSize int    `json:"world_size"`
 }
@@ -317,11 +308,8 @@ func (t *trainer) prepare(st *start) (unlock func(), err error) {
 		if err := t.restore(ck); err != nil {
 			return unlock, fmt.Errorf("resume from %s: %w", last, err)
 		}
-		st.Epoch, st.Skip = ck.Epoch, ck.BatchesDone
+		st.Epoch, st.Skip = ck.Epoch, resumeSkip(ck.BatchesDone, ck.WorldSize, t.world)
 		if ck.BatchesDone > 0 && ck.WorldSize != t.world {
-			// An epoch interrupted with another number of ranks: keep the
-			// share of the epoch already trained (rounded down).
-			st.Skip = ck.BatchesDone * ck.WorldSize / t.world
 			if o.Log != nil {
 				fmt.Fprintf(o.Log, "resuming epoch %d, trained by %d rank(s) for %d batches, with %d rank(s): skipping %d batches each\n",
 					ck.Epoch+1, ck.WorldSize, ck.BatchesDone, t.world, st.Skip)
@@ -342,17 +330,25 @@ func (t *trainer) prepare(st *start) (unlock func(), err error) {
 			return unlock, err
 		}
 	}
-	st.Step, st.Best, st.WorldSize = t.step, strconv.FormatFloat(t.best, 'g', -1, 64), t.world
-	if o.Group != nil {
-		st.RNG = torchx.RNGStateBytes()
-	}
+	st.Best, st.WorldSize = strconv.FormatFloat(t.best, 'g', -1, 64), t.world
+	st.RNG = torchx.RNGStateBytes()
 	return unlock, nil
 }
 
-// share sends rank 0's start, weights, Adam moments and RNG state to every
+// resumeSkip is how many batches of an interrupted epoch each of world ranks
+// skips when the checkpoint says savedWorld ranks had trained done batches
+// each: the share of the epoch already trained, rounded down.
+func resumeSkip(done, savedWorld, world int) int {
+	if done == 0 || savedWorld == world {
+		return done
+	}
+	return done * savedWorld / world
+}
+
+// share sends rank 0's start, weights, Adam state and RNG state to every
 // rank, so that all begin from the same state, whatever each initialised.
 func (t *trainer) share(st *start) error {
-	g := t.o.Group
+	g := t.g
 	if err := g.BroadcastJSON(st, 0); err != nil {
 		return err
 	}
@@ -362,8 +358,7 @@ func (t *trainer) share(st *start) error {
 	if st.WorldSize != g.Size() {
 		return fmt.Errorf("rank %d: rank 0 counts %d ranks, this one %d", g.Rank(), st.WorldSize, g.Size())
 	}
-	all := append(append(append([]model.Tensor(nil), t.params...), t.expAvg...), t.expAvgSq...)
-	if err := g.Broadcast(all, 0); err != nil {
+	if err := t.opt.Broadcast(g, 0); err != nil {
 		return err
 	}
 	if g.Rank() != 0 {
@@ -371,7 +366,7 @@ func (t *trainer) share(st *start) error {
 		if err != nil {
 			return fmt.Errorf("rank %d: best MAE %q from rank 0: %w", g.Rank(), st.Best, err)
 		}
-		t.step, t.best = st.Step, best
+		t.best = best
 		if err := torchx.Catch(func() { torchx.SetRNGStateBytes(st.RNG) }); err != nil {
 			return err
 		}
@@ -381,11 +376,8 @@ func (t *trainer) share(st *start) error {
 
 // reduceStats turns an epoch's per-rank loss sums into sums over all ranks.
 func (t *trainer) reduceStats(es *epochStats) error {
-	if t.o.Group == nil {
-		return nil
-	}
 	v := []float64{float64(es.n), float64(es.samples), es.loss, es.ranking, es.odl, es.gender}
-	if err := t.o.Group.SumFloat64(v); err != nil {
+	if err := t.g.SumFloat64(v); err != nil {
 		return err
 	}
 	es.n, es.samples = int(v[0]), int(v[1])
@@ -454,27 +446,27 @@ func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, 
 		if i <= skip {
 			continue // already trained before the interruption
 		}
-		if t.o.Group == nil && ctx.Err() != nil {
-			// One process stops before the step; ranks agree on stopping
-			// inside the step's all-reduce instead (see trainStep).
+		if t.world == 1 && ctx.Err() != nil {
+			// Alone, stop before the step; ranks agree on stopping inside
+			// the step's all-reduce instead (see Stepper.Step).
 			return es, ErrInterrupted
 		}
-		l, stop, err := t.trainStep(ctx, b, lr)
-		if t.step%int64(infer.GCEvery(t.h.Device)) == 0 {
+		done := t.opt.Steps() // steps before this one
+		l, votes, err := t.stepper.Step(ctx, b, lr)
+		if done%int64(infer.GCEvery(t.h.Device)) == 0 {
 			infer.GC()
 		}
 		if err != nil {
-			return es, fmt.Errorf("epoch %d step %d: %w", epoch+1, t.step+1, err)
+			return es, fmt.Errorf("epoch %d step %d: %w", epoch+1, done+1, err)
 		}
-		if !finite(l.TotalValue) || stop.nonFinite > 0 {
+		if votes.NonFinite > 0 {
 			where := ""
-			if t.o.Group != nil {
-				where = fmt.Sprintf(" on rank %d (not finite on %d of %d ranks)", t.o.Group.Rank(), stop.nonFinite, t.world)
+			if t.world > 1 {
+				where = fmt.Sprintf(" on rank %d (not finite on %d of %d ranks)", t.rank, votes.NonFinite, t.world)
 			}
 			return es, fmt.Errorf("epoch %d step %d: the loss is %v%s (ranking %v, ODL %v, gender %v); stopped, the last good checkpoint %s is kept — lower optim.lr",
-				epoch+1, t.step+1, l.TotalValue, where, l.Ranking, l.ODL, l.Gender, filepath.Join(t.o.RunDir, LastFile))
+				epoch+1, done+1, l.TotalValue, where, l.Ranking, l.ODL, l.Gender, filepath.Join(t.o.RunDir, LastFile))
 		}
-		t.step++
 		es.n++
 		es.batches++
 		es.samples += len(b.Ages)
@@ -488,9 +480,9 @@ func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, 
 			_ = bar.Add(1)
 		}
 		if t.o.AfterStep != nil {
-			t.o.AfterStep(epoch, t.step)
+			t.o.AfterStep(epoch, t.opt.Steps())
 		}
-		if stop.interrupt > 0 {
+		if votes.Interrupt > 0 {
 			return es, ErrInterrupted // every rank took this step, and stops after it
 		}
 	}
@@ -498,86 +490,12 @@ func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, 
 	return es, nil
 }
 
-// votes are what the ranks agree on in a step's all-reduce: how many were
-// interrupted (Ctrl-C) and how many saw a non-finite loss.
-type votes struct{ interrupt, nonFinite int }
-
-func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
-
-// trainStep runs forward, loss, backward and Adam on one batch. Every tensor
-// it creates is dead when it returns, so the caller's GC can free them; the
-// update is skipped when the loss is not finite. In a data-parallel run the
-// gradients are averaged over the ranks before Adam, and the same all-reduce
-// carries each rank's vote to stop (ctx cancelled) or skip (non-finite
-// loss), so that all ranks take — or skip — the same steps.
-func (t *trainer) trainStep(ctx context.Context, b dataset.Batch, lr float64) (l odl.Losses, v votes, err error) {
-	n := len(b.Ages)
-	h := t.h
-	// The loss tensor must not outlive the step, on any path: the caller's
-	// GC waits for every tensor of the step to be freed.
-	defer func() { l.Total = model.Tensor{} }()
-	cerr := torchx.Catch(func() {
-		x := torchx.FromFloat32On(b.Images, h.Device, int64(n), 1, int64(h.Model.InputH), int64(h.Model.InputW))
-		age, gender := t.m.Forward(x)
-		l, err = odl.ObjectiveDeferred(age, gender, b.Ages, b.Genders, h.Model.MinAge, h.Loss)
-		if err != nil {
-			return
-		}
-		// Backward first, then read the loss values: on a GPU the host then
-		// waits once, after the whole step has been queued. A non-finite
-		// loss has non-finite gradients, which Adam then never sees.
-		torchx.ZeroGrad(t.params)
-		torchx.Backward(l.Total)
-		if err = l.Read(); err != nil {
-			return
-		}
-		ok := finite(l.TotalValue)
-		if !ok && t.o.Group == nil {
-			return
-		}
-		if !ok {
-			torchx.ZeroGrad(t.params) // the vote below skips the update on every rank
-		}
-		if g := t.o.Group; g != nil {
-			flags := []float64{0, 0}
-			if ctx.Err() != nil {
-				flags[0] = 1
-			}
-			if !ok {
-				flags[1] = 1
-			}
-			if err = g.AverageGrads(t.params, t.o.BucketBytes, flags); err != nil {
-				return
-			}
-			v = votes{interrupt: int(flags[0]), nonFinite: int(flags[1])}
-			if v.nonFinite > 0 {
-				return
-			}
-		}
-		torchx.AdamStep(t.params, t.expAvg, t.expAvgSq, t.step+1, lr, h.Beta1, h.Beta2, h.Eps, h.WeightDecay)
-	})
-	if cerr != nil {
-		return l, v, cerr
-	}
-	return l, v, err
-}
-
 // validate evaluates the model on the validation split. In a data-parallel
 // run each rank predicts every world-th sample and the predictions are summed
 // into place over the ranks, so every rank evaluates the whole split exactly
 // as one process would.
 func (t *trainer) validate() (metrics.Summary, error) {
-	o := t.o
-	if o.Group == nil {
-		loader := loaderFor(o.Val, t.h, o.Decode)
-		defer loader.Close()
-		preds, err := Predict(t.m, loader, o.Val)
-		if err != nil {
-			return metrics.Summary{}, err
-		}
-		return metrics.Evaluate(preds, o.TrainMeanAge), nil
-	}
-	g := o.Group
+	o, g := t.o, t.g
 	var mine []dataset.Sample
 	var at []int
 	for i := g.Rank(); i < len(o.Val); i += g.Size() {
@@ -644,19 +562,11 @@ func (t *trainer) save(path string, epoch, batchesDone int) error {
 	}
 	st := &checkpoint.State{WorldSize: t.world,
 		Model: t.h.Model, Weights: t.m.Weights(),
-		ExpAvg: hostCopy(t.m.Names(), t.expAvg), ExpAvgSq: hostCopy(t.m.Names(), t.expAvgSq),
-		Epoch: epoch, BatchesDone: batchesDone, Step: t.step, BestMAE: t.best, Seed: t.h.Seed,
+		Epoch: epoch, BatchesDone: batchesDone, BestMAE: t.best, Seed: t.h.Seed,
 		RNG: torchx.RNGStateBytes(), Config: t.o.ConfigYAML, TrainMeanAge: t.o.TrainMeanAge,
 	}
+	t.opt.Save(st) // the moments and the step count
 	return checkpoint.Save(path, st)
-}
-
-func hostCopy(names []string, ts []model.Tensor) map[string]model.Weight {
-	out := make(map[string]model.Weight, len(ts))
-	for i, t := range ts {
-		out[names[i]] = model.Weight{Shape: t.Shape(), Data: torchx.Float32s(t)}
-	}
-	return out
 }
 
 func (t *trainer) restore(st *checkpoint.State) error {
@@ -666,24 +576,12 @@ func (t *trainer) restore(st *checkpoint.State) error {
 	if st.Seed != t.h.Seed {
 		return fmt.Errorf("checkpoint was trained with seed %d, the configuration says %d", st.Seed, t.h.Seed)
 	}
-	err := torchx.Catch(func() {
-		for i, name := range t.m.Names() {
-			for _, pair := range []struct {
-				dst model.Tensor
-				src model.Weight
-			}{{t.expAvg[i], st.ExpAvg[name]}, {t.expAvgSq[i], st.ExpAvgSq[name]}} {
-				src := torchx.FromFloat32(pair.src.Data, pair.src.Shape...)
-				if t.h.Device != "cpu" {
-					src = torchx.To(src, t.h.Device)
-				}
-				torchx.Copy_(pair.dst, src)
-			}
-		}
-		torchx.SetRNGStateBytes(st.RNG)
-	})
-	if err != nil {
+	if err := t.opt.Load(st); err != nil {
 		return err
 	}
-	t.step, t.best = st.Step, st.BestMAE
+	if err := torchx.Catch(func() { torchx.SetRNGStateBytes(st.RNG) }); err != nil {
+		return err
+	}
+	t.best = st.BestMAE
 	return nil
 }
