@@ -41,7 +41,9 @@ apt_install() {
 
 # GOTORCH_SRC: a copy of gotorch's module folder, for machines without Go
 # (e.g. a GPU machine that runs a gaitord binary built elsewhere).
-[[ -n "${GOTORCH_SRC:-}" ]] || command -v go >/dev/null || die "Go is not on PATH (need Go >= 1.22), and GOTORCH_SRC is not set"
+# The minimum Go is go.mod's `go` line; this message reads it from there.
+go_min=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$root/go.mod")
+[[ -n "${GOTORCH_SRC:-}" ]] || command -v go >/dev/null || die "Go is not on PATH (need Go >= ${go_min:-the go line of go.mod}), and GOTORCH_SRC is not set"
 
 cuda=0
 abi_flag=""
