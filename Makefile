@@ -38,7 +38,8 @@ test: lint
 	$(GO) test -count=1 -timeout 40m ./...
 
 # The inner loop: every package's tests under -short, which skips the long
-# ones (the end-to-end and bad-input binary runs, multi-process ranks).
+# ones (the end-to-end and bad-input binary runs, multi-process ranks,
+# PyTorch reference runs).
 unit: native
 	$(GO) test -short -count=1 ./...
 
