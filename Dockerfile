@@ -2,6 +2,7 @@
 # commands step for step; untested here (no Docker engine on the build machines).
 #   docker build -t gaitord .
 #   docker run --rm gaitord version
+# Go 1.26: the minimum, the `go` line of go.mod.
 FROM golang:1.26-bookworm AS build
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends g++ make git && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

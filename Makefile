@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/gaitord/gaitord/internal/runtime.Version=$(VERSION)
 
 -include .cache/native/env.mk
 
-.PHONY: all build native testdeps test test-kill demo bench clean
+.PHONY: all build native testdeps lint test unit test-kill demo bench clean
 all: build
 
 # Re-run the installer when the native sources change or the env file is missing.
@@ -21,14 +21,27 @@ native: .cache/native/env.mk
 build: native
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/gaitord ./cmd/gaitord
 
+# The test tools: PyTorch and ONNX for Python, ONNX Runtime for Node, and
+# staticcheck (pinned) in .cache/bin.
 testdeps:
 	scripts/install_test_deps.sh
 
-# Everything the project checks: formatting, vet, and all tests.
-test: native testdeps
+# The static checks: gofmt, go vet, go.mod/go.sum tidy, staticcheck.
+lint: native testdeps
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	.cache/bin/staticcheck ./...
+
+# Everything the project checks: the static checks and all tests.
+test: lint
 	$(GO) test -count=1 -timeout 40m ./...
+
+# The inner loop: every package's tests under -short, which skips the long
+# ones (the end-to-end and bad-input binary runs, multi-process ranks,
+# PyTorch reference runs).
+unit: native
+	$(GO) test -short -count=1 ./...
 
 # The long fault test: 20 SIGKILLs at random moments of one training run.
 test-kill: native

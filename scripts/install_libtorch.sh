@@ -41,7 +41,9 @@ apt_install() {
 
 # GOTORCH_SRC: a copy of gotorch's module folder, for machines without Go
 # (e.g. a GPU machine that runs a gaitord binary built elsewhere).
-[[ -n "${GOTORCH_SRC:-}" ]] || command -v go >/dev/null || die "Go is not on PATH (need Go >= 1.22), and GOTORCH_SRC is not set"
+# The minimum Go is go.mod's `go` line; this message reads it from there.
+go_min=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$root/go.mod")
+[[ -n "${GOTORCH_SRC:-}" ]] || command -v go >/dev/null || die "Go is not on PATH (need Go >= ${go_min:-the go line of go.mod}), and GOTORCH_SRC is not set"
 
 cuda=0
 abi_flag=""
@@ -84,37 +86,57 @@ flavour=cpu
 # editing native/torchx rebuilds only libtorchx.so.
 basehash=$(echo "$abi_flag ${CXXSTD:+$CXXSTD }${EXTRA_CXXFLAGS:+$EXTRA_CXXFLAGS }$libdir ${inc[*]}" | sha256sum | cut -c1-8)
 base=$root/.cache/native/$version-$flavour-$basehash
-gthash=$(cat "$gotorch"/cgotorch/*.cc "$gotorch"/cgotorch/*.h | sha256sum | cut -c1-8)
-txhash=$(cat "$root"/native/torchx/* | sha256sum | cut -c1-8)
-gtdir=$base/cgotorch-$gthash
-txdir=$base/torchx-$txhash
-mkdir -p "$gtdir" "$txdir"
 
 # CXXSTD: the C++ standard (newer libtorch releases may need c++20).
 # EXTRA_CXXFLAGS: more compiler flags (e.g. -DTX_NO_NCCL to leave NCCL out).
-cxxflags=(-std=${CXXSTD:-c++17} -fPIC -O2 -w $abi_flag ${EXTRA_CXXFLAGS:-})
-for d in "${inc[@]}"; do cxxflags+=(-I "$d"); done
+common=(-std=${CXXSTD:-c++17} -fPIC -O2 $abi_flag ${EXTRA_CXXFLAGS:-})
+hdrs=("${inc[@]}")
 if [[ $cuda -eq 1 ]]; then
-  cxxflags+=(-DWITH_CUDA)
+  common+=(-DWITH_CUDA)
   # CUDA runtime headers (c10/cuda includes cuda_runtime_api.h): the toolkit's,
   # or those of pip's nvidia-* packages next to a pip-installed torch.
   for d in "${CUDA_HOME:-/usr/local/cuda}/include" "$LIBTORCH"/../nvidia/*/include; do
-    [[ -d "$d" ]] && cxxflags+=(-I "$d")
+    [[ -d "$d" ]] && hdrs+=("$d")
   done
 fi
+# gotorch's pinned shim: built as it comes, warnings off (not our code).
+gtflags=("${common[@]}" -w)
+for d in "${hdrs[@]}"; do gtflags+=(-I "$d"); done
+# gaitord's own C++ (native/torchx): every warning on, and libtorch's and
+# CUDA's headers included as system headers (-isystem), so that only
+# warnings in our code show. The compiler's own folders (/usr/include) are
+# left out: -isystem there reorders them and breaks libstdc++'s #include_next.
+# Against Debian's libtorch, the configuration the tests build, a warning is
+# an error; with another tree (LIBTORCH=…, often a newer release that
+# deprecates what we call) warnings are printed but do not stop the build.
+txflags=("${common[@]}" -Wall -Wextra)
+[[ -z "${LIBTORCH:-}" ]] && txflags+=(-Werror)
+for d in "${hdrs[@]}"; do
+  [[ $d == /usr/include || $d == /usr/local/include ]] && continue
+  txflags+=(-isystem "$d")
+done
+
+gthash=$(cat "$gotorch"/cgotorch/*.cc "$gotorch"/cgotorch/*.h | sha256sum | cut -c1-8)
+# torchx's folder is keyed by its flags too: a change of warning flags rebuilds it.
+txhash=$( (cat "$root"/native/torchx/*; echo "${txflags[*]}") | sha256sum | cut -c1-8)
+gtdir=$base/cgotorch-$gthash
+txdir=$base/torchx-$txhash
+mkdir -p "$gtdir" "$txdir"
 ldlibs=(-L "$libdir" -Wl,-rpath,"$libdir" -ltorch -ltorch_cpu -lc10)
 [[ $cuda -eq 1 ]] && ldlibs+=(-Wl,--no-as-needed -ltorch_cuda -lc10_cuda)
 
 build_lib() {
-  # build_lib NAME OUTDIR SRCDIR INCLUDE_PARENT: compile SRCDIR/*.cc in parallel, link OUTDIR/libNAME.so.
+  # build_lib NAME OUTDIR SRCDIR INCLUDE_PARENT FLAGS...: compile SRCDIR/*.cc with
+  # FLAGS in parallel, link OUTDIR/libNAME.so.
   local name=$1 out=$2 src=$3 parent=$4 objs=() pids=() cc obj
+  local flags=("${@:5}")
   [[ -f "$out/lib$name.so" ]] && return 0
   log "building lib$name.so against libtorch $version ($flavour); this takes a minute or two"
   mkdir -p "$out/obj/$name"
   for cc in "$src"/*.cc; do
     obj=$out/obj/$name/$(basename "${cc%.cc}").o
     objs+=("$obj")
-    g++ "${cxxflags[@]}" -I "$parent" -c "$cc" -o "$obj" &
+    g++ "${flags[@]}" -I "$parent" -c "$cc" -o "$obj" &
     pids+=($!)
     # two compilers at a time: each takes ~1.5 GB
     if [[ ${#pids[@]} -ge $(nproc) ]]; then wait "${pids[0]}" || die "compiling for lib$name failed"; pids=("${pids[@]:1}"); fi
@@ -130,8 +152,8 @@ if [[ ! -f "$gtdir/libcgotorch.so" ]]; then
   cp "$gotorch"/cgotorch/*.cc "$gotorch"/cgotorch/*.h "$gtdir/src/cgotorch/"
   chmod -R u+w "$gtdir/src"
 fi
-build_lib cgotorch "$gtdir" "$gtdir/src/cgotorch" "$gtdir/src"
-build_lib torchx "$txdir" "$root/native/torchx" "$root/native/torchx"
+build_lib cgotorch "$gtdir" "$gtdir/src/cgotorch" "$gtdir/src" "${gtflags[@]}"
+build_lib torchx "$txdir" "$root/native/torchx" "$root/native/torchx" "${txflags[@]}"
 
 env_mk=$root/.cache/native/env.mk
 tmp=$(mktemp "$env_mk.XXXX")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # install_test_deps.sh — what the tests need beyond the build: Debian's
 # python3-torch and python3-onnx (the PyTorch reference the parity tests run
-# under /usr/bin/python3) and ONNX Runtime for Node.js (tools/ort), which checks
-# exported ONNX models. Idempotent and quiet when there is nothing to do.
+# under /usr/bin/python3), ONNX Runtime for Node.js (tools/ort), which checks
+# exported ONNX models, and staticcheck in .cache/bin for `make lint`.
+# Idempotent and quiet when there is nothing to do.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 log() { echo "install_test_deps: $*" >&2; }
@@ -32,4 +33,17 @@ if [[ -f "$root/tools/ort/package.json" && ! -d "$root/tools/ort/node_modules/on
   log "installing onnxruntime-node into tools/ort"
   (cd "$root/tools/ort" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null 2>&1 ||
     npm install --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+# staticcheck, pinned, built from the module proxy with `go install pkg@version`,
+# which uses staticcheck's own go.mod. A `tool` directive in gaitord's go.mod
+# would instead merge its dependencies (golang.org/x/tools, x/mod, x/sync, …)
+# into the product's build list, where minimal version selection moves them
+# (x/tools v0.51.0 → v0.52.0 today, a combination staticcheck was not
+# released with) and where they could in turn raise the product's own.
+staticcheck_version=v0.8.2
+if ! "$root/.cache/bin/staticcheck" -version 2>/dev/null | grep -qF "(${staticcheck_version#v})"; then
+  command -v go >/dev/null || { log "error: go is not on PATH: staticcheck is built with it"; exit 1; }
+  log "installing staticcheck $staticcheck_version into .cache/bin"
+  (cd "$root" && GOBIN="$root/.cache/bin" go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version")
 fi

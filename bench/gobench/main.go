@@ -114,7 +114,6 @@ func main() {
 		err = benchData(res)
 	case "predict":
 		err = predict(flag.Args())
-		return
 	case "mm":
 		err = benchMM(res)
 	default:
@@ -123,7 +122,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	if *mode == "weights" || *mode == "pngs" {
+	if *mode == "weights" || *mode == "pngs" || *mode == "predict" { // these print their own output
 		return
 	}
 	b, _ := json.Marshal(res)

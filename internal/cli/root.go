@@ -51,7 +51,7 @@ with the Global-Local CNN and the ordinal distribution regression of Zhu et al.,
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
-	root.PersistentFlags().BoolVarP(&g.Verbose, "verbose", "v", false, "print more detail")
+	root.PersistentFlags().BoolVarP(&g.Verbose, "verbose", "v", false, "print more detail (train: the data's statistics and a line per step)")
 	root.PersistentFlags().BoolVarP(&g.Quiet, "quiet", "q", false, "print only results and errors (no progress bars)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &UsageError{err} })
 	root.AddCommand(newVersionCmd(s, g))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/signal"
@@ -177,6 +178,9 @@ func workerArgs(c *cobra.Command) []string {
 // whose environment names a data-parallel job (WORLD_SIZE > 1) trains as one
 // of its ranks.
 func RunTrain(s Streams, g *Global, o *TrainOptions) error {
+	if g.Verbose && g.Quiet {
+		return usagef("--verbose and --quiet ask for opposite things: give one")
+	}
 	cfg, err := loadConfig(o.Config, o.Sets)
 	if err != nil {
 		return err
@@ -220,6 +224,9 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	if len(trainSet) == 0 {
 		return fmt.Errorf("dataset %s has no training samples", ds.Root)
 	}
+	if g.Verbose && rank0 {
+		printDataStats(s.Err, ds, trainSet, val)
+	}
 	yaml, err := cfg.YAML()
 	if err != nil {
 		return err
@@ -260,7 +267,8 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 		TrainMeanAge: meanAge(trainSet),
 		Decode:       decoder(cfg),
 		Log:          logWriter(s, g),
-		Progress:     !g.Quiet && isTerminal(s.Err),
+		StepLog:      stepLog(s, g),
+		Progress:     !g.Quiet && !g.Verbose && isTerminal(s.Err), // a bar would garble the step lines
 	})
 	if errors.Is(err, train.ErrInterrupted) {
 		return &InterruptedError{Checkpoint: filepath.Join(o.Out, train.LastFile), Quiet: !rank0}
@@ -309,6 +317,35 @@ func launchWorkers(s Streams, g *Global, o *TrainOptions, cfg config.Config) err
 		return &InterruptedError{Checkpoint: filepath.Join(o.Out, train.LastFile), Quiet: true}
 	}
 	return err
+}
+
+// printDataStats is train --verbose's account of the data: one line per
+// split as training uses it (the training subjects, those held out of them
+// for validation, the test split, and the samples in neither split, which
+// nothing uses).
+func printDataStats(w io.Writer, ds *dataset.Dataset, trainSet, val []dataset.Sample) {
+	fmt.Fprintf(w, "data: %s dataset at %s\n", ds.Format, ds.Root)
+	parts := []struct {
+		name    string
+		samples []dataset.Sample
+	}{
+		{"train", trainSet}, {"validation", val}, {"test", ds.Split(dataset.SplitTest)},
+		{"unused", ds.Split(dataset.SplitNone)},
+	}
+	for _, p := range parts {
+		if p.name == "unused" && len(p.samples) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "data: %-10s %s\n", p.name, dataset.StatsOf(p.samples).Brief())
+	}
+}
+
+// stepLog is where train --verbose writes its step lines (nil without it).
+func stepLog(s Streams, g *Global) io.Writer {
+	if !g.Verbose {
+		return nil
+	}
+	return s.Err
 }
 
 func logWriter(s Streams, g *Global) *quietWriter { return &quietWriter{w: s.Err, quiet: g.Quiet} }

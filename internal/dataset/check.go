@@ -191,16 +191,20 @@ type Stats struct {
 }
 
 // Stats computes the dataset's statistics.
-func (d *Dataset) Stats() Stats {
+func (d *Dataset) Stats() Stats { return StatsOf(d.Samples) }
+
+// StatsOf computes the statistics of any set of samples (a split, the part
+// of a split held out for validation).
+func StatsOf(samples []Sample) Stats {
 	st := Stats{
-		Samples:  len(d.Samples),
+		Samples:  len(samples),
 		BySplit:  make(map[Split]int),
 		ByView:   make(map[string]int),
 		ByGender: make(map[Gender]int),
 	}
 	subjects := make(map[string]bool)
 	sum := 0
-	for i, s := range d.Samples {
+	for i, s := range samples {
 		st.BySplit[s.Split]++
 		st.ByView[s.View]++
 		st.ByGender[s.Gender]++
@@ -261,6 +265,32 @@ func (st Stats) String() string {
 			label = fmt.Sprintf("%d+", 10*i)
 		}
 		fmt.Fprintf(&b, "  %-8s %8d %6.1f%%\n", label, n, pct(n))
+	}
+	return b.String()
+}
+
+// Brief renders the statistics on one line: samples, subjects, the age
+// range and mean, and the gender balance, e.g.
+// "2400 GEIs, 300 subjects, ages 2–80 (mean 41.2), 1210 male (50.4%), 1190 female (49.6%)".
+// Unknown genders are counted only when there are some.
+func (st Stats) Brief() string {
+	if st.Samples == 0 {
+		return "no GEIs"
+	}
+	count := func(n int, noun string) string {
+		if n == 1 {
+			return "1 " + noun
+		}
+		return fmt.Sprintf("%d %ss", n, noun)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s, %s, ages %d–%d (mean %.1f)", count(st.Samples, "GEI"), count(st.Subjects, "subject"), st.MinAge, st.MaxAge, st.MeanAge)
+	for _, g := range []Gender{Male, Female, GenderUnknown} {
+		n := st.ByGender[g]
+		if n == 0 && g == GenderUnknown {
+			continue
+		}
+		fmt.Fprintf(&b, ", %d %s (%.1f%%)", n, g, 100*float64(n)/float64(st.Samples))
 	}
 	return b.String()
 }

@@ -121,6 +121,27 @@ func TestStats(t *testing.T) {
 	if empty := (&Dataset{}).Stats(); empty.MeanAge != 0 || empty.Samples != 0 || !strings.Contains(empty.String(), "samples          0") {
 		t.Errorf("empty stats %+v", empty)
 	}
+	// Brief: mean (5+9+10+79+80+117)/6 = 50; 3 male, 2 female, 1 unknown of 6.
+	if got, want := st.Brief(), "6 GEIs, 4 subjects, ages 5–117 (mean 50.0), 3 male (50.0%), 2 female (33.3%), 1 unknown (16.7%)"; got != want {
+		t.Errorf("Brief() = %q, want %q", got, want)
+	}
+	if got, want := StatsOf(statsSamples()[4:5]).Brief(), "1 GEI, 1 subject, ages 80–80 (mean 80.0), 0 male (0.0%), 0 female (0.0%), 1 unknown (100.0%)"; got != want {
+		t.Errorf("Brief() of one sample = %q, want %q", got, want)
+	}
+	if got := (Stats{}).Brief(); got != "no GEIs" {
+		t.Errorf("empty Brief() = %q", got)
+	}
+}
+
+func TestStatsOfASubset(t *testing.T) {
+	// The test split alone: ages 10 and 79, both female, two subjects.
+	st := StatsOf((&Dataset{Samples: statsSamples()}).Split(SplitTest))
+	if st.Samples != 2 || st.Subjects != 2 || st.MinAge != 10 || st.MaxAge != 79 || st.MeanAge != 44.5 || st.BySplit[SplitTest] != 2 {
+		t.Errorf("StatsOf(test) = %+v", st)
+	}
+	if got, want := st.Brief(), "2 GEIs, 2 subjects, ages 10–79 (mean 44.5), 0 male (0.0%), 2 female (100.0%)"; got != want {
+		t.Errorf("Brief() = %q, want %q", got, want)
+	}
 }
 
 func TestSplitAndHoldOut(t *testing.T) {

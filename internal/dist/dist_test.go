@@ -82,6 +82,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// skipShort skips a test that starts rank processes (and may wait out a
+// collective timeout) under `go test -short` (make unit).
+func skipShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts rank processes: skipped under -short (make test runs it)")
+	}
+}
+
 // freePort returns a TCP port that was free a moment ago.
 func freePort(t *testing.T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -192,6 +200,7 @@ func runWorkers(t *testing.T, n int, mode string, env ...string) ([]string, []er
 
 func runWorkersOn(t *testing.T, port, n int, mode string, env ...string) ([]string, []error) {
 	t.Helper()
+	skipShort(t)
 	cmds := make([]*exec.Cmd, n)
 	outs := make([]*strings.Builder, n)
 	for i := range n {
@@ -225,6 +234,7 @@ func TestCollectivesThreeRanks(t *testing.T) {
 // TORCHELASTIC_USE_AGENT_STORE=True: rank 0 must connect as a client. Here
 // PyTorch itself (Debian's python3-torch) hosts the store.
 func TestCollectivesOnAnAgentStore(t *testing.T) {
+	skipShort(t)
 	py := "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import torch.distributed").Run(); err != nil {
 		t.Skipf("no python3-torch to host a store: %v", err)

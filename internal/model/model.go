@@ -38,6 +38,7 @@ func (c Config) Validate() error {
 	// The same ranges as the experiment configuration (internal/config), so
 	// that a file's metadata cannot describe a model no config could build.
 	if c.K < 2 || c.K > 1000 {
+		//lint:ignore ST1005 K is the paper's symbol for the number of ordinal tasks (a name, not a capitalised word); tests/badinput matches this message
 		return fmt.Errorf("K = %d ordinal tasks: want 2…1000", c.K)
 	}
 	if c.MinAge < 0 || c.MinAge > 120 {

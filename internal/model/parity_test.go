@@ -20,9 +20,13 @@ import (
 const python = "/usr/bin/python3"
 
 // pyref returns the PyTorch reference script, or skips when Debian's
-// python3-torch is missing (`make test` installs it).
+// python3-torch is missing (`make test` installs it) or under -short (each
+// reference run takes a Python start and a torch import: make unit skips them).
 func pyref(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("PyTorch reference run: skipped under -short (make test runs it)")
+	}
 	if err := exec.Command(python, "-c", "import torch").Run(); err != nil {
 		t.Skipf("PyTorch parity needs Debian's python3-torch under %s (apt-get install python3-torch; make test installs it): %v", python, err)
 	}

@@ -25,9 +25,13 @@ func repoRoot(t *testing.T) string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// requireTorch skips unless Debian's python3 with torch and onnx is usable.
+// requireTorch skips unless Debian's python3 with torch and onnx is usable,
+// and under -short (a PyTorch reference run is slow: make unit skips it).
 func requireTorch(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("PyTorch reference run: skipped under -short (make test runs it)")
+	}
 	if _, err := os.Stat(debianPython); err != nil {
 		t.Skipf("%s not found: install Debian's python3-torch and python3-onnx (apt-get install python3-torch python3-onnx)", debianPython)
 	}

@@ -108,7 +108,7 @@ func TestRoundTripFile(t *testing.T) {
 		FromFloat32("x.bias", []int64{2}, []float32{0.25, float32(math.Inf(-1))}),
 		FromFloat32("scalar", []int64{}, []float32{3}),
 		FromFloat32("empty", []int64{0, 3}, nil),
-		{Name: "f64", DType: "F64", Shape: []int64{2}, Data: le64(math.Pi, -0.0)},
+		{Name: "f64", DType: "F64", Shape: []int64{2}, Data: le64(math.Pi, math.Copysign(0, -1))},
 		{Name: "steps", DType: "I64", Shape: []int64{1}, Data: []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
 		{Name: "ids <&>", DType: "I32", Shape: []int64{1, 1}, Data: []byte{1, 2, 3, 4}},
 	}

@@ -291,6 +291,9 @@ func BenchmarkAdamForeach(b *testing.B) { benchAdam(b, AdamForeach) }
 // relative (to the value plus the tensor's largest value, as values that
 // cancel to near 0 carry the rounding of their larger operands).
 func TestAdamMatchesTorchOptimAdam(t *testing.T) {
+	if testing.Short() {
+		t.Skip("PyTorch reference run: skipped under -short (make test runs it)")
+	}
 	const python = "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import torch").Run(); err != nil {
 		t.Skipf("needs Debian's python3-torch under %s: %v", python, err)

@@ -82,6 +82,11 @@ type Options struct {
 	Decode       func(path string) ([]float32, error)
 	Log          io.Writer // progress bars and per-epoch lines; nil for silence
 	Progress     bool      // draw progress bars on Log
+	// StepLog, if set, gets one line per optimiser step (gaitord train
+	// --verbose): step, epoch, batch, the loss and its parts, the learning
+	// rate and the step's samples/s (from the end of the previous step, so
+	// waiting for the loader counts). Only rank 0 writes it.
+	StepLog io.Writer
 	// AfterStep, if set, is called after every optimiser step (tests use it
 	// to interrupt a run at a chosen point).
 	AfterStep func(epoch int, step int64)
@@ -139,7 +144,7 @@ func newTrainer(o Options) (*trainer, error) {
 		g = dist.NewLocal()
 	}
 	if g.Rank() != 0 {
-		o.Log = nil
+		o.Log, o.StepLog = nil, nil
 	}
 	h := o.Hyper
 	m, err := model.New(h.Model, uint64(h.Seed), h.Device)
@@ -437,6 +442,7 @@ func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, 
 	}
 	t.m.Train(true)
 	start := time.Now()
+	prev := start // the end of the previous step
 	i := 0
 	for b := range loader.Epoch(epoch) {
 		if b.Err != nil {
@@ -474,7 +480,12 @@ func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, 
 		es.ranking += l.Ranking
 		es.odl += l.ODL
 		es.gender += l.Gender
-		es.seconds = time.Since(start).Seconds()
+		now := time.Now()
+		es.seconds = now.Sub(start).Seconds()
+		if t.o.StepLog != nil {
+			t.logStep(epoch, es.batches, total, lr, l, len(b.Ages), now.Sub(prev).Seconds())
+		}
+		prev = now
 		if bar != nil {
 			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f %.0f samples/s", epoch+1, t.h.Epochs, es.meanLoss(), es.samplesPerSec()))
 			_ = bar.Add(1)
@@ -488,6 +499,20 @@ func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, 
 	}
 	t.m.Train(false)
 	return es, nil
+}
+
+// logStep writes the StepLog line of the step just taken (the optimiser counts it).
+func (t *trainer) logStep(epoch, batch, batches int, lr float64, l odl.Losses, samples int, seconds float64) {
+	rate := 0.0
+	if seconds > 0 {
+		rate = float64(samples) / seconds
+	}
+	ranks := ""
+	if t.world > 1 {
+		ranks = fmt.Sprintf("  rank %d of %d", t.rank, t.world)
+	}
+	fmt.Fprintf(t.o.StepLog, "step %d  epoch %d/%d  batch %d/%d  loss %.4f  ranking %.4f  odl %.4f  gender %.4f  lr %.6g  %.0f samples/s%s\n",
+		t.opt.Steps(), epoch+1, t.h.Epochs, batch, batches, l.TotalValue, l.Ranking, l.ODL, l.Gender, lr, rate, ranks)
 }
 
 // validate evaluates the model on the validation split. In a data-parallel

@@ -4,6 +4,7 @@ package gaitordtest
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,8 +29,15 @@ func Build() (bin, dir string, err error) {
 
 // Main is a TestMain body: it builds the binary into *bin, runs the tests,
 // removes the build folder and then runs cleanup, and returns the exit
-// status for os.Exit.
+// status for os.Exit. Under `go test -short` (make unit) it builds and runs
+// nothing: these packages are the long binary runs the inner loop leaves
+// to `make test`.
 func Main(m *testing.M, bin *string, cleanup func()) int {
+	flag.Parse() // testing.Short reads the -test.short flag
+	if testing.Short() {
+		fmt.Println("skipped under -short: these tests build and run the gaitord binary (make test runs them)")
+		return 0
+	}
 	b, dir, err := Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

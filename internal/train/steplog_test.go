@@ -1,0 +1,122 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gaitord/gaitord/internal/dataset"
+	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/odl"
+	"github.com/gaitord/gaitord/internal/optim"
+)
+
+// tinyRun is a real training run small enough for a unit test: random
+// 64×44 images decoded from memory, no files but the run folder's.
+func tinyRun(t *testing.T, nTrain, nVal int, h Hyper) Options {
+	t.Helper()
+	mc := h.Model
+	images := map[string][]float32{}
+	sample := func(i int) dataset.Sample {
+		p := fmt.Sprintf("mem/%03d.png", i)
+		r := rand.New(rand.NewPCG(uint64(i), 3))
+		img := make([]float32, mc.InputH*mc.InputW)
+		for j := range img {
+			img[j] = r.Float32()
+		}
+		images[p] = img
+		return dataset.Sample{Path: p, Age: 5 + 7*i%70, Gender: dataset.Gender(i % 2), Subject: strconv.Itoa(i)}
+	}
+	var tr, val []dataset.Sample
+	for i := range nTrain {
+		tr = append(tr, sample(i))
+	}
+	for i := range nVal {
+		val = append(val, sample(nTrain+i))
+	}
+	return Options{
+		Hyper: h, RunDir: t.TempDir(), Train: tr, Val: val, TrainMeanAge: 40,
+		Decode: func(p string) ([]float32, error) { return images[p], nil },
+	}
+}
+
+var stepLine = regexp.MustCompile(`^step (\d+)  epoch (\d+)/(\d+)  batch (\d+)/(\d+)  loss (\S+)  ranking (\S+)  odl (\S+)  gender (\S+)  lr (\S+)  (\d+) samples/s$`)
+
+// TestStepLog checks the --verbose step lines against the run itself: one per
+// step, numbered, with the schedule's learning rate, loss parts that add up
+// to the objective's weighting, and per-epoch means equal to metrics.jsonl.
+func TestStepLog(t *testing.T) {
+	runtime.LockOSThread() // libtorch from one OS thread, as gaitord's main goroutine
+	defer runtime.UnlockOSThread()
+	h := Hyper{
+		Model: model.DefaultConfig(), Seed: 3, Device: "cpu", Epochs: 2, BatchSize: 4, EvalBatchSize: 8,
+		Optim:    optim.Config{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8},
+		Schedule: Schedule{Type: "step", StepEpochs: 1, Gamma: 0.5},
+		Loss:     odl.Weights{Lambda: 0.5, Mu: 2}, Workers: 1,
+	}
+	o := tinyRun(t, 10, 3, h)
+	var steps, log bytes.Buffer
+	o.StepLog, o.Log = &steps, &log
+	res, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 samples in batches of 4, the last partial one dropped: 2 steps an epoch.
+	if res.Steps != 4 {
+		t.Fatalf("trained %d steps, want 4", res.Steps)
+	}
+	if strings.Contains(log.String(), "step 1 ") {
+		t.Errorf("step lines leaked into Log:\n%s", log.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(steps.String(), "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("%d step lines, want 4:\n%s", len(lines), steps.String())
+	}
+	rows, err := ReadMetrics(filepath.Join(o.RunDir, MetricsFile))
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("metrics: %d rows, %v", len(rows), err)
+	}
+	sum := make([]float64, 2)
+	for i, line := range lines {
+		m := stepLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("line %q does not match %v", line, stepLine)
+		}
+		f := func(k int) float64 {
+			v, err := strconv.ParseFloat(m[k], 64)
+			if err != nil {
+				t.Fatalf("line %q field %d: %v", line, k, err)
+			}
+			return v
+		}
+		epoch := i/2 + 1
+		if want := []float64{float64(i + 1), float64(epoch), 2, float64(i%2 + 1), 2}; f(1) != want[0] || f(2) != want[1] || f(3) != want[2] || f(4) != want[3] || f(5) != want[4] {
+			t.Errorf("line %q: want step %v, epoch %v/%v, batch %v/%v", line, want[0], want[1], want[2], want[3], want[4])
+		}
+		if lr := f(10); lr != h.Schedule.LR(h.Optim.LR, epoch-1, h.Epochs) || lr != 1e-3*math.Pow(0.5, float64(epoch-1)) {
+			t.Errorf("line %q: lr %v, want %v", line, lr, 1e-3*math.Pow(0.5, float64(epoch-1)))
+		}
+		total, ranking, odlv, gender := f(6), f(7), f(8), f(9)
+		// L = ranking + λ·ODL + μ·gender, each printed to 4 decimals.
+		if want := ranking + 0.5*odlv + 2*gender; math.Abs(total-want) > 2e-4 {
+			t.Errorf("line %q: loss %v, but ranking + 0.5·odl + 2·gender = %v", line, total, want)
+		}
+		if !(total > 0) || f(11) <= 0 {
+			t.Errorf("line %q: want a positive loss and rate", line)
+		}
+		sum[epoch-1] += total
+	}
+	for e, r := range rows {
+		if math.Abs(sum[e]/2-r.Loss) > 1e-4 {
+			t.Errorf("epoch %d: step lines average %.5f, metrics.jsonl says %.5f", e+1, sum[e]/2, r.Loss)
+		}
+	}
+}
