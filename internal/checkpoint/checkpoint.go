@@ -20,8 +20,8 @@ import (
 	"strings"
 
 	"github.com/gaitord/gaitord/internal/model"
-	"github.com/gaitord/gaitord/internal/runtime"
 	"github.com/gaitord/gaitord/internal/safetensors"
+	"github.com/gaitord/gaitord/internal/version"
 )
 
 // Kinds of file, recorded in the metadata key "gaitord.kind".
@@ -63,7 +63,7 @@ func ModelMetadata(c model.Config) map[string]string {
 		"k":               strconv.Itoa(c.K),
 		"min_age":         strconv.Itoa(c.MinAge),
 		"dropout":         strconv.FormatFloat(c.Dropout, 'g', -1, 64),
-		"gaitord.version": runtime.Version,
+		"gaitord.version": version.Version,
 	}
 }
 

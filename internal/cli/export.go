@@ -5,7 +5,7 @@ import (
 
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/onnx"
-	"github.com/gaitord/gaitord/internal/runtime"
+	"github.com/gaitord/gaitord/internal/version"
 	"github.com/spf13/cobra"
 )
 
@@ -61,7 +61,7 @@ func RunExport(s Streams, o *ExportOptions) error {
 			w[k] = onnx.Weight{Shape: v.Shape, Data: v.Data}
 		}
 		cfg := onnx.ModelConfig{InputH: st.Model.InputH, InputW: st.Model.InputW, K: st.Model.K, MinAge: st.Model.MinAge,
-			Producer: "gaitord " + runtime.Version}
+			Producer: "gaitord " + version.Version}
 		if err := onnx.WriteFile(o.Out, w, cfg); err != nil {
 			return fmt.Errorf("export %s: %w", o.Out, err)
 		}
