@@ -114,7 +114,7 @@ func TestLayersMapSizes(t *testing.T) {
 			t.Errorf("channels/heads: fuse in %d, age %d, gender %d", l.Fuse.In, l.Age.Out, l.Gender.Out)
 		}
 		// The kernel/padding pairs keep the map size, so the block only pools.
-		for _, b := range l.blocks() {
+		for _, b := range l.Blocks() {
 			if b.KH != 2*b.PH+1 || b.KW != 2*b.PW+1 {
 				t.Errorf("%s: kernel %d×%d, padding %d, %d", b.Module, b.KH, b.KW, b.PH, b.PW)
 			}

@@ -179,20 +179,22 @@ type ParamSpec struct {
 // linear_layer2, linear_age and linear_gender.
 func (l Layers) Specs() []ParamSpec {
 	var s []ParamSpec
-	for _, b := range l.blocks() {
+	for _, b := range l.Blocks() {
 		s = append(s, ParamSpec{b.Weight(), []int64{b.Out, b.In, b.KH, b.KW}}, ParamSpec{b.Bias(), []int64{b.Out}})
 	}
-	for _, f := range l.linears() {
+	for _, f := range l.Linears() {
 		s = append(s, ParamSpec{f.Weight(), []int64{f.Out, f.In}}, ParamSpec{f.Bias(), []int64{f.Out}})
 	}
 	return s
 }
 
-func (l Layers) blocks() []Block {
+// Blocks lists the convolution blocks in state_dict order: Global, Local, Fuse.
+func (l Layers) Blocks() []Block {
 	return append(append(append([]Block(nil), l.Global...), l.Local...), l.Fuse)
 }
 
-func (l Layers) linears() []Linear {
+// Linears lists the linear layers in state_dict order: Hidden, Age, Gender.
+func (l Layers) Linears() []Linear {
 	return append(append([]Linear(nil), l.Hidden...), l.Age, l.Gender)
 }
 
@@ -211,7 +213,7 @@ func (l Layers) NumParams() int64 {
 // and poolings add well under 1% and are left out.
 func (l Layers) FLOPs() int64 {
 	var f int64
-	for _, b := range l.blocks() {
+	for _, b := range l.Blocks() {
 		rows := []int64{b.InH}
 		if b.Part {
 			rows = []int64{b.Strips[0][1], b.Strips[1][1], b.Strips[2][1]}
@@ -222,7 +224,7 @@ func (l Layers) FLOPs() int64 {
 			f += 2 * b.Out * b.In * b.KH * b.KW * oh * ow
 		}
 	}
-	for _, x := range l.linears() {
+	for _, x := range l.Linears() {
 		f += 2 * x.In * x.Out
 	}
 	return f

@@ -64,7 +64,7 @@ func TestSpecMatchesPyTorch(t *testing.T) {
 				t.Errorf("%d×%d K=%d: parameter %d is %s %v, PyTorch's state_dict has %s %v", c.InputH, c.InputW, c.K, i, specs[i].Name, specs[i].Shape, name, shape)
 			}
 		}
-		blocks := l.blocks()
+		blocks := l.Blocks()
 		if len(ref.Maps) != len(blocks) {
 			t.Errorf("PyTorch reports %d blocks, the table has %d", len(ref.Maps), len(blocks))
 		}
