@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gaitord/gaitord/internal/glcnn"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/graph-*.txt from the current exporter")
@@ -22,11 +24,11 @@ var update = flag.Bool("update", false, "rewrite testdata/graph-*.txt from the c
 // rendering (TestExportStructure and the ONNX Runtime tests check those).
 func TestGraphGolden(t *testing.T) {
 	for _, c := range []struct {
-		cfg  ModelConfig
+		cfg  glcnn.Config
 		file string
 	}{
-		{ModelConfig{InputH: 64, InputW: 44, K: 100, MinAge: 0}, "graph-64x44-k100.txt"},
-		{ModelConfig{InputH: 128, InputW: 88, K: 90, MinAge: 2}, "graph-128x88-k90.txt"},
+		{glcnn.Config{InputH: 64, InputW: 44, K: 100, MinAge: 0}, "graph-64x44-k100.txt"},
+		{glcnn.Config{InputH: 128, InputW: 88, K: 90, MinAge: 2}, "graph-128x88-k90.txt"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			var buf bytes.Buffer
