@@ -323,7 +323,7 @@ func (q *quietWriter) Write(p []byte) (int, error) {
 }
 
 func modelConfig(c config.Config) model.Config {
-	return model.Config{InputH: c.Model.InputHeight, InputW: c.Model.InputWidth, K: c.Model.K, MinAge: c.Model.MinAge, Dropout: c.Model.Dropout}
+	return c.Model.Spec()
 }
 
 func hyper(c config.Config, mc model.Config) train.Hyper {
