@@ -2,7 +2,6 @@ package glcnn
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 )
@@ -63,7 +62,7 @@ func (c Config) CheckWeights(w map[string]Weight) error {
 func nonFinite(name string, data []float32) string {
 	n, first := 0, -1
 	for i, v := range data {
-		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+		if v-v != 0 { // NaN − NaN and ±Inf − ±Inf are NaN; finite − itself is 0
 			if n == 0 {
 				first = i
 			}
