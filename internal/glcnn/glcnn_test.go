@@ -107,8 +107,8 @@ func TestLayersMapSizes(t *testing.T) {
 		if l.Local[0].Strips != c.strips1 || l.Local[1].Strips != c.strips2 {
 			t.Errorf("strips %v %v", l.Local[0].Strips, l.Local[1].Strips)
 		}
-		if l.Flatten != c.flatten || c.cfg.FlattenSize() != c.flatten || l.Hidden[0].In != c.flatten {
-			t.Errorf("flatten %d, FlattenSize %d, want %d", l.Flatten, c.cfg.FlattenSize(), c.flatten)
+		if l.Flatten != c.flatten || l.Hidden[0].In != c.flatten {
+			t.Errorf("flatten %d, linear_layer1 in %d, want %d", l.Flatten, l.Hidden[0].In, c.flatten)
 		}
 		if l.Fuse.In != l.Global[1].Out+l.Local[1].Out || l.Age.Out != int64(c.cfg.K) || l.Gender.Out != 2 {
 			t.Errorf("channels/heads: fuse in %d, age %d, gender %d", l.Fuse.In, l.Age.Out, l.Gender.Out)

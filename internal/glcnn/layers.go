@@ -239,10 +239,6 @@ func (c Config) NumParams() int64 { return c.mustLayers("NumParams").NumParams()
 // FLOPs is Layers().FLOPs() for a valid c (it panics on an invalid one).
 func (c Config) FLOPs() int64 { return c.mustLayers("FLOPs").FLOPs() }
 
-// FlattenSize is Layers().Flatten for a valid c (it panics on an invalid
-// one): 128·(H/8)·(W/8), 5120 for 64×44 and 22528 for 128×88.
-func (c Config) FlattenSize() int64 { return c.mustLayers("FlattenSize").Flatten }
-
 // Numel is the number of values of a tensor of the given shape.
 func Numel(shape []int64) int64 {
 	n := int64(1)
