@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/gaitord/gaitord/internal/runtime.Version=$(VERSION)
+LDFLAGS := -X github.com/gaitord/gaitord/internal/version.Version=$(VERSION)
 
 -include .cache/native/env.mk
 

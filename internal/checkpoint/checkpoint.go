@@ -6,6 +6,8 @@
 // __metadata__ records the model configuration and, for checkpoints, the
 // epoch, step, RNG state and the experiment's resolved configuration.
 //
+// Names, shapes and the model configuration's ranges are checked against
+// internal/glcnn, the network's specification; the package needs no libtorch.
 // Files are written atomically (temp file, fsync, rename): a crash leaves the
 // previous file intact.
 package checkpoint
@@ -19,9 +21,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gaitord/gaitord/internal/model"
-	"github.com/gaitord/gaitord/internal/runtime"
+	"github.com/gaitord/gaitord/internal/glcnn"
 	"github.com/gaitord/gaitord/internal/safetensors"
+	"github.com/gaitord/gaitord/internal/version"
 )
 
 // Kinds of file, recorded in the metadata key "gaitord.kind".
@@ -37,10 +39,10 @@ const (
 
 // State is everything a checkpoint holds.
 type State struct {
-	Model    model.Config
-	Weights  map[string]model.Weight
-	ExpAvg   map[string]model.Weight // Adam first moments; nil in an export
-	ExpAvgSq map[string]model.Weight // Adam second moments; nil in an export
+	Model    glcnn.Config
+	Weights  map[string]glcnn.Weight
+	ExpAvg   map[string]glcnn.Weight // Adam first moments; nil in an export
+	ExpAvgSq map[string]glcnn.Weight // Adam second moments; nil in an export
 
 	Epoch        int     // completed epochs
 	BatchesDone  int     // batches of epoch Epoch+1 already trained (an interrupted epoch)
@@ -56,14 +58,14 @@ type State struct {
 
 // ModelMetadata is the metadata that describes the model, shared by
 // checkpoints and exports.
-func ModelMetadata(c model.Config) map[string]string {
+func ModelMetadata(c glcnn.Config) map[string]string {
 	return map[string]string{
 		"input_height":    strconv.Itoa(c.InputH),
 		"input_width":     strconv.Itoa(c.InputW),
 		"k":               strconv.Itoa(c.K),
 		"min_age":         strconv.Itoa(c.MinAge),
 		"dropout":         strconv.FormatFloat(c.Dropout, 'g', -1, 64),
-		"gaitord.version": runtime.Version,
+		"gaitord.version": version.Version,
 	}
 }
 
@@ -91,7 +93,7 @@ func Save(path string, s *State) error {
 
 // SaveWeights writes only the model's parameters and its configuration: the
 // portable export, loadable into the seed's PyTorch network.
-func SaveWeights(path string, c model.Config, w map[string]model.Weight, trainMeanAge float64) error {
+func SaveWeights(path string, c glcnn.Config, w map[string]glcnn.Weight, trainMeanAge float64) error {
 	if err := c.CheckWeights(w); err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
 	}
@@ -104,7 +106,7 @@ func SaveWeights(path string, c model.Config, w map[string]model.Weight, trainMe
 	return nil
 }
 
-func tensorsOf(prefix string, w map[string]model.Weight) []safetensors.Tensor {
+func tensorsOf(prefix string, w map[string]glcnn.Weight) []safetensors.Tensor {
 	out := make([]safetensors.Tensor, 0, len(w))
 	for _, name := range slices.Sorted(maps.Keys(w)) {
 		out = append(out, safetensors.FromFloat32(prefix+name, w[name].Shape, w[name].Data))
@@ -130,7 +132,7 @@ func Load(path string) (*State, error) {
 	if s.Model, err = modelConfigFrom(md, f); err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
-	s.Weights, s.ExpAvg, s.ExpAvgSq = map[string]model.Weight{}, map[string]model.Weight{}, map[string]model.Weight{}
+	s.Weights, s.ExpAvg, s.ExpAvgSq = map[string]glcnn.Weight{}, map[string]glcnn.Weight{}, map[string]glcnn.Weight{}
 	for _, name := range f.Names() {
 		t, err := f.Tensor(name)
 		if err != nil {
@@ -143,7 +145,7 @@ func Load(path string) (*State, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load %s: tensor %s: %w", path, name, err)
 		}
-		w := model.Weight{Shape: t.Shape, Data: v}
+		w := glcnn.Weight{Shape: t.Shape, Data: v}
 		switch {
 		case strings.HasPrefix(name, prefixExpAvgSq):
 			s.ExpAvgSq[strings.TrimPrefix(name, prefixExpAvgSq)] = w
@@ -160,7 +162,7 @@ func Load(path string) (*State, error) {
 		if err := parseCheckpointMeta(md, s); err != nil {
 			return nil, fmt.Errorf("load %s: %w", path, err)
 		}
-		for what, m := range map[string]map[string]model.Weight{"exp_avg": s.ExpAvg, "exp_avg_sq": s.ExpAvgSq} {
+		for what, m := range map[string]map[string]glcnn.Weight{"exp_avg": s.ExpAvg, "exp_avg_sq": s.ExpAvgSq} {
 			if err := s.Model.CheckWeights(m); err != nil {
 				return nil, fmt.Errorf("load %s: optimiser %s: %w", path, what, err)
 			}
@@ -174,8 +176,8 @@ func Load(path string) (*State, error) {
 	return s, nil
 }
 
-func modelConfigFrom(md map[string]string, f *safetensors.File) (model.Config, error) {
-	c := model.DefaultConfig()
+func modelConfigFrom(md map[string]string, f *safetensors.File) (glcnn.Config, error) {
+	c := glcnn.DefaultConfig()
 	ints := map[string]*int{"input_height": &c.InputH, "input_width": &c.InputW, "k": &c.K, "min_age": &c.MinAge}
 	for key, dst := range ints {
 		v, ok := md[key]
@@ -196,8 +198,13 @@ func modelConfigFrom(md map[string]string, f *safetensors.File) (model.Config, e
 		c.Dropout = d
 	}
 	if _, ok := md["k"]; !ok {
-		// K from the age head's shape, when the metadata does not say.
-		if t, err := f.Tensor("linear_age.bias"); err == nil && len(t.Shape) == 1 {
+		// K from the age head's shape, when the metadata does not say (the
+		// parameter names do not depend on the configuration).
+		l, err := glcnn.DefaultConfig().Layers()
+		if err != nil {
+			return c, err
+		}
+		if t, err := f.Tensor(l.Age.Bias()); err == nil && len(t.Shape) == 1 {
 			c.K = int(t.Shape[0])
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/glcnn"
 	"github.com/gaitord/gaitord/internal/safetensors"
 )
 
@@ -17,11 +17,11 @@ import (
 // name: Save does not check shapes against the model (Load does), which lets
 // the write path be tested with files of any size.
 func smallState(n int) *State {
-	w := map[string]model.Weight{"w": {Shape: []int64{int64(n)}, Data: make([]float32, n)}}
+	w := map[string]glcnn.Weight{"w": {Shape: []int64{int64(n)}, Data: make([]float32, n)}}
 	for i := range w["w"].Data {
 		w["w"].Data[i] = float32(i)
 	}
-	return &State{Model: model.DefaultConfig(), Weights: w, Epoch: 3, Step: 30, RNG: []byte{1, 2, 3}, Config: "a: 1\n"}
+	return &State{Model: glcnn.DefaultConfig(), Weights: w, Epoch: 3, Step: 30, RNG: []byte{1, 2, 3}, Config: "a: 1\n"}
 }
 
 // noTemp fails if dir holds a temp file of an atomic write.
@@ -98,7 +98,7 @@ func TestSaveOnFullDisk(t *testing.T) {
 		t.Fatal("a failed save changed the previous checkpoint")
 	}
 	noTemp(t, mnt)
-	err = SaveWeights(filepath.Join(mnt, "w.safetensors"), model.DefaultConfig(), mustWeights(t), 40)
+	err = SaveWeights(filepath.Join(mnt, "w.safetensors"), glcnn.DefaultConfig(), mustWeights(t), 40)
 	if err == nil || !strings.Contains(err.Error(), "no space left on device") {
 		t.Fatalf("export on a full disk: %v", err)
 	}
@@ -108,15 +108,15 @@ func TestSaveOnFullDisk(t *testing.T) {
 	noTemp(t, mnt)
 }
 
-func mustWeights(t *testing.T) map[string]model.Weight {
+func mustWeights(t *testing.T) map[string]glcnn.Weight {
 	t.Helper()
-	w := map[string]model.Weight{}
-	for _, s := range model.DefaultConfig().Specs() {
+	w := map[string]glcnn.Weight{}
+	for _, s := range glcnn.DefaultConfig().Specs() {
 		n := int64(1)
 		for _, d := range s.Shape {
 			n *= d
 		}
-		w[s.Name] = model.Weight{Shape: s.Shape, Data: make([]float32, n)}
+		w[s.Name] = glcnn.Weight{Shape: s.Shape, Data: make([]float32, n)}
 	}
 	return w
 }
@@ -137,7 +137,7 @@ func fuzzFile(header string, data []byte) []byte {
 // checkpoint metadata.) Seeds: testdata/fuzz/FuzzLoad.
 func FuzzLoad(f *testing.F) {
 	var buf bytes.Buffer
-	md := ModelMetadata(model.DefaultConfig())
+	md := ModelMetadata(glcnn.DefaultConfig())
 	md["gaitord.kind"] = KindCheckpoint
 	md["gaitord.epoch"], md["gaitord.step"], md["gaitord.best_mae"], md["gaitord.seed"], md["gaitord.rng"], md["gaitord.config"] = "1", "2", "3.5", "4", "AQID", "a: 1\n"
 	safetensors.Encode(&buf, []safetensors.Tensor{safetensors.FromFloat32("linear_age.bias", []int64{2}, []float32{1, 2})}, md)
@@ -175,7 +175,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		switch s.Kind {
 		case KindCheckpoint:
-			for what, m := range map[string]map[string]model.Weight{"exp_avg": s.ExpAvg, "exp_avg_sq": s.ExpAvgSq} {
+			for what, m := range map[string]map[string]glcnn.Weight{"exp_avg": s.ExpAvg, "exp_avg_sq": s.ExpAvgSq} {
 				if err := s.Model.CheckWeights(m); err != nil {
 					t.Fatalf("accepted %s that does not fit: %v", what, err)
 				}

@@ -7,10 +7,10 @@ import (
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/config"
 	"github.com/gaitord/gaitord/internal/dataset"
+	"github.com/gaitord/gaitord/internal/engine"
 	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/report"
-	"github.com/gaitord/gaitord/internal/runtime"
 	"github.com/gaitord/gaitord/internal/train"
 	"github.com/spf13/cobra"
 )
@@ -91,7 +91,7 @@ func dataConfig(st *checkpoint.State, path string, sets []string) (config.Config
 
 // RunEval evaluates a checkpoint on a dataset split.
 func RunEval(s Streams, g *Global, o *EvalOptions) error {
-	runtime.SetThreads(o.Threads)
+	engine.SetThreads(o.Threads)
 	m, st, err := loadModel(o.Checkpoint, o.Device)
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/onnx"
-	"github.com/gaitord/gaitord/internal/runtime"
 	"github.com/spf13/cobra"
 )
 
@@ -56,13 +55,7 @@ func RunExport(s Streams, o *ExportOptions) error {
 			return err
 		}
 	case "onnx":
-		w := make(map[string]onnx.Weight, len(st.Weights))
-		for k, v := range st.Weights {
-			w[k] = onnx.Weight{Shape: v.Shape, Data: v.Data}
-		}
-		cfg := onnx.ModelConfig{InputH: st.Model.InputH, InputW: st.Model.InputW, K: st.Model.K, MinAge: st.Model.MinAge,
-			Producer: "gaitord " + runtime.Version}
-		if err := onnx.WriteFile(o.Out, w, cfg); err != nil {
+		if err := onnx.WriteFile(o.Out, st.Weights, st.Model); err != nil {
 			return fmt.Errorf("export %s: %w", o.Out, err)
 		}
 	}

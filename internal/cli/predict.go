@@ -11,9 +11,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/gaitord/gaitord/internal/engine"
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/infer"
-	"github.com/gaitord/gaitord/internal/runtime"
 	"github.com/spf13/cobra"
 )
 
@@ -92,7 +92,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 	if o.BatchSize <= 0 {
 		return usagef("--batch-size %d: must be positive", o.BatchSize)
 	}
-	runtime.SetThreads(o.Threads)
+	engine.SetThreads(o.Threads)
 	m, st, err := loadModel(o.Checkpoint, o.Device)
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -18,10 +18,10 @@ import (
 	"github.com/gaitord/gaitord/internal/config"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/dist"
+	"github.com/gaitord/gaitord/internal/engine"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/odl"
 	"github.com/gaitord/gaitord/internal/optim"
-	"github.com/gaitord/gaitord/internal/runtime"
 	"github.com/gaitord/gaitord/internal/train"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -202,7 +202,7 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	if distributed {
 		if cfg.Train.Threads == 0 && job.LocalWorld > 1 {
 			// Local workers share the cores, as torchrun's OMP_NUM_THREADS does.
-			cfg.Train.Threads = max(1, goruntime.NumCPU()/job.LocalWorld)
+			cfg.Train.Threads = max(1, runtime.NumCPU()/job.LocalWorld)
 		}
 		if cfg.Train.Device == "cuda" {
 			cfg.Train.Device = fmt.Sprintf("cuda:%d", job.LocalRank)
@@ -212,7 +212,7 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	if err := model.CheckDevice(cfg.Train.Device); err != nil {
 		return err
 	}
-	threads := runtime.SetThreads(cfg.Train.Threads)
+	threads := engine.SetThreads(cfg.Train.Threads)
 	ds, err := openData(cfg, s.Err, g.Quiet || !rank0)
 	if err != nil {
 		return err
@@ -363,7 +363,7 @@ func (q *quietWriter) Write(p []byte) (int, error) {
 }
 
 func modelConfig(c config.Config) model.Config {
-	return model.Config{InputH: c.Model.InputHeight, InputW: c.Model.InputWidth, K: c.Model.K, MinAge: c.Model.MinAge, Dropout: c.Model.Dropout}
+	return c.Model.Spec()
 }
 
 func hyper(c config.Config, mc model.Config) train.Hyper {

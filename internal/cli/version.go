@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/gaitord/gaitord/internal/dist"
-	"github.com/gaitord/gaitord/internal/runtime"
+	"github.com/gaitord/gaitord/internal/engine"
 	"github.com/spf13/cobra"
 )
 
@@ -32,11 +32,11 @@ func newVersionCmd(s Streams, g *Global) *cobra.Command {
 
 // RunVersion prints the runtime description.
 func RunVersion(s Streams, o *VersionOptions) error {
-	runtime.SetThreads(o.Threads)
+	engine.SetThreads(o.Threads)
 	info := struct {
-		runtime.Info
+		engine.Info
 		Distributed []string `json:"distributed"`
-	}{runtime.Describe(), dist.Backends()}
+	}{engine.Describe(), dist.Backends()}
 	if o.JSON {
 		return json.NewEncoder(s.Out).Encode(info)
 	}
@@ -53,7 +53,7 @@ func RunVersion(s Streams, o *VersionOptions) error {
 	return nil
 }
 
-func cudaText(i runtime.Info) string {
+func cudaText(i engine.Info) string {
 	if !i.CUDA {
 		return "not available"
 	}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gaitord/gaitord/internal/atomicfile"
+	"github.com/gaitord/gaitord/internal/glcnn"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
@@ -55,13 +56,19 @@ type Dist struct {
 // Timeout is TimeoutS as a duration.
 func (d Dist) Timeout() time.Duration { return time.Duration(d.TimeoutS * float64(time.Second)) }
 
-// Model is the network's shape (section "model").
+// Model is the network's shape (section "model"); its ranges are
+// glcnn.Config's (Validate checks them there).
 type Model struct {
 	InputHeight int     `mapstructure:"input_height" yaml:"input_height"` // GEI height: 64 or 128
 	InputWidth  int     `mapstructure:"input_width" yaml:"input_width"`   // GEI width: 44 or 88
 	K           int     `mapstructure:"k" yaml:"k"`                       // ordinal tasks "age > min_age + k", k = 0…K-1
 	MinAge      int     `mapstructure:"min_age" yaml:"min_age"`           // age of the first threshold
 	Dropout     float64 `mapstructure:"dropout" yaml:"dropout"`           // after the hidden linear layers, training only; [0, 1)
+}
+
+// Spec is the section as the network's specification.
+func (m Model) Spec() glcnn.Config {
+	return glcnn.Config{InputH: m.InputHeight, InputW: m.InputWidth, K: m.K, MinAge: m.MinAge, Dropout: m.Dropout}
 }
 
 // Optim is the optimiser (section "optim"); only Adam is supported.
@@ -509,18 +516,12 @@ func (c Config) Validate() error {
 	bad := func(key, format string, a ...any) error {
 		return &KeyError{Key: key, Msg: fmt.Sprintf(format, a...)}
 	}
-	m := c.Model
-	if !(m.InputHeight == 64 && m.InputWidth == 44) && !(m.InputHeight == 128 && m.InputWidth == 88) {
-		return bad("model.input_height/input_width", "%d×%d not supported; supported: 64×44, 128×88", m.InputHeight, m.InputWidth)
-	}
-	if m.K < 2 || m.K > 1000 {
-		return bad("model.k", "got %d, want 2…1000 ordinal tasks", m.K)
-	}
-	if m.MinAge < 0 || m.MinAge > 120 {
-		return bad("model.min_age", "got %d, want 0…120", m.MinAge)
-	}
-	if !(m.Dropout >= 0 && m.Dropout < 1) {
-		return bad("model.dropout", "got %v, want [0, 1)", m.Dropout)
+	if err := c.Model.Spec().Validate(); err != nil {
+		var re *glcnn.RangeError
+		if !errors.As(err, &re) {
+			return err
+		}
+		return bad("model."+re.Key, "%s", re.Msg)
 	}
 	o := c.Optim
 	if o.Name != "adam" {

@@ -1,8 +1,10 @@
 // Package model is the Global-Local CNN (GL-CNN) of Zhu et al., "Ordinal
 // Distribution Regression for Gait-based Age Estimation" (Sci China Inf Sci
-// 2020, arXiv 1905.11005), layer for layer as the seed's PyTorch GEINet
-// (shared/seed/reference_model.md), with the seed's defects fixed: dropout
-// acts in training mode only and the flatten size follows the input size.
+// 2020, arXiv 1905.11005) on libtorch. What the network is (valid
+// configurations, layer and strip tables, parameter names and shapes, counts,
+// weight checks) is internal/glcnn's; this package builds its parameters and
+// runs it by walking glcnn's layer table, layer for layer as the seed's
+// PyTorch GEINet (shared/seed/reference_model.md).
 //
 // Parameters carry the seed's PyTorch names (gl_conv1.conv.weight, …,
 // linear_gender.bias), so weights move between gaitord and PyTorch by name.
@@ -10,163 +12,62 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
+	"github.com/gaitord/gaitord/internal/glcnn"
 	"github.com/gaitord/gaitord/internal/torchx"
 )
 
 // Tensor is gotorch's tensor handle.
 type Tensor = torchx.Tensor
 
-// Config is the model's shape: input size, number of ordinal tasks and the
-// youngest age, and the dropout rate of the two hidden linear layers.
-type Config struct {
-	InputH, InputW int     // 64×44 or 128×88
-	K              int     // ordinal tasks "age > MinAge+k", k = 0..K−1
-	MinAge         int     // age of the first task's threshold
-	Dropout        float64 // dropout probability after linear_layer1 and linear_layer2 (training only)
-}
+// Config is the network's shape; see glcnn.Config for its fields and ranges.
+type Config = glcnn.Config
 
-// DefaultConfig is the paper's setting for OU-MVLP GEIs: 64×44, K = 100, ages 0…100.
-func DefaultConfig() Config { return Config{InputH: 64, InputW: 44, K: 100, MinAge: 0, Dropout: 0.5} }
-
-// Validate refuses input sizes the part tables do not serve and nonsensical heads.
-func (c Config) Validate() error {
-	if !(c.InputH == 64 && c.InputW == 44) && !(c.InputH == 128 && c.InputW == 88) {
-		return fmt.Errorf("input size %d×%d not supported: the head/body/feet tables serve 64×44 and 128×88", c.InputH, c.InputW)
-	}
-	// The same ranges as the experiment configuration (internal/config), so
-	// that a file's metadata cannot describe a model no config could build.
-	if c.K < 2 || c.K > 1000 {
-		//lint:ignore ST1005 K is the paper's symbol for the number of ordinal tasks (a name, not a capitalised word); tests/badinput matches this message
-		return fmt.Errorf("K = %d ordinal tasks: want 2…1000", c.K)
-	}
-	if c.MinAge < 0 || c.MinAge > 120 {
-		return fmt.Errorf("min_age = %d: want 0…120", c.MinAge)
-	}
-	if !(c.Dropout >= 0 && c.Dropout < 1) { // refuses NaN too
-		return fmt.Errorf("dropout = %v: must be in [0, 1)", c.Dropout)
-	}
-	return nil
-}
-
-// FlattenSize is the length of the feature vector entering linear_layer1:
-// 128 channels × (H/8) × (W/8) after three 2×2 poolings (5120 for 64×44,
-// 22528 for 128×88).
-func (c Config) FlattenSize() int64 {
-	return int64(128 * (c.InputH / 8) * (c.InputW / 8))
-}
-
-// Strips returns the [start, length) rows of the head, body and feet strips a
-// PartConv2d cuts from a map of height h (the seed's table; the feet strip is
-// cut at the map's end). Heights other than 32, 64 and 128 are refused.
-func Strips(h int) ([3][2]int64, error) {
-	var parts [3]int64
-	switch h {
-	case 32:
-		parts = [3]int64{6, 12, 15}
-	case 64:
-		parts = [3]int64{10, 24, 30}
-	case 128:
-		parts = [3]int64{22, 48, 58}
-	default:
-		return [3][2]int64{}, fmt.Errorf("part strips: map height %d not in the table (32, 64, 128)", h)
-	}
-	var out [3][2]int64
-	start := int64(0)
-	for i, p := range parts {
-		length := min(p, int64(h)-start)
-		out[i] = [2]int64{start, length}
-		start += p
-	}
-	return out, nil
-}
-
-// ParamSpec names one parameter and its shape.
-type ParamSpec struct {
-	Name  string
-	Shape []int64
-}
-
-// Specs lists the parameters in PyTorch's state_dict order.
-func (c Config) Specs() []ParamSpec {
-	conv := func(name string, out, in, kh, kw int64) []ParamSpec {
-		return []ParamSpec{{name + ".weight", []int64{out, in, kh, kw}}, {name + ".bias", []int64{out}}}
-	}
-	lin := func(name string, out, in int64) []ParamSpec {
-		return []ParamSpec{{name + ".weight", []int64{out, in}}, {name + ".bias", []int64{out}}}
-	}
-	var s []ParamSpec
-	s = append(s, conv("gl_conv1.conv", 32, 1, 7, 7)...)
-	s = append(s, conv("gl_conv2.conv", 64, 32, 7, 7)...)
-	s = append(s, conv("lc_conv1.conv.0", 32, 1, 7, 7)...)
-	s = append(s, conv("lc_conv2.conv.0", 64, 32, 5, 7)...)
-	s = append(s, conv("conv.conv", 128, 128, 5, 5)...)
-	s = append(s, lin("linear_layer1", 1024, c.FlattenSize())...)
-	s = append(s, lin("linear_layer2", 1024, 1024)...)
-	s = append(s, lin("linear_age", int64(c.K), 1024)...)
-	s = append(s, lin("linear_gender", 2, 1024)...)
-	return s
-}
-
-// NumParams counts the model's scalar parameters.
-func (c Config) NumParams() int64 {
-	var n int64
-	for _, s := range c.Specs() {
-		p := int64(1)
-		for _, d := range s.Shape {
-			p *= d
-		}
-		n += p
-	}
-	return n
-}
+// DefaultConfig is glcnn.DefaultConfig: 64×44, K = 100, ages 0…100, dropout 0.5.
+func DefaultConfig() Config { return glcnn.DefaultConfig() }
 
 // GLCNN is the network. Its parameters are long-lived leaf tensors created
 // once, outside any training loop.
 type GLCNN struct {
 	cfg      Config
+	layers   glcnn.Layers
 	device   string
 	names    []string
 	params   map[string]Tensor
 	training bool
-	strips1  [3][2]int64 // lc_conv1 sees the input
-	strips2  [3][2]int64 // lc_conv2 sees half of it
 }
 
 // New builds the network on device ("cpu", "cuda", "cuda:N"), initialised
 // reproducibly from seed: Xavier-uniform weights, zero linear biases and
-// PyTorch's default U(±1/√fan_in) convolution biases. It seeds libtorch's
-// default generator.
+// PyTorch's default U(±1/√fan_in) convolution biases, created in state_dict
+// order. It seeds libtorch's default generator.
 func New(cfg Config, seed uint64, device string) (*GLCNN, error) {
-	if err := cfg.Validate(); err != nil {
+	layers, err := cfg.Layers()
+	if err != nil {
 		return nil, err
 	}
 	if err := CheckDevice(device); err != nil {
 		return nil, err
 	}
-	s1, _ := Strips(cfg.InputH)
-	s2, err := Strips(cfg.InputH / 2)
-	if err != nil {
-		return nil, err
-	}
-	m := &GLCNN{cfg: cfg, device: device, params: map[string]Tensor{}, strips1: s1, strips2: s2}
+	m := &GLCNN{cfg: cfg, layers: layers, device: device, params: map[string]Tensor{}}
 	err = torchx.Catch(func() {
 		torchx.ManualSeed(seed)
-		for _, s := range cfg.Specs() {
-			t := torchx.Zeros(s.Shape...)
-			switch {
-			case strings.HasSuffix(s.Name, ".weight"):
-				torchx.XavierUniform_(t, 1)
-			case strings.HasPrefix(s.Name, "linear"):
-				// linear biases stay zero
-			default: // conv bias: PyTorch's default U(−1/√fan_in, 1/√fan_in)
-				w := cfg.shapeOf(strings.TrimSuffix(s.Name, ".bias") + ".weight")
-				bound := 1 / sqrt(float64(w[1]*w[2]*w[3]))
-				torchx.Uniform_(t, -bound, bound)
-			}
-			m.names = append(m.names, s.Name)
-			m.params[s.Name] = m.place(t)
+		for _, b := range layers.Blocks() {
+			w := torchx.Zeros(b.Out, b.In, b.KH, b.KW)
+			torchx.XavierUniform_(w, 1)
+			m.add(b.Weight(), w)
+			bias := torchx.Zeros(b.Out)
+			bound := 1 / math.Sqrt(float64(b.In*b.KH*b.KW))
+			torchx.Uniform_(bias, -bound, bound)
+			m.add(b.Bias(), bias)
+		}
+		for _, l := range layers.Linears() {
+			w := torchx.Zeros(l.Out, l.In)
+			torchx.XavierUniform_(w, 1)
+			m.add(l.Weight(), w)
+			m.add(l.Bias(), torchx.Zeros(l.Out)) // linear biases stay zero
 		}
 	})
 	if err != nil {
@@ -175,13 +76,10 @@ func New(cfg Config, seed uint64, device string) (*GLCNN, error) {
 	return m, nil
 }
 
-func (c Config) shapeOf(name string) []int64 {
-	for _, s := range c.Specs() {
-		if s.Name == name {
-			return s.Shape
-		}
-	}
-	return nil
+// add places a freshly built parameter and records it under name.
+func (m *GLCNN) add(name string, t Tensor) {
+	m.names = append(m.names, name)
+	m.params[name] = m.place(t)
 }
 
 // place moves a freshly built CPU tensor to the model's device and makes it a
@@ -247,35 +145,44 @@ func (m *GLCNN) Param(name string) (Tensor, bool) {
 
 func (m *GLCNN) p(name string) Tensor { return m.params[name] }
 
-// basic is BasicConv2d: conv → leaky_relu(0.01) → 2×2 max-pool, as one
-// torchx.ConvBlock (same values; on CPU it picks the fast memory layouts).
-func (m *GLCNN) basic(x Tensor, name string, padH, padW int64) Tensor {
-	return torchx.ConvBlock(x, m.p(name+".conv.weight"), m.p(name+".conv.bias"), padH, padW, 0.01)
+// block is one glcnn.Block: conv → leaky_relu → 2×2 max-pool as one
+// torchx.ConvBlock, or for a part block the same on each of its strips,
+// concatenated along the height (torchx.PartBlock). On CPU they pick the fast
+// memory layouts; the values are those of the plain ops.
+func (m *GLCNN) block(x Tensor, b glcnn.Block) Tensor {
+	w, bias := m.p(b.Weight()), m.p(b.Bias())
+	if b.Part {
+		return torchx.PartBlock(x, w, bias, b.Strips[:], b.PH, b.PW, glcnn.LeakySlope)
+	}
+	return torchx.ConvBlock(x, w, bias, b.PH, b.PW, glcnn.LeakySlope)
 }
 
-// part is PartConv2d: one shared conv block applied to the head, body and
-// feet strips, concatenated along the height.
-func (m *GLCNN) part(x Tensor, name string, strips [3][2]int64, padH, padW int64) Tensor {
-	return torchx.PartBlock(x, m.p(name+".conv.0.weight"), m.p(name+".conv.0.bias"), strips[:], padH, padW, 0.01)
+func (m *GLCNN) linear(x Tensor, l glcnn.Linear) Tensor {
+	return torchx.Linear(x, m.p(l.Weight()), m.p(l.Bias()))
 }
 
 // Forward maps GEIs x of shape (N, 1, H, W) to K age logits (N, K) and two
-// gender logits (N, 2; index 1 = male). It panics with *torchx.Error on a
-// wrongly shaped input; ForwardChecked returns that as an error.
+// gender logits (N, 2; index 1 = male), walking glcnn's layer table: both
+// branches from x, the fusing block on their channel concatenation, flatten,
+// the hidden layers (leaky_relu, then dropout in training mode), the heads.
+// It panics with *torchx.Error on a wrongly shaped input; ForwardChecked
+// returns that as an error.
 func (m *GLCNN) Forward(x Tensor) (age, gender Tensor) {
-	gl := m.basic(x, "gl_conv1", 3, 3)
-	gl = m.basic(gl, "gl_conv2", 3, 3)
-	lc := m.part(x, "lc_conv1", m.strips1, 3, 3)
-	lc = m.part(lc, "lc_conv2", m.strips2, 2, 3)
-	f := m.basic(torchx.Cat([]Tensor{gl, lc}, 1), "conv", 2, 2)
-	f = torchx.Reshape(f, -1, m.cfg.FlattenSize())
-	f = torchx.Linear(f, m.p("linear_layer1.weight"), m.p("linear_layer1.bias"))
-	f = torchx.Dropout(torchx.LeakyReLU(f, 0.01), m.cfg.Dropout, m.training)
-	f = torchx.Linear(f, m.p("linear_layer2.weight"), m.p("linear_layer2.bias"))
-	f = torchx.Dropout(torchx.LeakyReLU(f, 0.01), m.cfg.Dropout, m.training)
-	age = torchx.Linear(f, m.p("linear_age.weight"), m.p("linear_age.bias"))
-	gender = torchx.Linear(f, m.p("linear_gender.weight"), m.p("linear_gender.bias"))
-	return age, gender
+	l := &m.layers
+	gl := x
+	for _, b := range l.Global {
+		gl = m.block(gl, b)
+	}
+	lc := x
+	for _, b := range l.Local {
+		lc = m.block(lc, b)
+	}
+	f := m.block(torchx.Cat([]Tensor{gl, lc}, 1), l.Fuse)
+	f = torchx.Reshape(f, -1, l.Flatten)
+	for _, h := range l.Hidden {
+		f = torchx.Dropout(torchx.LeakyReLU(m.linear(f, h), glcnn.LeakySlope), m.cfg.Dropout, m.training)
+	}
+	return m.linear(f, l.Age), m.linear(f, l.Gender)
 }
 
 // ForwardChecked is Forward with the input's shape checked first and libtorch

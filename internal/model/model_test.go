@@ -1,44 +1,39 @@
 package model
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gaitord/gaitord/internal/torchx"
 )
 
-func TestStripsTable(t *testing.T) {
-	cases := map[int][3][2]int64{
-		32:  {{0, 6}, {6, 12}, {18, 14}}, // feet truncated to 14 rows
-		64:  {{0, 10}, {10, 24}, {34, 30}},
-		128: {{0, 22}, {22, 48}, {70, 58}},
-	}
-	for h, want := range cases {
-		got, err := Strips(h)
-		if err != nil || got != want {
-			t.Fatalf("Strips(%d) = %v, %v; want %v", h, got, err, want)
+// The live parameters are the specification's: New builds exactly
+// glcnn's names and shapes, in order, for both input sizes.
+func TestParametersFollowTheSpec(t *testing.T) {
+	for _, cfg := range []Config{DefaultConfig(), {InputH: 128, InputW: 88, K: 90, MinAge: 2, Dropout: 0.5}} {
+		m, err := New(cfg, 1, "cpu")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if _, err := Strips(100); err == nil || !strings.Contains(err.Error(), "100") {
-		t.Fatalf("Strips(100) err = %v", err)
+		specs := cfg.Specs()
+		if len(m.Names()) != len(specs) {
+			t.Fatalf("%d parameters, spec has %d", len(m.Names()), len(specs))
+		}
+		var n int64
+		for i, p := range m.Params() {
+			if m.Names()[i] != specs[i].Name || !slices.Equal(p.Shape(), specs[i].Shape) {
+				t.Errorf("parameter %d: %s %v, spec %s %v", i, m.Names()[i], p.Shape(), specs[i].Name, specs[i].Shape)
+			}
+			n += int64(len(torchx.Float32s(p)))
+		}
+		if n != cfg.NumParams() {
+			t.Errorf("%d values, spec counts %d", n, cfg.NumParams())
+		}
 	}
 }
 
-func TestSizesAndCounts(t *testing.T) {
-	small := DefaultConfig()
-	big := Config{InputH: 128, InputW: 88, K: 100, Dropout: 0.5}
-	if small.FlattenSize() != 5120 || big.FlattenSize() != 22528 {
-		t.Fatalf("flatten sizes %d %d", small.FlattenSize(), big.FlattenSize())
-	}
-	// conv: 32·49+32 + 64·32·49+64 + 32·49+32 + 64·32·35+64 + 128·128·25+128
-	conv := int64(32*49+32) + 64*32*49 + 64 + 32*49 + 32 + 64*32*35 + 64 + 128*128*25 + 128
-	lin := func(f int64) int64 { return f*1024 + 1024 + 1024*1024 + 1024 + 1024*100 + 100 + 1024*2 + 2 }
-	if got := small.NumParams(); got != conv+lin(5120) {
-		t.Fatalf("64×44 params %d, want %d", got, conv+lin(5120))
-	}
-	if got := big.NumParams(); got != conv+lin(22528) {
-		t.Fatalf("128×88 params %d, want %d", got, conv+lin(22528))
-	}
+func TestNewRefusesInvalidConfigs(t *testing.T) {
 	for _, bad := range []Config{{InputH: 64, InputW: 64, K: 100}, {InputH: 100, InputW: 50, K: 100}, {InputH: 64, InputW: 44, K: 1}, {InputH: 64, InputW: 44, K: 10, Dropout: 1}} {
 		if _, err := New(bad, 1, "cpu"); err == nil {
 			t.Fatalf("config %+v accepted", bad)
@@ -182,14 +177,6 @@ func TestForwardSetPoolsProbabilities(t *testing.T) {
 	}
 	if s := pm.Shape(); len(s) != 1 || s[0] != 2 {
 		t.Fatalf("pMale shape %v", s)
-	}
-}
-
-func TestFLOPs(t *testing.T) {
-	// gl_conv1 alone: 2·32·49·64·44
-	c := DefaultConfig()
-	if f := c.FLOPs(); f < 2*32*49*64*44 || f > 2e9 {
-		t.Fatalf("FLOPs %d out of range", f)
 	}
 }
 

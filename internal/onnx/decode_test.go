@@ -7,6 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gaitord/gaitord/internal/glcnn"
+	"github.com/gaitord/gaitord/internal/version"
+
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -46,7 +49,7 @@ func str(v any) string { return string(v.([]byte)) }
 // TestExportStructure decodes the exported protobuf independently of the
 // encoder and checks the header, interface, initializers and operators.
 func TestExportStructure(t *testing.T) {
-	cfg := ModelConfig{InputH: 64, InputW: 44, K: 7, MinAge: 3, Producer: "gaitord-test"}
+	cfg := glcnn.Config{InputH: 64, InputW: 44, K: 7, MinAge: 3}
 	ws := randomWeights(t, cfg, 3)
 	var buf bytes.Buffer
 	if err := Export(&buf, ws, cfg); err != nil {
@@ -56,7 +59,7 @@ func TestExportStructure(t *testing.T) {
 	if got := model[1][0].(uint64); got != 7 {
 		t.Errorf("ir_version %d, want 7", got)
 	}
-	if got := str(model[2][0]); got != "gaitord-test" {
+	if got := str(model[2][0]); got != "gaitord "+version.Version {
 		t.Errorf("producer_name %q", got)
 	}
 	opset := fields(t, model[8][0].([]byte))
@@ -97,8 +100,7 @@ func TestExportStructure(t *testing.T) {
 		f := fields(t, b.([]byte))
 		inits[str(f[8][0])] = f
 	}
-	specs, _ := ParamSpecs(cfg)
-	for _, s := range specs {
+	for _, s := range cfg.Specs() {
 		f, ok := inits[s.Name]
 		if !ok {
 			t.Errorf("initializer %q missing", s.Name)

@@ -1,3 +1,9 @@
+// Package onnx exports the GL-CNN age/gender inference graph as an ONNX
+// model (opset 13, IR version 7). The graph is built by walking
+// internal/glcnn's layer table, so its layers, strips and parameter names are
+// those of the libtorch model by construction. The protobuf is encoded
+// directly with protowire; no ONNX runtime, generated types or libtorch are
+// needed.
 package onnx
 
 import (
@@ -6,9 +12,9 @@ import (
 	"strconv"
 
 	"github.com/gaitord/gaitord/internal/atomicfile"
+	"github.com/gaitord/gaitord/internal/glcnn"
+	"github.com/gaitord/gaitord/internal/version"
 )
-
-const leakySlope = 0.01
 
 // Input and output names of the exported graph.
 const (
@@ -19,22 +25,21 @@ const (
 )
 
 // Export writes the GL-CNN inference graph (eval mode: no dropout) with the
-// given weights to w as an ONNX model. The input "gei" is float [N,1,H,W]
-// with symbolic batch N; outputs are "age_logits" [N,K], "gender_logits"
-// [N,2] and "age" [N] = MinAge + Σ sigmoid(age_logits). Initializers carry
-// the PyTorch parameter names. Weights are validated against cfg first.
-func Export(w io.Writer, weights map[string]Weight, cfg ModelConfig) error {
-	if err := ValidateWeights(weights, cfg); err != nil {
+// given weights to w as an ONNX model, walking glcnn's layer table. The input
+// "gei" is float [N,1,H,W] with symbolic batch N; outputs are "age_logits"
+// [N,K], "gender_logits" [N,2] and "age" [N] = MinAge + Σ sigmoid(age_logits).
+// Initializers carry the PyTorch parameter names; producer_name is "gaitord
+// <version>". The weights are checked against cfg first
+// (glcnn.Config.CheckWeights), so nothing is written for a misfit.
+func Export(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config) error {
+	if err := cfg.CheckWeights(weights); err != nil {
 		return fmt.Errorf("onnx export: %w", err)
 	}
-	g, err := buildGraph(weights, cfg)
+	layers, err := cfg.Layers()
 	if err != nil {
 		return fmt.Errorf("onnx export: %w", err)
 	}
-	producer := cfg.Producer
-	if producer == "" {
-		producer = defaultProducer
-	}
+	g := buildGraph(weights, cfg, layers)
 	meta := [][2]string{
 		{"input_height", strconv.Itoa(cfg.InputH)},
 		{"input_width", strconv.Itoa(cfg.InputW)},
@@ -42,7 +47,7 @@ func Export(w io.Writer, weights map[string]Weight, cfg ModelConfig) error {
 		{"min_age", strconv.Itoa(cfg.MinAge)},
 	}
 	doc := "GL-CNN gait age/gender estimator (Zhu et al. 2020), ordinal age head"
-	if err := writeModel(w, g, producer, doc, meta); err != nil {
+	if err := writeModel(w, g, producerPrefix+version.Version, doc, meta); err != nil {
 		return fmt.Errorf("onnx export: %w", err)
 	}
 	return nil
@@ -50,7 +55,7 @@ func Export(w io.Writer, weights map[string]Weight, cfg ModelConfig) error {
 
 // WriteFile exports the model to path atomically: it writes a temporary file
 // in the same directory, fsyncs it and renames it over path.
-func WriteFile(path string, weights map[string]Weight, cfg ModelConfig) error {
+func WriteFile(path string, weights map[string]glcnn.Weight, cfg glcnn.Config) error {
 	if err := atomicfile.Write(path, func(w io.Writer) error { return Export(w, weights, cfg) }); err != nil {
 		return fmt.Errorf("write onnx model %s: %w", path, err)
 	}
@@ -60,7 +65,7 @@ func WriteFile(path string, weights map[string]Weight, cfg ModelConfig) error {
 // builder accumulates the graph with PyTorch-named initializers.
 type builder struct {
 	g       *graphProto
-	weights map[string]Weight
+	weights map[string]glcnn.Weight
 }
 
 func (b *builder) param(name string) string {
@@ -74,22 +79,32 @@ func (b *builder) int64Const(name string, vals ...int64) string {
 	return name
 }
 
-// convBlock emits Conv → LeakyRelu → MaxPool(2,2) using parameters
-// param+".weight"/".bias"; node and tensor names are prefixed by scope.
-func (b *builder) convBlock(scope, param, in string, kh, kw, ph, pw int64, weightsAdded bool) string {
-	wName, bName := param+".weight", param+".bias"
+// block emits one glcnn.Block on input in: a convBlock, or for a part block
+// a partBlock; node and tensor names are scoped by the block's module name.
+func (b *builder) block(blk glcnn.Block, in string) string {
+	if blk.Part {
+		return b.partBlock(blk, in)
+	}
+	return b.convBlock(blk.Module, blk, in, false)
+}
+
+// convBlock emits Conv → LeakyRelu → MaxPool(2,2) with blk's kernel, padding
+// and parameters (added as initializers unless weightsAdded); node and tensor
+// names are prefixed by scope.
+func (b *builder) convBlock(scope string, blk glcnn.Block, in string, weightsAdded bool) string {
+	wName, bName := blk.Weight(), blk.Bias()
 	if !weightsAdded {
 		b.param(wName)
 		b.param(bName)
 	}
 	conv, act, pool := scope+"/conv", scope+"/leaky_relu", scope+"/max_pool"
 	b.g.node("Conv", conv, []string{in, wName, bName}, []string{conv},
-		intsAttr("kernel_shape", kh, kw),
-		intsAttr("pads", ph, pw, ph, pw),
+		intsAttr("kernel_shape", blk.KH, blk.KW),
+		intsAttr("pads", blk.PH, blk.PW, blk.PH, blk.PW),
 		intsAttr("strides", 1, 1),
 		intsAttr("dilations", 1, 1),
 		intAttr("group", 1))
-	b.g.node("LeakyRelu", act, []string{conv}, []string{act}, floatAttr("alpha", leakySlope))
+	b.g.node("LeakyRelu", act, []string{conv}, []string{act}, floatAttr("alpha", glcnn.LeakySlope))
 	b.g.node("MaxPool", pool, []string{act}, []string{pool},
 		intsAttr("kernel_shape", 2, 2),
 		intsAttr("strides", 2, 2),
@@ -98,63 +113,61 @@ func (b *builder) convBlock(scope, param, in string, kh, kw, ph, pw int64, weigh
 	return pool
 }
 
-// partBlock emits PartConv2d: Slice along height into head/body/feet, the
-// shared conv block on each strip, and Concat along height.
-func (b *builder) partBlock(scope, in string, h int, kh, kw, ph, pw int64) (string, error) {
-	bounds, err := stripBounds(h)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", scope, err)
-	}
+// partBlock emits PartConv2d: Slice along the height into blk's head, body
+// and feet strips, the shared conv block on each, and Concat along the height.
+func (b *builder) partBlock(blk glcnn.Block, in string) string {
+	scope := blk.Module
 	axes := b.int64Const(scope+"/slice_axes", 2)
 	var outs []string
 	for i, part := range []string{"head", "body", "feet"} {
 		s := scope + "/" + part
-		starts := b.int64Const(s+"/slice_starts", int64(bounds[i][0]))
-		ends := b.int64Const(s+"/slice_ends", int64(bounds[i][1]))
+		first, rows := blk.Strips[i][0], blk.Strips[i][1]
+		starts := b.int64Const(s+"/slice_starts", first)
+		ends := b.int64Const(s+"/slice_ends", first+rows)
 		b.g.node("Slice", s+"/slice", []string{in, starts, ends, axes}, []string{s + "/slice"})
-		outs = append(outs, b.convBlock(s, scope+".conv.0", s+"/slice", kh, kw, ph, pw, i > 0))
+		outs = append(outs, b.convBlock(s, blk, s+"/slice", i > 0))
 	}
 	out := scope + "/concat"
 	b.g.node("Concat", out, outs, []string{out}, intAttr("axis", 2))
-	return out, nil
+	return out
 }
 
-func (b *builder) linear(name, in string) string {
-	out := name + "/gemm"
-	b.g.node("Gemm", out, []string{in, b.param(name + ".weight"), b.param(name + ".bias")}, []string{out},
+// gemm emits a linear layer, x·Wᵀ + b, from in to out.
+func (b *builder) gemm(l glcnn.Linear, in, out string) string {
+	b.g.node("Gemm", l.Param+"/gemm", []string{in, b.param(l.Weight()), b.param(l.Bias())}, []string{out},
 		floatAttr("alpha", 1), floatAttr("beta", 1), intAttr("transA", 0), intAttr("transB", 1))
 	return out
 }
 
-func buildGraph(weights map[string]Weight, cfg ModelConfig) (*graphProto, error) {
+// buildGraph walks the layer table: both branches from the input, their
+// channel concatenation, the fusing block, flatten, the hidden layers with
+// their leaky ReLUs (no dropout: inference), the two heads, and the decoded
+// age min_age + Σ sigmoid(age_logits).
+func buildGraph(weights map[string]glcnn.Weight, cfg glcnn.Config, l glcnn.Layers) *graphProto {
 	b := &builder{g: &graphProto{name: "glcnn"}, weights: weights}
 	g := b.g
 	g.inputs = append(g.inputs, tensorValueInfo(InputName, "N", 1, cfg.InputH, cfg.InputW))
 
-	gl := b.convBlock("gl_conv1", "gl_conv1.conv", InputName, 7, 7, 3, 3, false)
-	gl = b.convBlock("gl_conv2", "gl_conv2.conv", gl, 7, 7, 3, 3, false)
-	lc, err := b.partBlock("lc_conv1", InputName, cfg.InputH, 7, 7, 3, 3)
-	if err != nil {
-		return nil, err
+	gl := InputName
+	for _, blk := range l.Global {
+		gl = b.block(blk, gl)
 	}
-	lc, err = b.partBlock("lc_conv2", lc, cfg.InputH/2, 5, 7, 2, 3)
-	if err != nil {
-		return nil, err
+	lc := InputName
+	for _, blk := range l.Local {
+		lc = b.block(blk, lc)
 	}
 	g.node("Concat", "global_local/concat", []string{gl, lc}, []string{"global_local/concat"}, intAttr("axis", 1))
-	x := b.convBlock("conv", "conv.conv", "global_local/concat", 5, 5, 2, 2, false)
+	x := b.block(l.Fuse, "global_local/concat")
 	g.node("Flatten", "flatten", []string{x}, []string{"flatten"}, intAttr("axis", 1))
-
-	x = b.linear("linear_layer1", "flatten")
-	g.node("LeakyRelu", "linear_layer1/leaky_relu", []string{x}, []string{"linear_layer1/leaky_relu"}, floatAttr("alpha", leakySlope))
-	x = b.linear("linear_layer2", "linear_layer1/leaky_relu")
-	g.node("LeakyRelu", "linear_layer2/leaky_relu", []string{x}, []string{"linear_layer2/leaky_relu"}, floatAttr("alpha", leakySlope))
-	x = "linear_layer2/leaky_relu"
-
-	g.node("Gemm", "linear_age/gemm", []string{x, b.param("linear_age.weight"), b.param("linear_age.bias")},
-		[]string{OutputAgeLogits}, floatAttr("alpha", 1), floatAttr("beta", 1), intAttr("transA", 0), intAttr("transB", 1))
-	g.node("Gemm", "linear_gender/gemm", []string{x, b.param("linear_gender.weight"), b.param("linear_gender.bias")},
-		[]string{OutputGenderLogits}, floatAttr("alpha", 1), floatAttr("beta", 1), intAttr("transA", 0), intAttr("transB", 1))
+	x = "flatten"
+	for _, h := range l.Hidden {
+		x = b.gemm(h, x, h.Param+"/gemm")
+		act := h.Param + "/leaky_relu"
+		g.node("LeakyRelu", act, []string{x}, []string{act}, floatAttr("alpha", glcnn.LeakySlope))
+		x = act
+	}
+	b.gemm(l.Age, x, OutputAgeLogits)
+	b.gemm(l.Gender, x, OutputGenderLogits)
 
 	g.node("Sigmoid", "age/sigmoid", []string{OutputAgeLogits}, []string{"age/sigmoid"})
 	g.node("ReduceSum", "age/reduce_sum", []string{"age/sigmoid", b.int64Const("age/reduce_axes", 1)},
@@ -166,5 +179,5 @@ func buildGraph(weights map[string]Weight, cfg ModelConfig) (*graphProto, error)
 		tensorValueInfo(OutputAgeLogits, "N", cfg.K),
 		tensorValueInfo(OutputGenderLogits, "N", 2),
 		tensorValueInfo(OutputAge, "N"))
-	return g, nil
+	return g
 }

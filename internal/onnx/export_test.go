@@ -10,13 +10,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gaitord/gaitord/internal/glcnn"
 )
 
 const tol = 1e-4
 
 // checkAgainstReferences exports ws, runs the model in ONNX Runtime and the
 // PyTorch reference on the same safetensors weights and input, and compares.
-func checkAgainstReferences(t *testing.T, ws map[string]Weight, cfg ModelConfig, stPath string) {
+func checkAgainstReferences(t *testing.T, ws map[string]glcnn.Weight, cfg glcnn.Config, stPath string) {
 	t.Helper()
 	dir := t.TempDir()
 	root := repoRoot(t)
@@ -139,7 +141,7 @@ func joinInts(v []int) string {
 func TestExportMatchesPyTorch(t *testing.T) {
 	requireTorch(t)
 	requireORT(t)
-	for _, cfg := range []ModelConfig{
+	for _, cfg := range []glcnn.Config{
 		{InputH: 64, InputW: 44, K: 100, MinAge: 0},
 		{InputH: 128, InputW: 88, K: 60, MinAge: 10},
 	} {
@@ -167,8 +169,8 @@ func TestExportPyTorchInit(t *testing.T) {
 	if meta["input_height"] != "64" || meta["input_width"] != "44" || meta["k"] != "100" || meta["min_age"] != "0" {
 		t.Fatalf("init metadata %v", meta)
 	}
-	cfg := ModelConfig{InputH: 64, InputW: 44, K: 100}
-	if err := ValidateWeights(ws, cfg); err != nil {
+	cfg := glcnn.Config{InputH: 64, InputW: 44, K: 100}
+	if err := cfg.CheckWeights(ws); err != nil {
 		t.Fatalf("PyTorch state_dict rejected: %v", err)
 	}
 	// Linear biases are zero-initialised; conv biases keep PyTorch's default.
@@ -181,46 +183,11 @@ func TestExportPyTorchInit(t *testing.T) {
 	checkAgainstReferences(t, ws, cfg, st)
 }
 
-func TestStripBounds(t *testing.T) {
-	for _, c := range []struct {
-		h    int
-		want [3][2]int
-	}{
-		{32, [3][2]int{{0, 6}, {6, 18}, {18, 32}}},
-		{64, [3][2]int{{0, 10}, {10, 34}, {34, 64}}},
-		{128, [3][2]int{{0, 22}, {22, 70}, {70, 128}}},
-	} {
-		got, err := stripBounds(c.h)
-		if err != nil || got != c.want {
-			t.Errorf("stripBounds(%d) = %v, %v; want %v", c.h, got, err, c.want)
-		}
-	}
-	if _, err := stripBounds(48); err == nil {
-		t.Error("stripBounds(48): want error")
-	}
-}
-
-func TestParamSpecsFeatures(t *testing.T) {
-	for _, c := range []struct{ h, w, f int }{{64, 44, 5120}, {128, 88, 22528}} {
-		specs, err := ParamSpecs(ModelConfig{InputH: c.h, InputW: c.w, K: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		i := slices.IndexFunc(specs, func(s ParamSpec) bool { return s.Name == "linear_layer1.weight" })
-		if i < 0 || !slices.Equal(specs[i].Shape, []int64{1024, int64(c.f)}) {
-			t.Errorf("%d×%d: linear_layer1.weight spec %v, want [1024 %d]", c.h, c.w, specs, c.f)
-		}
-		if len(specs) != 18 {
-			t.Errorf("%d×%d: %d params, want 18", c.h, c.w, len(specs))
-		}
-	}
-}
-
 func TestValidationErrors(t *testing.T) {
-	cfg := ModelConfig{InputH: 64, InputW: 44, K: 10}
+	cfg := glcnn.Config{InputH: 64, InputW: 44, K: 10}
 	good := randomWeights(t, cfg, 1)
-	clone := func() map[string]Weight {
-		m := make(map[string]Weight, len(good))
+	clone := func() map[string]glcnn.Weight {
+		m := make(map[string]glcnn.Weight, len(good))
 		for k, v := range good {
 			m[k] = v
 		}
@@ -228,25 +195,35 @@ func TestValidationErrors(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		mutate func(map[string]Weight)
-		cfg    ModelConfig
+		mutate func(map[string]glcnn.Weight)
+		cfg    glcnn.Config
 		want   []string
 	}{
-		{"wrong shape", func(m map[string]Weight) {
-			m["lc_conv2.conv.0.weight"] = Weight{Shape: []int64{64, 32, 7, 5}, Data: m["lc_conv2.conv.0.weight"].Data}
-		}, cfg, []string{`"lc_conv2.conv.0.weight"`, "[64 32 7 5]", "[64 32 5 7]"}},
-		{"missing tensor", func(m map[string]Weight) { delete(m, "linear_gender.bias") }, cfg,
-			[]string{"missing", `"linear_gender.bias"`, "[2]"}},
-		{"wrong data length", func(m map[string]Weight) {
-			m["conv.conv.bias"] = Weight{Shape: []int64{128}, Data: make([]float32, 127)}
-		}, cfg, []string{`"conv.conv.bias"`, "127", "128"}},
-		{"unexpected tensor", func(m map[string]Weight) { m["extra.weight"] = Weight{Shape: []int64{1}, Data: []float32{0}} }, cfg,
+		{"wrong shape", func(m map[string]glcnn.Weight) {
+			m["lc_conv2.conv.0.weight"] = glcnn.Weight{Shape: []int64{64, 32, 7, 5}, Data: m["lc_conv2.conv.0.weight"].Data}
+		}, cfg, []string{"lc_conv2.conv.0.weight", "[64 32 7 5]", "[64 32 5 7]"}},
+		{"missing tensor", func(m map[string]glcnn.Weight) { delete(m, "linear_gender.bias") }, cfg,
+			[]string{"missing", "linear_gender.bias", "[2]"}},
+		{"wrong data length", func(m map[string]glcnn.Weight) {
+			m["conv.conv.bias"] = glcnn.Weight{Shape: []int64{128}, Data: make([]float32, 127)}
+		}, cfg, []string{"conv.conv.bias", "127", "128"}},
+		{"not finite", func(m map[string]glcnn.Weight) {
+			d := slices.Clone(m["linear_age.weight"].Data)
+			d[3] = float32(math.NaN())
+			m["linear_age.weight"] = glcnn.Weight{Shape: m["linear_age.weight"].Shape, Data: d}
+		}, cfg, []string{"linear_age.weight holds 1 non-finite values (first NaN at index 3)"}},
+		{"unexpected tensor", func(m map[string]glcnn.Weight) {
+			m["extra.weight"] = glcnn.Weight{Shape: []int64{1}, Data: []float32{0}}
+		}, cfg,
 			[]string{"unexpected", "extra.weight"}},
-		{"unsupported size", nil, ModelConfig{InputH: 96, InputW: 64, K: 10}, []string{"unsupported input size 96×64"}},
-		{"mismatched width", nil, ModelConfig{InputH: 64, InputW: 88, K: 10}, []string{"unsupported input size 64×88"}},
-		{"bad K", nil, ModelConfig{InputH: 64, InputW: 44, K: 0}, []string{"K=0"}},
-		{"K mismatch", nil, ModelConfig{InputH: 64, InputW: 44, K: 100}, []string{`"linear_age.weight"`, "[10 1024]", "[100 1024]"}},
-		{"size mismatch", nil, ModelConfig{InputH: 128, InputW: 88, K: 10}, []string{`"linear_layer1.weight"`, "[1024 5120]", "[1024 22528]"}},
+		{"unsupported size", nil, glcnn.Config{InputH: 96, InputW: 64, K: 10}, []string{"input size 96×64 not supported"}},
+		{"mismatched width", nil, glcnn.Config{InputH: 64, InputW: 88, K: 10}, []string{"input size 64×88 not supported"}},
+		{"bad K", nil, glcnn.Config{InputH: 64, InputW: 44, K: 0}, []string{"K = 0 ordinal tasks: want 2…1000"}},
+		// One set of ranges: ONNX export used to accept K = 1, which no model or config can build.
+		{"K below the range", nil, glcnn.Config{InputH: 64, InputW: 44, K: 1}, []string{"K = 1 ordinal tasks: want 2…1000"}},
+		{"min_age out of range", nil, glcnn.Config{InputH: 64, InputW: 44, K: 10, MinAge: 121}, []string{"min_age = 121: want 0…120"}},
+		{"K mismatch", nil, glcnn.Config{InputH: 64, InputW: 44, K: 100}, []string{"linear_age.weight", "[10 1024]", "[100 1024]"}},
+		{"size mismatch", nil, glcnn.Config{InputH: 128, InputW: 88, K: 10}, []string{"linear_layer1.weight", "[1024 5120]", "[1024 22528]"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -269,13 +246,13 @@ func TestValidationErrors(t *testing.T) {
 			}
 		})
 	}
-	if err := ValidateWeights(good, cfg); err != nil {
+	if err := cfg.CheckWeights(good); err != nil {
 		t.Errorf("valid weights rejected: %v", err)
 	}
 }
 
 func TestWriteFileAtomic(t *testing.T) {
-	cfg := ModelConfig{InputH: 64, InputW: 44, K: 5}
+	cfg := glcnn.Config{InputH: 64, InputW: 44, K: 5}
 	ws := randomWeights(t, cfg, 2)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "m.onnx")

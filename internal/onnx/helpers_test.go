@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gaitord/gaitord/internal/glcnn"
 )
 
 const debianPython = "/usr/bin/python3"
@@ -63,26 +65,23 @@ func run(t *testing.T, name string, args ...string) {
 
 // randomWeights returns deterministic Xavier-uniform weights and small
 // uniform biases for every parameter of cfg.
-func randomWeights(t *testing.T, cfg ModelConfig, seed uint64) map[string]Weight {
+func randomWeights(t *testing.T, cfg glcnn.Config, seed uint64) map[string]glcnn.Weight {
 	t.Helper()
-	specs, err := ParamSpecs(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	specs := cfg.Specs()
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	ws := make(map[string]Weight, len(specs))
+	ws := make(map[string]glcnn.Weight, len(specs))
 	for _, s := range specs {
-		data := make([]float32, numel(s.Shape))
+		data := make([]float32, glcnn.Numel(s.Shape))
 		bound := 0.5 // biases
 		if len(s.Shape) > 1 {
-			recept := numel(s.Shape[2:])
+			recept := glcnn.Numel(s.Shape[2:])
 			fanIn, fanOut := float64(s.Shape[1]*recept), float64(s.Shape[0]*recept)
 			bound = math.Sqrt(6 / (fanIn + fanOut))
 		}
 		for i := range data {
 			data[i] = float32((2*rng.Float64() - 1) * bound)
 		}
-		ws[s.Name] = Weight{Shape: slices.Clone(s.Shape), Data: data}
+		ws[s.Name] = glcnn.Weight{Shape: slices.Clone(s.Shape), Data: data}
 	}
 	return ws
 }
@@ -108,7 +107,7 @@ func writeF32(t *testing.T, path string, x []float32) {
 }
 
 // writeSafetensors hand-encodes F32 tensors in the safetensors format.
-func writeSafetensors(t *testing.T, path string, ws map[string]Weight, meta map[string]string) {
+func writeSafetensors(t *testing.T, path string, ws map[string]glcnn.Weight, meta map[string]string) {
 	t.Helper()
 	names := make([]string, 0, len(ws))
 	for n := range ws {
@@ -140,7 +139,7 @@ func writeSafetensors(t *testing.T, path string, ws map[string]Weight, meta map[
 }
 
 // readSafetensors decodes an F32 safetensors file.
-func readSafetensors(t *testing.T, path string) (map[string]Weight, map[string]string) {
+func readSafetensors(t *testing.T, path string) (map[string]glcnn.Weight, map[string]string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -152,7 +151,7 @@ func readSafetensors(t *testing.T, path string) (map[string]Weight, map[string]s
 		t.Fatalf("%s: header: %v", path, err)
 	}
 	var meta map[string]string
-	ws := map[string]Weight{}
+	ws := map[string]glcnn.Weight{}
 	for name, raw := range header {
 		if name == "__metadata__" {
 			if err := json.Unmarshal(raw, &meta); err != nil {
@@ -172,7 +171,7 @@ func readSafetensors(t *testing.T, path string) (map[string]Weight, map[string]s
 			t.Fatalf("%s: %s dtype %s", path, name, info.Dtype)
 		}
 		data := b[8+int(n)+info.Offsets[0] : 8+int(n)+info.Offsets[1]]
-		w := Weight{Shape: info.Shape, Data: make([]float32, len(data)/4)}
+		w := glcnn.Weight{Shape: info.Shape, Data: make([]float32, len(data)/4)}
 		for i := range w.Data {
 			w.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 		}

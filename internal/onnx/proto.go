@@ -64,7 +64,7 @@ const (
 	fDimParam        = 2
 	irVersion        = 7
 	opsetVersion     = 13
-	defaultProducer  = "gaitord"
+	producerPrefix   = "gaitord "
 	floatChunkValues = 16 << 10
 )
 

@@ -5,7 +5,7 @@ Test and benchmark tool only: the gaitord product never depends on Python.
 Run it with Debian's interpreter (/usr/bin/python3), which has torch.
 
 Importable API: GEINet, build_model, load_safetensors, save_safetensors,
-losses, decode_age.  CLI: ``init`` and ``forward`` (see --help).
+losses, decode_age.  CLI: ``init``, ``forward`` and ``spec`` (see --help).
 """
 
 import argparse
@@ -199,6 +199,34 @@ def model_from_weights(path):
     return model.eval(), meta
 
 
+def spec(input_h, input_w, k):
+    """State_dict names and shapes, block output shapes and FLOPs of one
+    forward pass of a 1 x 1 x input_h x input_w GEI."""
+    model = GEINet(input_h, input_w, k).eval()
+    flops, maps = [0], {}
+
+    def count(m, inp, out):
+        if isinstance(m, nn.Conv2d):  # every output value costs in/groups * kh * kw multiply-adds
+            flops[0] += 2 * out[0].numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+        else:
+            flops[0] += 2 * m.in_features * m.out_features
+
+    def shape_of(name):
+        def hook(m, inp, out):
+            maps[name] = list(out.shape[1:])
+        return hook
+
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            m.register_forward_hook(count)
+        if isinstance(m, (BasicConv2d, PartConv2d)):
+            m.register_forward_hook(shape_of(name))
+    with torch.no_grad():
+        model(torch.zeros(1, 1, input_h, input_w))
+    return {"params": [[n, list(t.shape)] for n, t in model.state_dict().items()],
+            "maps": maps, "flops": flops[0]}
+
+
 def _ints(s):
     return [int(v) for v in s.split(",")] if s else None
 
@@ -224,8 +252,17 @@ def main(argv=None):
     pf.add_argument("--out", required=True)
     pf.add_argument("--grads", help="also write d(total loss)/d(parameter), eval mode, as raw little-endian "
                     "float32, the parameters concatenated in state_dict order (needs --ages, --genders)")
+    pp = sub.add_parser("spec", help="print, as JSON, the state_dict's names and shapes in order, "
+                        "each block's output shape and a forward FLOP count taken by hooks on a real "
+                        "forward pass (2 per multiply-add, convolutions and linear layers)")
+    pp.add_argument("--h", type=int, default=64)
+    pp.add_argument("--w", type=int, default=44)
+    pp.add_argument("--k", type=int, default=100)
     a = ap.parse_args(argv)
 
+    if a.cmd == "spec":
+        json.dump(spec(a.h, a.w, a.k), sys.stdout)
+        return 0
     if a.cmd == "init":
         model = build_model(a.h, a.w, a.k, seed=a.seed)
         meta = {"input_height": a.h, "input_width": a.w, "k": a.k, "min_age": "0"}

@@ -1,28 +1,26 @@
-// Package runtime prepares libtorch for a gaitord process (intra-op threads,
-// device checks) and describes it (versions, BLAS in use) for `gaitord version`.
-package runtime
+// Package engine prepares libtorch for a gaitord process (intra-op threads)
+// and describes it (versions, BLAS in use, CUDA) for `gaitord version`.
+// gaitord's own version lives in internal/version, which needs no libtorch.
+package engine
 
 import (
 	"bufio"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"sort"
 	"strings"
 
 	"github.com/gaitord/gaitord/internal/torchx"
+	"github.com/gaitord/gaitord/internal/version"
 )
-
-// Version is gaitord's version, set at link time with
-// -ldflags "-X github.com/gaitord/gaitord/internal/runtime.Version=…".
-var Version = "0.1.0-dev"
 
 // SetThreads sets libtorch's intra-op thread count: n > 0 as given, otherwise
 // the number of cores (gotorch and PyTorch both start with fewer here). It
 // returns the count in force.
 func SetThreads(n int) int {
 	if n <= 0 {
-		n = goruntime.NumCPU()
+		n = runtime.NumCPU()
 	}
 	torchx.SetNumThreads(n)
 	return torchx.NumThreads()
@@ -46,13 +44,13 @@ type Info struct {
 func Describe() Info {
 	blas, torchLibs := mappedLibraries()
 	return Info{
-		Gaitord:       Version,
+		Gaitord:       version.Version,
 		Libtorch:      torchx.Version(),
 		BLAS:          blas,
 		Threads:       torchx.NumThreads(),
 		CUDA:          torchx.CUDAAvailable(),
 		CUDADevices:   torchx.CUDADeviceCount(),
-		GoVersion:     goruntime.Version(),
+		GoVersion:     runtime.Version(),
 		LibtorchFiles: torchLibs,
 	}
 }
