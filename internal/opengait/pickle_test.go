@@ -226,6 +226,7 @@ var hostile = []struct {
 	{"bytes_reduced", "\x80\x03B" + le4(300) + strings.Repeat("c", 300) + ")R.", ErrMalformed, "REDUCE at offset 308 calls bytes with a tuple"},
 	{"build_on_bytes", "\x80\x03C\x01x)b.", ErrMalformed, "BUILD at offset 6 sets a tuple as the state of bytes"},
 	{"build_bytes_state", "\x80\x02cnumpy\ndtype\nX\x02\x00\x00\x00u1\x85RC\x01xb.", ErrMalformed, "sets bytes as the state of the result of numpy.dtype"},
+	{"build_on_nothing", "\x80\x02)b.", ErrMalformed, "BUILD at offset 3 sets a tuple as the state of nothing"},
 	{"build_on_encode", "\x80\x02c_codecs\nencode\n)R)b.", ErrMalformed, "state of the result of _codecs.encode"},
 	// Stack and memo misuse.
 	{"binget_unset", "\x80\x02h\x05.", ErrMalformed, "BINGET at offset 2 reads memo slot 5, never set"},

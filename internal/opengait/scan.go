@@ -219,7 +219,13 @@ func scan(data []byte) error {
 			arg = data[pos : pos+op.n]
 			pos += op.n
 		case argLen1, argLen4, argLen8:
-			w := map[argKind]int{argLen1: 1, argLen4: 4, argLen8: 8}[op.arg]
+			w := 1 // bytes of the length itself
+			switch op.arg {
+			case argLen4:
+				w = 4
+			case argLen8:
+				w = 8
+			}
 			if w > left {
 				return malformed("%s at offset %d needs %d length bytes, %d left (truncated)", op.name, at, w, left)
 			}
@@ -339,9 +345,9 @@ func scan(data []byte) error {
 				return err
 			}
 			if len(stack) == 0 || !rebuildable(stack[len(stack)-1]) || state.kind != kTuple {
-				inst := value{kind: kMark}
+				inst := "nothing"
 				if len(stack) > 0 {
-					inst = stack[len(stack)-1]
+					inst = stack[len(stack)-1].String()
 				}
 				return malformed("BUILD at offset %d sets %s as the state of %s, want a tuple for an array or dtype", at, state, inst)
 			}
