@@ -195,13 +195,8 @@ func OpenOUMVLP(root string, o OUMVLPOptions) (*Dataset, error) {
 // oumvlpSubject parses "01234.png".
 func oumvlpSubject(name string) (int, bool) {
 	stem, ok := strings.CutSuffix(name, ".png")
-	if !ok || len(stem) != 5 {
+	if !ok || !IsOUMVLPSubject(stem) {
 		return 0, false
-	}
-	for _, c := range stem {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
 	}
 	id, err := strconv.Atoi(stem)
 	return id, err == nil

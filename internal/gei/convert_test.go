@@ -126,3 +126,55 @@ func float32Nan() float32 {
 	var zero float32
 	return zero / zero
 }
+
+func TestRunJobs(t *testing.T) {
+	out := t.TempDir()
+	errBuild := errors.New("cannot build")
+	build := func(in string, size Size) ([]float32, int, int, error) {
+		if in == "bad" {
+			return nil, 1, 2, errBuild
+		}
+		g := make([]float32, size.H*size.W)
+		for k := range g {
+			g[k] = 0.4
+		}
+		return g, 3, 1, nil
+	}
+	blocker := writeFile(t, out, "file", []byte("x")) // a file where a folder is needed
+	jobs := []Job{
+		{In: "good", Out: filepath.Join(out, "a", "b", "good.png")},
+		{In: "bad", Out: filepath.Join(out, "bad.png")},
+		{In: "blocked", Out: filepath.Join(blocker, "x.png")},
+	}
+	var calls int
+	st, err := RunJobs(jobs, DefaultSize, 2, build, func(done, total int) {
+		calls++
+		if total != 3 || done != calls {
+			t.Errorf("progress(%d, %d) at call %d", done, total, calls)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GEIs != 1 || st.FramesUsed != 3 || st.FramesSkipped != 1 || len(st.Failed) != 2 || calls != 3 {
+		t.Fatalf("stats %+v, %d progress calls", st, calls)
+	}
+	if st.Failed[0].Dir != "bad" || !errors.Is(st.Failed[0], errBuild) {
+		t.Fatalf("first failure %v: %v", st.Failed[0].Dir, st.Failed[0].Err)
+	}
+	if st.Failed[1].Dir != "blocked" || !strings.Contains(st.Failed[1].Error(), blocker) {
+		t.Fatalf("second failure %v: %v", st.Failed[1].Dir, st.Failed[1].Err)
+	}
+	got, err := Load(filepath.Join(out, "a", "b", "good.png"), DefaultSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range got {
+		if v != float32(102)/255 { // round(0.4*255) = 102
+			t.Fatalf("value %d = %v, want 102/255", k, v)
+		}
+	}
+	if _, err := RunJobs(jobs, Size{H: 10, W: 10}, 1, build, nil); err == nil {
+		t.Fatal("unsupported size accepted")
+	}
+}

@@ -1,7 +1,8 @@
 // Package gei turns images into the float32 input of gaitord's Global-Local
 // CNN: it loads gait energy images (GEIs) from PNG files, normalises them to
 // the model's input size with one shared rule (Preprocess), builds GEIs from
-// silhouette frames and converts whole OU-MVLP silhouette trees to GEIs.
+// silhouette frames and converts whole OU-MVLP silhouette trees to GEIs
+// (RunJobs does the parallel build-and-write for other tree formats too).
 //
 // Every GEI is a row-major slice of Size.H*Size.W float32 values in [0, 1].
 package gei
