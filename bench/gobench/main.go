@@ -38,6 +38,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/gei"
@@ -190,21 +191,22 @@ func input(images []float32, shape ...int64) torchx.Tensor {
 
 // synthBatch is a fixed random batch (Go memory, reused every step).
 type synthBatch struct {
-	images        []float32
-	ages, genders []int
-	n             int
+	images  []float32
+	ages    []int
+	genders []api.Gender
+	n       int
 }
 
 func newBatch(n int, seed uint64) synthBatch {
 	c := model.DefaultConfig()
 	r := rand.New(rand.NewPCG(seed, 7))
-	b := synthBatch{images: make([]float32, n*c.InputH*c.InputW), ages: make([]int, n), genders: make([]int, n), n: n}
+	b := synthBatch{images: make([]float32, n*c.InputH*c.InputW), ages: make([]int, n), genders: make([]api.Gender, n), n: n}
 	for i := range b.images {
 		b.images[i] = r.Float32()
 	}
 	for i := range n {
 		b.ages[i] = r.IntN(c.K)
-		b.genders[i] = r.IntN(2)
+		b.genders[i] = []api.Gender{api.Female, api.Male}[r.IntN(2)]
 	}
 	return b
 }
@@ -236,7 +238,7 @@ func newTrainer() *trainer {
 	return t
 }
 
-func (t *trainer) trainStep(images []float32, ages, genders []int) float64 {
+func (t *trainer) trainStep(images []float32, ages []int, genders []api.Gender) float64 {
 	c := t.m.Config()
 	var loss float64
 	err := torchx.Catch(func() {
@@ -299,14 +301,14 @@ func startProfile() func() {
 func benchTrain(res map[string]any) error {
 	t := newTrainer()
 	b := newBatch(*batch, 1)
-	next := func() ([]float32, []int, []int) { return b.images, b.ages, b.genders }
+	next := func() ([]float32, []int, []api.Gender) { return b.images, b.ages, b.genders }
 	if *withLoad {
 		ch, closeFn, err := loaderBatches(*dir, *batch)
 		if err != nil {
 			return err
 		}
 		defer closeFn()
-		next = func() ([]float32, []int, []int) { bt := <-ch; return bt.Images, bt.Ages, bt.Genders }
+		next = func() ([]float32, []int, []api.Gender) { bt := <-ch; return bt.Images, bt.Ages, bt.Genders }
 	}
 	var loss float64
 	for range *warmup {
@@ -504,7 +506,7 @@ func listSamples(d string) ([]dataset.Sample, error) {
 	sort.Strings(names)
 	s := make([]dataset.Sample, len(names))
 	for i, p := range names {
-		s[i] = dataset.Sample{Path: p, Age: i % 90, Gender: dataset.Gender(i % 2)}
+		s[i] = dataset.Sample{Path: p, Age: i % 90, Gender: []api.Gender{api.Female, api.Male}[i%2]}
 	}
 	return s, nil
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 // Check decodes every sample of ds with decode, using workers goroutines
@@ -181,7 +183,7 @@ type Stats struct {
 	// ByView counts samples per view ("" when unknown).
 	ByView map[string]int
 	// ByGender counts samples per gender.
-	ByGender map[Gender]int
+	ByGender map[api.Gender]int
 	// AgeHist counts samples per 10-year bin; the last bin is 80 and over.
 	AgeHist [AgeBins]int
 	// MinAge, MeanAge and MaxAge are over all samples (0 when there are none).
@@ -196,7 +198,7 @@ func (d *Dataset) Stats() Stats {
 		Samples:  len(d.Samples),
 		BySplit:  make(map[Split]int),
 		ByView:   make(map[string]int),
-		ByGender: make(map[Gender]int),
+		ByGender: make(map[api.Gender]int),
 	}
 	subjects := make(map[string]bool)
 	sum := 0
@@ -243,7 +245,7 @@ func (st Stats) String() string {
 		fmt.Fprintf(&b, "  %-8s %8d %6.1f%%\n", name, st.BySplit[k], pct(st.BySplit[k]))
 	}
 	b.WriteString("gender\n")
-	for _, k := range sortedKeys(st.ByGender, func(a, b Gender) int { return cmp.Compare(a, b) }) {
+	for _, k := range sortedKeys(st.ByGender, func(a, b api.Gender) int { return cmp.Compare(a, b) }) {
 		fmt.Fprintf(&b, "  %-8s %8d %6.1f%%\n", k, st.ByGender[k], pct(st.ByGender[k]))
 	}
 	b.WriteString("view\n")

@@ -3,6 +3,9 @@
 // with file:line precision and feeds their gait energy images (GEIs) to
 // training through a deterministic, parallel, memory-bounded Loader.
 //
+// Genders are api.Gender, the one gender type of gaitord; ParseGender reads
+// the label files' "M", "F" and "-".
+//
 // Image decoding is not done here: callers pass a decode function
 // (for gaitord, gei.Load) so the package stays independent of preprocessing.
 package dataset
@@ -10,49 +13,25 @@ package dataset
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 // MaxAge is the largest age, in years, accepted in a label file.
 const MaxAge = 120
 
-// Gender is a subject's gender label.
-type Gender int
-
-// Gender values. They are also the integers the Loader puts in Batch.Genders.
-const (
-	// GenderUnknown marks a sample whose gender is not known ("-" in label files).
-	GenderUnknown Gender = -1
-	// Female is encoded as 0.
-	Female Gender = 0
-	// Male is encoded as 1.
-	Male Gender = 1
-)
-
-// String returns "female", "male" or "unknown".
-func (g Gender) String() string {
-	switch g {
-	case Female:
-		return "female"
-	case Male:
-		return "male"
-	case GenderUnknown:
-		return "unknown"
-	}
-	return fmt.Sprintf("Gender(%d)", int(g))
-}
-
-// ParseGender parses a gender label: "M" or "F" (case-insensitive, spaces
-// trimmed), or "-" for unknown. Anything else is an error.
-func ParseGender(s string) (Gender, error) {
+// ParseGender parses a label file's gender: "M" or "F" (case-insensitive,
+// spaces trimmed), or "-" for unknown. Anything else is an error.
+func ParseGender(s string) (api.Gender, error) {
 	switch strings.ToUpper(strings.TrimSpace(s)) {
 	case "M":
-		return Male, nil
+		return api.Male, nil
 	case "F":
-		return Female, nil
+		return api.Female, nil
 	case "-":
-		return GenderUnknown, nil
+		return api.GenderUnknown, nil
 	}
-	return GenderUnknown, fmt.Errorf("gender %q is not M or F", s)
+	return api.GenderUnknown, fmt.Errorf("gender %q is not M or F", s)
 }
 
 // Split names the partition a sample belongs to.
@@ -85,8 +64,8 @@ type Sample struct {
 	Path string
 	// Age is the age in years, 0..MaxAge.
 	Age int
-	// Gender is the subject's gender.
-	Gender Gender
+	// Gender is the subject's gender (api.GenderUnknown for "-").
+	Gender api.Gender
 	// Subject identifies the person; samples of one subject never straddle
 	// train and test. OU-MVLP subjects are 5-digit strings ("00001").
 	Subject string

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 // checkProblems verifies the invariants every parser must keep on any input.
@@ -37,7 +39,7 @@ func FuzzOUMVLPLabels(f *testing.F) {
 				t.Fatalf("label %d: %+v", id, l)
 			}
 			if l.valid && (l.age < 0 || l.age > MaxAge || (!l.ageKnown && l.age != 0) ||
-				(l.gender != Male && l.gender != Female && l.gender != GenderUnknown)) {
+				(l.gender != api.Male && l.gender != api.Female && l.gender != api.GenderUnknown)) {
 				t.Fatalf("invalid label accepted: %d %+v", id, l)
 			}
 		}

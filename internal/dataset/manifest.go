@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 // ManifestOptions configures OpenManifest.
@@ -20,7 +22,7 @@ type manifestRow struct {
 	path     string // cleaned, as written (relative to the manifest folder unless absolute)
 	age      int
 	ageKnown bool
-	gender   Gender
+	gender   api.Gender
 	subject  string
 	view     string
 	seq      string

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 func buildManifest(t *testing.T) (top, csvPath string) {
@@ -51,10 +53,10 @@ func TestOpenManifest(t *testing.T) {
 	}
 	p := func(f string) string { return filepath.Join(dir, filepath.FromSlash(f)) }
 	want := []Sample{
-		{p("a/x1.png"), 20, Male, "s1", "000", "", SplitTrain},
-		{p("a/x2.png"), 21, Female, "s2", "000", "", SplitTrain},
-		{p("b/y1.png"), 30, Male, "s3", "090", "", SplitTest},
-		{p("a/x6.png"), 50, Female, "", "", "", SplitNone},
+		{p("a/x1.png"), 20, api.Male, "s1", "000", "", SplitTrain},
+		{p("a/x2.png"), 21, api.Female, "s2", "000", "", SplitTrain},
+		{p("b/y1.png"), 30, api.Male, "s3", "090", "", SplitTest},
+		{p("a/x6.png"), 50, api.Female, "", "", "", SplitNone},
 	}
 	if len(ds.Samples) != len(want) {
 		t.Fatalf("got %d samples %+v, want %d", len(ds.Samples), ds.Samples, len(want))

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 // OULPOptions configures OpenOULPAge. Empty fields take the defaults below;
@@ -23,7 +25,7 @@ type OULPOptions struct {
 // oulpLabel is a valid row of the OULP-Age label file.
 type oulpLabel struct {
 	line     int
-	gender   Gender
+	gender   api.Gender
 	age      int
 	ageKnown bool
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 func buildOULP(t *testing.T) string {
@@ -38,10 +40,10 @@ func TestOpenOULPAge(t *testing.T) {
 	}
 	gei := func(id string) string { return filepath.Join(root, "GEI", id+".png") }
 	want := []Sample{
-		{Path: gei("0001"), Age: 25, Gender: Female, Subject: "0001", Split: SplitTrain},
-		{Path: gei("0002"), Age: 40, Gender: Male, Subject: "0002", Split: SplitTest},
-		{Path: gei("0003"), Age: 7, Gender: Female, Subject: "0003", Split: SplitTrain},
-		{Path: gei("0007"), Age: 60, Gender: Male, Subject: "0007", Split: SplitNone},
+		{Path: gei("0001"), Age: 25, Gender: api.Female, Subject: "0001", Split: SplitTrain},
+		{Path: gei("0002"), Age: 40, Gender: api.Male, Subject: "0002", Split: SplitTest},
+		{Path: gei("0003"), Age: 7, Gender: api.Female, Subject: "0003", Split: SplitTrain},
+		{Path: gei("0007"), Age: 60, Gender: api.Male, Subject: "0007", Split: SplitNone},
 	}
 	if len(ds.Samples) != len(want) {
 		t.Fatalf("got %d samples %+v, want %d", len(ds.Samples), ds.Samples, len(want))

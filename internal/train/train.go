@@ -602,7 +602,7 @@ func (t *trainer) validate() (metrics.Summary, error) {
 	all := make([]metrics.Prediction, len(o.Val))
 	for i, s := range o.Val {
 		f := buf[fields*i:]
-		all[i] = metrics.Prediction{Path: s.Path, View: s.View, TrueAge: s.Age, TrueGender: int(s.Gender),
+		all[i] = metrics.Prediction{Path: s.Path, View: s.View, TrueAge: s.Age, TrueGender: s.Gender.Class(),
 			Age: f[0], Median: f[1], Lo80: f[2], Hi80: f[3], PMale: f[4], Violations: int(f[5]), Pairs: int(f[6])}
 	}
 	return metrics.Evaluate(all, o.TrainMeanAge), nil
@@ -628,7 +628,7 @@ func Predict(m *model.GLCNN, loader *dataset.Loader, samples []dataset.Sample) (
 			s := samples[idx]
 			o := out.Ordinal[j]
 			preds = append(preds, metrics.Prediction{
-				Path: s.Path, View: s.View, TrueAge: s.Age, TrueGender: int(s.Gender),
+				Path: s.Path, View: s.View, TrueAge: s.Age, TrueGender: s.Gender.Class(),
 				Age: o.Age, Median: o.Median, Lo80: o.Lo80, Hi80: o.Hi80, PMale: out.PMale[j],
 				Violations: o.Violations, Pairs: o.Pairs,
 			})
