@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/runtime"
@@ -30,18 +31,6 @@ type PredictOptions struct {
 	Paths      []string
 }
 
-// Prediction is one line of `gaitord predict --json`.
-type Prediction struct {
-	Path     string     `json:"path"`
-	Age      float64    `json:"age"`
-	Median   float64    `json:"age_median"`
-	Interval [2]float64 `json:"age_interval80"`
-	Gender   string     `json:"gender"`
-	PMale    float64    `json:"p_male"`
-	PAgeGT   []float64  `json:"p_age_gt"`
-	Source   string     `json:"source"` // "gei" or "silhouettes"
-}
-
 func newPredictCmd(s Streams, g *Global) *cobra.Command {
 	o := &PredictOptions{}
 	c := &cobra.Command{
@@ -59,7 +48,7 @@ at its ends and 0.5 at the median.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint or exported weights")
-	f.BoolVar(&o.JSON, "json", false, "print JSON Lines, one object per input")
+	f.BoolVar(&o.JSON, "json", false, "print JSON Lines, one gaitord.prediction/v1 record per input (docs/prediction.md)")
 	f.BoolVar(&o.Frames, "frames", false, "treat every folder as silhouette frames of one walk")
 	f.IntVar(&o.BatchSize, "batch-size", 256, "GEIs per forward pass")
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
@@ -136,14 +125,10 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 			return err
 		}
 		for j, in := range ok {
-			p := Prediction{
-				Path: in.path, Age: out.Ordinal[j].Age, Median: out.Ordinal[j].Median,
+			p := api.Prediction{
+				Path: in.path, Source: in.source, Age: out.Ordinal[j].Age, Median: out.Ordinal[j].Median,
 				Interval: [2]float64{out.Ordinal[j].Lo80, out.Ordinal[j].Hi80},
-				Gender:   "female", PMale: out.PMale[j], PAgeGT: out.P[j], Source: in.source,
-			}
-			pg := 1 - p.PMale
-			if p.PMale > 0.5 {
-				p.Gender, pg = "male", p.PMale
+				Gender:   api.GenderOf(out.PMale[j]), PMale: out.PMale[j], PAgeGT: out.P[j],
 			}
 			if o.JSON {
 				if err := enc.Encode(p); err != nil {
@@ -151,7 +136,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 				}
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%.1f\t[%.1f, %.1f]\t%s\t%.2f\n", p.Path, p.Age, p.Interval[0], p.Interval[1], p.Gender, pg)
+			fmt.Fprintf(tw, "%s\t%.1f\t[%.1f, %.1f]\t%s\t%.2f\n", p.Path, p.Age, p.Interval[0], p.Interval[1], p.Gender, p.PGender())
 		}
 	}
 	infer.FinishGC()

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/checkpoint"
-	"github.com/gaitord/gaitord/internal/cli"
 	"github.com/gaitord/gaitord/internal/train"
 	"github.com/gaitord/gaitord/tests/gaitordtest"
 )
@@ -128,7 +128,7 @@ func TestEndToEnd(t *testing.T) {
 	if !(sum.MAE < sum.BaselineMAE) {
 		t.Fatalf("test MAE %.2f not below the mean baseline %.2f", sum.MAE, sum.BaselineMAE)
 	}
-	for _, f := range []string{"predictions.csv", "summary.json", "pred_vs_true.png", "cs_curve.png", "mae_by_age.png"} {
+	for _, f := range []string{"predictions.csv", "predictions.jsonl", "summary.json", "pred_vs_true.png", "cs_curve.png", "mae_by_age.png"} {
 		if _, err := os.Stat(filepath.Join(reportDir, f)); err != nil {
 			t.Fatalf("report: %v", err)
 		}
@@ -147,7 +147,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("predictions %+v", preds)
 	}
 	for _, p := range preds {
-		if len(p.PAgeGT) != 100 || p.Interval[0] > p.Median || p.Median > p.Interval[1] || (p.Gender == "male") != (p.PMale > 0.5) {
+		if p.Schema != api.Schema || p.Source != "gei" || len(p.PAgeGT) != 100 || p.Interval[0] > p.Median || p.Median > p.Interval[1] || (p.Gender == "male") != (p.PMale > 0.5) {
 			t.Fatalf("inconsistent prediction %+v", p)
 		}
 		sumP := 0.0
@@ -176,7 +176,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-type pred = cli.Prediction
+type pred = api.Prediction
 
 func decodeLines(t *testing.T, s string) []pred {
 	t.Helper()
