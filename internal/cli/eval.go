@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/gaitord/gaitord/configs"
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/config"
 	"github.com/gaitord/gaitord/internal/dataset"
@@ -15,7 +16,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newEvalCmd) }
+func init() {
+	extraCommands = append(extraCommands, func(s Streams, g *Global) *cobra.Command { return newEvalCmd(s, g, nil) })
+}
 
 // EvalOptions are the options of `gaitord eval`.
 type EvalOptions struct {
@@ -29,7 +32,12 @@ type EvalOptions struct {
 	Threads    int
 }
 
-func newEvalCmd(s Streams, g *Global) *cobra.Command {
+// newEvalCmd builds the command; run replaces RunEval (tests pass one to see
+// the options the flags produce).
+func newEvalCmd(s Streams, g *Global, run func(*EvalOptions) error) *cobra.Command {
+	if run == nil {
+		run = func(o *EvalOptions) error { return RunEval(s, g, o) }
+	}
 	o := &EvalOptions{}
 	c := &cobra.Command{
 		Use:   "eval",
@@ -51,13 +59,12 @@ func newEvalCmd(s Streams, g *Global) *cobra.Command {
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
 	_ = c.MarkFlagRequired("checkpoint")
-	c.RunE = withEnv(func(c *cobra.Command, _ []string) error {
-		var ov overrides
-		ov.add(c, "data", "data.root")
-		ov.add(c, "format", "data.format")
-		o.Sets = append(append([]string(nil), ov...), o.Sets...)
-		return RunEval(s, g, o)
-	})
+	keyFlag(c, "data", "data.root")
+	keyFlag(c, "format", "data.format")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		o.Sets = keySets(c, o.Sets)
+		return run(o)
+	}
 	return c
 }
 
@@ -78,15 +85,16 @@ func loadModel(path, device string) (*model.GLCNN, *checkpoint.State, error) {
 }
 
 // dataConfig is the configuration that says where the evaluation data is:
-// --config if given, else the one stored in the checkpoint, else the defaults.
-func dataConfig(st *checkpoint.State, path string, sets []string) (config.Config, error) {
+// --config if given, else the one stored in the checkpoint, else the
+// defaults (configs/default.yaml, as everywhere).
+func dataConfig(st *checkpoint.State, ckpt, path string, sets []string) (config.Config, error) {
 	if path != "" {
 		return config.Load(path, sets)
 	}
 	if st.Config != "" {
-		return loadConfigBytes("the configuration stored in the checkpoint", []byte(st.Config), sets)
+		return config.LoadBytes("stored in "+ckpt, []byte(st.Config), sets)
 	}
-	return config.Load("", sets)
+	return config.LoadBytes(config.DefaultName, configs.Default, sets)
 }
 
 // RunEval evaluates a checkpoint on a dataset split.
@@ -96,7 +104,7 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := dataConfig(st, o.Config, o.Sets)
+	cfg, err := dataConfig(st, o.Checkpoint, o.Config, o.Sets)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newPredictCmd) }
+func init() {
+	extraCommands = append(extraCommands, func(s Streams, g *Global) *cobra.Command { return newPredictCmd(s, g, nil) })
+}
 
 // PredictOptions are the options of `gaitord predict`.
 type PredictOptions struct {
@@ -31,7 +33,12 @@ type PredictOptions struct {
 	Paths      []string
 }
 
-func newPredictCmd(s Streams, g *Global) *cobra.Command {
+// newPredictCmd builds the command; run replaces RunPredict (tests pass one to see
+// the options the flags produce).
+func newPredictCmd(s Streams, g *Global, run func(*PredictOptions) error) *cobra.Command {
+	if run == nil {
+		run = func(o *PredictOptions) error { return RunPredict(s, g, o) }
+	}
 	o := &PredictOptions{}
 	c := &cobra.Command{
 		Use:   "predict --checkpoint FILE PATH...",
@@ -54,10 +61,10 @@ at its ends and 0.5 at the median.`,
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
 	_ = c.MarkFlagRequired("checkpoint")
-	c.RunE = withEnv(func(c *cobra.Command, args []string) error {
+	c.RunE = func(c *cobra.Command, args []string) error {
 		o.Paths = args
-		return RunPredict(s, g, o)
-	})
+		return run(o)
+	}
 	return c
 }
 

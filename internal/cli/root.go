@@ -45,8 +45,9 @@ with the Global-Local CNN and the ordinal distribution regression of Zhu et al.,
   gaitord train --config configs/default.yaml --out runs/demo
   gaitord eval --checkpoint runs/demo/best.ckpt
   gaitord predict --checkpoint runs/demo/best.ckpt data/synth/GEI/090-00/00002.png`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: envHook,
 	}
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
