@@ -11,6 +11,7 @@
 package dataset
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -84,6 +85,9 @@ type Dataset struct {
 	Format string
 	// Root is the dataset root folder (for a manifest, the manifest's folder).
 	Root string
+	// Source is what the dataset was opened from: the manifest file, or the
+	// root folder of the other formats. Messages about the dataset name it.
+	Source string
 	// Samples holds the valid samples, in a deterministic order.
 	Samples []Sample
 	// Report lists the problems found and the samples skipped.
@@ -116,6 +120,12 @@ type Report struct {
 	Problems []Problem
 	// Skipped counts excluded samples (or ignored label rows) by reason.
 	Skipped map[string]int
+	// Missing are the samples left out only because their image file does
+	// not exist (or is not a regular file): labelled, with a known age, in
+	// their split. They are also counted under SkipMissingFile and listed
+	// in Problems. (OU-MVLP label rows without any GEI are not missing
+	// images: the dataset does not have every subject in every view.)
+	Missing []Sample
 }
 
 // Reasons counted in Report.Skipped.
@@ -165,9 +175,83 @@ func (r *Report) skip(reason string, n int) {
 }
 
 func (r Report) clone() Report {
-	c := Report{Problems: append([]Problem(nil), r.Problems...)}
+	c := Report{Problems: append([]Problem(nil), r.Problems...), Missing: append([]Sample(nil), r.Missing...)}
 	for k, v := range r.Skipped {
 		c.skip(k, v)
 	}
 	return c
+}
+
+// MissingIn returns the samples of split s whose image file is missing
+// (Report.Missing); SplitAll means every split.
+func (d *Dataset) MissingIn(s Split) []Sample {
+	var out []Sample
+	for _, m := range d.Report.Missing {
+		if s == SplitAll || m.Split == s {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// SplitAll stands for every split in MissingIn and NoSamplesError; it is
+// never a sample's split.
+const SplitAll Split = "all"
+
+// NoSamplesError is the error for a dataset with no samples in split s
+// (SplitAll: none at all). It names the dataset's Source and says why: the
+// commonest reason rows were skipped, with the first problem, or, when the
+// dataset has samples, which splits they are in. For example
+//
+//	manifest data/m.csv has no test samples: 40 rows skipped, most (38) for "missing file"; first problem: data/m.csv:2: file /g/a.png: does not exist
+func (d *Dataset) NoSamplesError(s Split) error {
+	what := "samples"
+	switch s {
+	case SplitTrain:
+		what = "training samples"
+	case SplitTest:
+		what = "test samples"
+	}
+	name := d.Source
+	if name == "" {
+		name = d.Root
+	}
+	head := fmt.Sprintf("%s %s has no %s", d.Format, name, what)
+	if d.Format == "" {
+		head = fmt.Sprintf("dataset %s has no %s", name, what)
+	}
+	if len(d.Samples) > 0 {
+		bySplit := map[Split]int{}
+		for _, x := range d.Samples {
+			bySplit[x.Split]++
+		}
+		var parts []string
+		for _, sp := range []Split{SplitTrain, SplitTest, SplitNone} {
+			if n := bySplit[sp]; n > 0 {
+				label := string(sp)
+				if sp == SplitNone {
+					label = "no split"
+				}
+				parts = append(parts, fmt.Sprintf("%s: %d", label, n))
+			}
+		}
+		return fmt.Errorf("%s: its %d samples are in other splits (%s)", head, len(d.Samples), strings.Join(parts, ", "))
+	}
+	total, reason, most := 0, "", 0
+	for k, v := range d.Report.Skipped {
+		total += v
+		if v > most || (v == most && k < reason) {
+			reason, most = k, v
+		}
+	}
+	msg := head
+	if total > 0 {
+		msg += fmt.Sprintf(": %d rows skipped, most (%d) for %q", total, most, reason)
+	} else {
+		msg += ": it lists none"
+	}
+	if len(d.Report.Problems) > 0 {
+		msg += fmt.Sprintf("; first problem: %s", d.Report.Problems[0])
+	}
+	return errors.New(msg)
 }

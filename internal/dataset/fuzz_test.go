@@ -82,8 +82,8 @@ func FuzzManifest(f *testing.F) {
 					t.Fatalf("bad or duplicate path %q accepted", r.path)
 				}
 				seen[r.path] = true
-				if !allow && !filepath.IsLocal(r.path) {
-					t.Fatalf("escaping path %q accepted", r.path)
+				if !allow && !filepath.IsLocal(r.path) && !filepath.IsAbs(r.path) {
+					t.Fatalf("escaping relative path %q accepted", r.path)
 				}
 				if r.age < 0 || r.age > MaxAge {
 					t.Fatalf("age %d accepted", r.age)

@@ -51,7 +51,7 @@ func OpenOULPAge(root string, o OULPOptions) (*Dataset, error) {
 	labelsPath := def(o.Labels, "Age_gender_info.csv")
 	lists := [2]string{def(o.TrainList, "GEI_IDList_train.txt"), def(o.TestList, "GEI_IDList_test.txt")}
 
-	ds := &Dataset{Format: "oulp-age", Root: root}
+	ds := &Dataset{Format: "oulp-age", Root: root, Source: root}
 	rep := &ds.Report
 
 	data, err := os.ReadFile(labelsPath)
@@ -160,6 +160,9 @@ func OpenOULPAge(root string, o OULPOptions) (*Dataset, error) {
 		case !have[id]:
 			rep.problem(labelsPath, l.line, "GEI %s does not exist", path)
 			rep.skip(SkipMissingFile, 1)
+			if l.ageKnown && !excluded[id] {
+				rep.Missing = append(rep.Missing, Sample{Path: path, Age: l.age, Gender: l.gender, Subject: id, Split: split[id]})
+			}
 		case excluded[id]:
 			rep.skip(SkipBothSplits, 1)
 		case !l.ageKnown:

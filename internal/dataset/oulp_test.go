@@ -71,6 +71,13 @@ func TestOpenOULPAge(t *testing.T) {
 	if !maps.Equal(ds.Report.Skipped, wantSkipped) {
 		t.Errorf("Skipped = %v, want %v", ds.Report.Skipped, wantSkipped)
 	}
+	// 0005 is labelled but in no list: a missing image outside the splits.
+	if m := ds.Report.Missing; len(m) != 1 || m[0] != (Sample{Path: gei("0005"), Age: 33, Gender: api.Male, Subject: "0005"}) {
+		t.Errorf("Missing = %+v", m)
+	}
+	if len(ds.MissingIn(SplitTest)) != 0 || len(ds.MissingIn(SplitAll)) != 1 || ds.Source != root {
+		t.Errorf("MissingIn(test) %v, MissingIn(all) %v, Source %q", ds.MissingIn(SplitTest), ds.MissingIn(SplitAll), ds.Source)
+	}
 }
 
 func TestOpenOULPAgeOptionsAndFatal(t *testing.T) {

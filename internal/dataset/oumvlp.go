@@ -115,7 +115,7 @@ func OpenOUMVLP(root string, o OUMVLPOptions) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oumvlp: %w", err)
 	}
-	ds := &Dataset{Format: "oumvlp", Root: root}
+	ds := &Dataset{Format: "oumvlp", Root: root, Source: root}
 	rep := &ds.Report
 	rep.Problems = probs
 
