@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/gaitord/gaitord/internal/data"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/spf13/cobra"
 )
@@ -69,7 +70,7 @@ func RunDataCheck(s Streams, g *Global, o *DataCheckOptions) error {
 	rep := ds.Report
 	if !o.NoImage {
 		progress, done := progressFunc(s.Err, g.Quiet, "decoding")
-		rep = dataset.Check(ds, decoder(cfg), runtime.NumCPU(), progress)
+		rep = dataset.Check(ds, data.Decoder(cfg), runtime.NumCPU(), progress)
 		done()
 	}
 	for _, p := range rep.Problems {

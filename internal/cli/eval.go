@@ -7,6 +7,7 @@ import (
 	"github.com/gaitord/gaitord/configs"
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/config"
+	"github.com/gaitord/gaitord/internal/data"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/model"
@@ -132,11 +133,11 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	}
 	trainMean := st.TrainMeanAge
 	if trainMean == 0 {
-		trainMean = meanAge(ds.Split(dataset.SplitTrain))
+		trainMean = dataset.MeanAge(ds.Split(dataset.SplitTrain))
 	}
 	loader := dataset.NewLoader(samples, dataset.LoaderOptions{
 		BatchSize: max(cfg.Train.EvalBatchSize, 1), Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
-		H: st.Model.InputH, W: st.Model.InputW, Decode: decoder(cfg),
+		H: st.Model.InputH, W: st.Model.InputW, Decode: data.Decoder(cfg),
 	})
 	defer loader.Close()
 	preds, err := train.Predict(m, loader, samples)

@@ -3,12 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"image/color"
-	"image/png"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/gaitord/gaitord/api"
@@ -169,7 +164,7 @@ func expandInputs(paths []string, frames bool) []input {
 			out = append(out, input{path: p, source: "gei"})
 			continue
 		}
-		pngs, err := listPNGs(p)
+		pngs, err := gei.ListPNGs(p)
 		if err != nil {
 			out = append(out, input{path: p, err: err})
 			continue
@@ -178,7 +173,7 @@ func expandInputs(paths []string, frames bool) []input {
 			out = append(out, input{path: p, err: fmt.Errorf("%s: folder holds no .png files", p)})
 			continue
 		}
-		if frames || looksLikeSilhouette(pngs[0]) {
+		if frames || gei.IsSilhouette(pngs[0]) {
 			out = append(out, input{path: p, source: "silhouettes"})
 			continue
 		}
@@ -194,56 +189,4 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-func listPNGs(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, unwrapPath(err))
-	}
-	var out []string
-	for _, e := range entries {
-		if !e.IsDir() && strings.EqualFold(filepath.Ext(e.Name()), ".png") {
-			out = append(out, filepath.Join(dir, e.Name()))
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// looksLikeSilhouette reports whether a PNG is a binary silhouette frame
-// (every pixel pure black or pure white, some of each) rather than a GEI,
-// whose averaged frames give intermediate greys.
-func looksLikeSilhouette(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	cfg, err := png.DecodeConfig(f)
-	if err != nil || cfg.Width*cfg.Height > 16<<20 {
-		return false
-	}
-	if _, err := f.Seek(0, 0); err != nil {
-		return false
-	}
-	img, err := png.Decode(f)
-	if err != nil {
-		return false
-	}
-	b := img.Bounds()
-	white := false
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			v := color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y
-			switch v {
-			case 0:
-			case 255:
-				white = true
-			default:
-				return false
-			}
-		}
-	}
-	return white
 }

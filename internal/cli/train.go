@@ -15,6 +15,7 @@ import (
 
 	"github.com/gaitord/gaitord/configs"
 	"github.com/gaitord/gaitord/internal/config"
+	"github.com/gaitord/gaitord/internal/data"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/dist"
 	"github.com/gaitord/gaitord/internal/model"
@@ -223,8 +224,8 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 		ConfigYAML:   yaml,
 		Train:        trainSet,
 		Val:          val,
-		TrainMeanAge: meanAge(trainSet),
-		Decode:       decoder(cfg),
+		TrainMeanAge: dataset.MeanAge(trainSet),
+		Decode:       data.Decoder(cfg),
 		Log:          logWriter(s, g),
 		Progress:     !g.Quiet && isTerminal(s.Err),
 	})

@@ -190,3 +190,12 @@ func TestSplitAndHoldOut(t *testing.T) {
 		t.Errorf("no-subject holdout %d/%d", len(tr), len(v))
 	}
 }
+
+func TestMeanAge(t *testing.T) {
+	if m := MeanAge([]Sample{{Age: 5}, {Age: 9}, {Age: 10}}); m != 8 {
+		t.Errorf("MeanAge = %v, want 8", m)
+	}
+	if m := MeanAge(nil); m != 0 {
+		t.Errorf("MeanAge(nil) = %v, want 0", m)
+	}
+}

@@ -255,3 +255,16 @@ func (d *Dataset) NoSamplesError(s Split) error {
 	}
 	return errors.New(msg)
 }
+
+// MeanAge is the mean age of samples, 0 for none: the mean-age baseline
+// that evaluation compares against (see metrics.Summary.BaselineMAE).
+func MeanAge(samples []Sample) float64 {
+	if len(samples) == 0 {
+		return 0
+	}
+	sum := 0.0
+	for _, s := range samples {
+		sum += float64(s.Age)
+	}
+	return sum / float64(len(samples))
+}
