@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/gaitord/gaitord/configs"
@@ -29,8 +30,11 @@ type EvalOptions struct {
 	Split      string
 	JSON       bool
 	Report     string
-	Device     string
-	Threads    int
+	// AllowMissing evaluates without the split's missing images (their
+	// count is printed beside the metrics) instead of failing.
+	AllowMissing bool
+	Device       string
+	Threads      int
 }
 
 // newEvalCmd builds the command; run replaces RunEval (tests pass one to see
@@ -56,6 +60,7 @@ func newEvalCmd(s Streams, g *Global, run func(*EvalOptions) error) *cobra.Comma
 	f.String("format", "", "dataset format; sets data.format")
 	f.StringVar(&o.Split, "split", "test", "split to evaluate: test, train or all")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object")
+	f.BoolVar(&o.AllowMissing, "allow-missing", false, "evaluate without the split's missing images (printing their count) instead of failing")
 	f.StringVar(&o.Report, "report", "", "also write plots, summary.json and predictions.csv into this folder")
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
@@ -119,17 +124,22 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if !g.Quiet {
 		reportProblems(s.Err, ds, 10)
 	}
-	var samples []dataset.Sample
+	var split dataset.Split
 	switch o.Split {
 	case "all":
-		samples = ds.Samples
+		split = dataset.SplitAll
 	case "train", "test":
-		samples = ds.Split(dataset.Split(o.Split))
+		split = dataset.Split(o.Split)
 	default:
 		return usagef("--split %q: want test, train or all", o.Split)
 	}
-	if len(samples) == 0 {
-		return fmt.Errorf("dataset %s has no %s samples", ds.Root, o.Split)
+	samples, missing, err := ds.EvalSplit(split, o.AllowMissing)
+	var me *dataset.MissingImagesError
+	if errors.As(err, &me) {
+		return fmt.Errorf("%w: a benchmark over fewer images misleads; restore them, or pass --allow-missing to evaluate without them", err)
+	}
+	if err != nil {
+		return err
 	}
 	trainMean := st.TrainMeanAge
 	if trainMean == 0 {
@@ -145,6 +155,7 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 		return err
 	}
 	sum := metrics.Evaluate(preds, trainMean)
+	sum.MissingImages = missing
 	if o.Report != "" {
 		if err := report.Write(o.Report, preds, sum); err != nil {
 			return err
@@ -153,7 +164,7 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if o.JSON {
 		return json.NewEncoder(s.Out).Encode(sum)
 	}
-	fmt.Fprintf(s.Out, "%s: %s split of %s (%d GEIs)\n", o.Checkpoint, o.Split, ds.Root, len(samples))
+	fmt.Fprintf(s.Out, "%s: %s split of %s (%d GEIs)\n", o.Checkpoint, o.Split, ds.Source, len(samples))
 	fmt.Fprint(s.Out, sum.Table())
 	if o.Report != "" {
 		fmt.Fprintf(s.Out, "report written to %s\n", o.Report)

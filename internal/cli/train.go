@@ -185,9 +185,13 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	if !g.Quiet && rank0 {
 		reportProblems(s.Err, ds, 10)
 	}
-	trainSet, val := dataset.HoldOut(ds.Split(dataset.SplitTrain), cfg.Train.ValFraction, cfg.Train.Seed)
+	all := ds.Split(dataset.SplitTrain)
+	if len(all) == 0 {
+		return ds.NoSamplesError(dataset.SplitTrain)
+	}
+	trainSet, val := dataset.HoldOut(all, cfg.Train.ValFraction, cfg.Train.Seed)
 	if len(trainSet) == 0 {
-		return fmt.Errorf("dataset %s has no training samples", ds.Root)
+		return fmt.Errorf("%s %s: all %d training samples were held out for validation (train.val_fraction %v)", ds.Format, ds.Source, len(all), cfg.Train.ValFraction)
 	}
 	yaml, err := cfg.YAML()
 	if err != nil {
@@ -211,7 +215,7 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 			workers = fmt.Sprintf(" × %d rank%s (%s)", job.WorldSize, plural(job.WorldSize), group.Backend())
 		}
 		fmt.Fprintf(s.Err, "training on %d GEIs (%d held out for validation) from %s; %s, %d threads%s; run folder %s\n",
-			len(trainSet), len(val), ds.Root, cfg.Train.Device, threads, workers, o.Out)
+			len(trainSet), len(val), ds.Source, cfg.Train.Device, threads, workers, o.Out)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

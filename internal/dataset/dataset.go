@@ -268,3 +268,48 @@ func MeanAge(samples []Sample) float64 {
 	}
 	return sum / float64(len(samples))
 }
+
+// MissingImagesError reports images of a split that its labels name but that
+// do not exist: an evaluation without them would cover a smaller set than
+// the benchmark's.
+type MissingImagesError struct {
+	Format  string   // the dataset's Format
+	Source  string   // the dataset's Source
+	Split   Split    // the split evaluated (SplitAll: every split)
+	Missing []Sample // the labelled samples without an image
+	Total   int      // labelled samples of the split, missing ones included
+}
+
+func (e *MissingImagesError) Error() string {
+	what := "labelled images"
+	if e.Split != SplitAll {
+		what = fmt.Sprintf("labelled %s images", e.Split)
+	}
+	return fmt.Sprintf("%s %s: %d of the %d %s are missing (first: %s)", e.Format, e.Source, len(e.Missing), e.Total, what, e.Missing[0].Path)
+}
+
+// EvalSplit returns the samples of split s (SplitAll: every sample) to
+// evaluate on, and how many of the split's labelled images are missing
+// (Report.Missing). Missing images are an error (*MissingImagesError) unless
+// allowMissing; a split without samples is NoSamplesError. Samples without
+// an age label are not in either count: they are skipped, as always, and
+// counted in Report.Skipped.
+func (d *Dataset) EvalSplit(s Split, allowMissing bool) (samples []Sample, missing int, err error) {
+	if s == SplitAll {
+		samples = d.Samples
+	} else {
+		samples = d.Split(s)
+	}
+	m := d.MissingIn(s)
+	if len(m) > 0 && !allowMissing {
+		name := d.Source
+		if name == "" {
+			name = d.Root
+		}
+		return nil, len(m), &MissingImagesError{Format: d.Format, Source: name, Split: s, Missing: m, Total: len(samples) + len(m)}
+	}
+	if len(samples) == 0 {
+		return nil, len(m), d.NoSamplesError(s)
+	}
+	return samples, len(m), nil
+}

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -162,12 +163,57 @@ func TestManifestOfAbsolutePaths(t *testing.T) {
 	if len(ds.MissingIn(SplitTest)) != 2 {
 		t.Fatalf("MissingIn(test) = %+v", ds.MissingIn(SplitTest))
 	}
+	// Evaluating the test split: the missing images are an error unless
+	// allowed; then the split is still empty.
+	_, n, err := ds.EvalSplit(SplitTest, false)
+	var me *MissingImagesError
+	if !errors.As(err, &me) || n != 2 || err.Error() != "manifest "+gone+": 2 of the 2 labelled test images are missing (first: /nonexistent/a.png)" {
+		t.Fatalf("EvalSplit(test): %d, %v", n, err)
+	}
+	if _, n, err := ds.EvalSplit(SplitTest, true); n != 2 || err == nil || !strings.Contains(err.Error(), "has no test samples") {
+		t.Fatalf("EvalSplit(test, allowed): %d, %v", n, err)
+	}
 	// Samples, but all in other splits.
 	ds, _ = OpenManifest(m, ManifestOptions{})
 	ds.Samples = ds.Split(SplitTrain)
 	want = `manifest ` + m + ` has no test samples: its 2 samples are in other splits (train: 2)`
 	if err := ds.NoSamplesError(SplitTest); err == nil || err.Error() != want {
 		t.Fatalf("NoSamplesError:\n got %v\nwant %s", err, want)
+	}
+	if got, n, err := ds.EvalSplit(SplitAll, false); err != nil || n != 0 || len(got) != 2 {
+		t.Fatalf("EvalSplit(all): %d samples, %d missing, %v", len(got), n, err)
+	}
+}
+
+// A test split with some images missing: refused, or evaluated without them.
+func TestEvalSplitWithMissingImages(t *testing.T) {
+	dir := t.TempDir()
+	var rows []string
+	for i := range 5 {
+		p := fmt.Sprintf("%d.png", i)
+		if i != 3 {
+			tinyPNG(t, filepath.Join(dir, p), i)
+		}
+		rows = append(rows, fmt.Sprintf("%s,%d,F,test", p, 30+i))
+	}
+	rows = append(rows, "gone-train.png,40,M,train", "unlabelled.png,-,M,test")
+	m := filepath.Join(dir, "m.csv")
+	writeFile(t, m, "path,age,gender,split\n"+strings.Join(rows, "\n")+"\n")
+	ds, err := OpenManifest(m, ManifestOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, n, err := ds.EvalSplit(SplitTest, false)
+	want := "manifest " + m + ": 1 of the 5 labelled test images are missing (first: " + filepath.Join(dir, "3.png") + ")"
+	if n != 1 || err == nil || err.Error() != want {
+		t.Fatalf("EvalSplit(test): %d, %v\nwant %s", n, err, want)
+	}
+	got, n, err := ds.EvalSplit(SplitTest, true)
+	if err != nil || n != 1 || len(got) != 4 {
+		t.Fatalf("EvalSplit(test, allowed): %d samples, %d missing, %v", len(got), n, err)
+	}
+	if _, n, err := ds.EvalSplit(SplitAll, false); n != 2 || err == nil || !strings.Contains(err.Error(), "2 of the 6 labelled images") {
+		t.Fatalf("EvalSplit(all): %d, %v", n, err)
 	}
 }
 

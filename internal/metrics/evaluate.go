@@ -61,6 +61,10 @@ type Summary struct {
 	TrainMeanAge      float64                `json:"train_mean_age"`
 	BaselineMAE       float64                `json:"baseline_mae"`
 	PerView           map[string]ViewSummary `json:"per_view,omitempty"`
+	// MissingImages is set by the caller, not by Evaluate: labelled images
+	// of the evaluated split that were missing and are not in N (gaitord
+	// eval --allow-missing). Omitted from JSON when 0.
+	MissingImages int `json:"missing_images,omitempty"`
 }
 
 // AgeGroupLabels are the decade groups of Summary.AgeGroups, by true age.
@@ -220,6 +224,9 @@ func (s Summary) Table() string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "samples\t%d\n", s.N)
+	if s.MissingImages > 0 {
+		fmt.Fprintf(w, "missing images (not evaluated)\t%d\n", s.MissingImages)
+	}
 	fmt.Fprintf(w, "MAE (years)\t%.3f\n", s.MAE)
 	fmt.Fprintf(w, "RMSE (years)\t%.3f\n", s.RMSE)
 	fmt.Fprintf(w, "baseline MAE (mean %.2f)\t%.3f\n", s.TrainMeanAge, s.BaselineMAE)

@@ -193,6 +193,22 @@ func TestSummaryJSON(t *testing.T) {
 	}
 }
 
+func TestMissingImagesShown(t *testing.T) {
+	s := Evaluate(fixture(), 30)
+	if b, _ := json.Marshal(s); strings.Contains(string(b), "missing_images") || strings.Contains(s.Table(), "missing") {
+		t.Errorf("missing images shown when there are none: %s", b)
+	}
+	s.MissingImages = 3
+	b, _ := json.Marshal(s)
+	if !strings.Contains(string(b), `"missing_images":3`) || !strings.Contains(string(b), `"mae":2.75`) {
+		t.Errorf("JSON %s", b)
+	}
+	lines := strings.Split(s.Table(), "\n")
+	if got := strings.Join(strings.Fields(lines[1]), " "); got != "missing images (not evaluated) 3" {
+		t.Errorf("second table line %q, want the missing count beside the sample count", lines[1])
+	}
+}
+
 func TestTable(t *testing.T) {
 	tab := Evaluate(fixture(), 30).Table()
 	lines := map[string]bool{}
