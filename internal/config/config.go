@@ -124,7 +124,7 @@ type Data struct {
 	Workers      int       `mapstructure:"workers" yaml:"workers"`                       // decoding goroutines; 0 = cores
 	Prefetch     int       `mapstructure:"prefetch" yaml:"prefetch"`                     // batches decoded ahead
 	Flip         bool      `mapstructure:"flip" yaml:"flip"`                             // random horizontal flips (augmentation)
-	AllowOutside bool      `mapstructure:"allow_outside_root" yaml:"allow_outside_root"` // manifest paths may leave the manifest's folder
+	AllowOutside bool      `mapstructure:"allow_outside_root" yaml:"allow_outside_root"` // relative manifest paths may climb out of its folder (../); absolute paths are always accepted
 	Synth        SynthData `mapstructure:"synth" yaml:"synth"`                           // the synthetic dataset, when format is synthetic
 }
 
