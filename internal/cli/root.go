@@ -1,5 +1,10 @@
 // Package cli is gaitord's command line. Each subcommand has an options
 // struct and a run function that works without Cobra; Cobra only wires flags.
+// A command's constructor takes the run function to call (nil: the real
+// one), so tests see the options that flags and environment produce without
+// running anything. Domain logic lives in domain packages (data, dataset,
+// gei, synth, train, …); this package presents their results. flags.go
+// states the environment-variable convention.
 package cli
 
 import (

@@ -410,11 +410,6 @@ func decodeError(err error, setBy map[string]string) error {
 	return fmt.Errorf("key %q%s: %s", key, source(base, setBy), msg)
 }
 
-var (
-	intType   = reflect.TypeFor[int]()
-	floatType = reflect.TypeFor[float64]()
-)
-
 // typeHook converts values into the field types weakly but sanely: numbers
 // between kinds where nothing is lost (1 for a float, 3.0 for an int),
 // strings from the environment or --set parsed as the field's type
