@@ -39,6 +39,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/dist"
@@ -198,13 +199,13 @@ type synthBatch struct {
 func newBatch(n int, seed uint64) synthBatch {
 	c := model.DefaultConfig()
 	r := rand.New(rand.NewPCG(seed, 7))
-	b := synthBatch{Batch: dataset.Batch{Images: make([]float32, n*c.InputH*c.InputW), Ages: make([]int, n), Genders: make([]int, n)}, n: n}
+	b := synthBatch{Batch: dataset.Batch{Images: make([]float32, n*c.InputH*c.InputW), Ages: make([]int, n), Genders: make([]api.Gender, n)}, n: n}
 	for i := range b.Images {
 		b.Images[i] = r.Float32()
 	}
 	for i := range n {
 		b.Ages[i] = r.IntN(c.K)
-		b.Genders[i] = r.IntN(2)
+		b.Genders[i] = []api.Gender{api.Female, api.Male}[r.IntN(2)]
 	}
 	return b
 }
@@ -486,7 +487,7 @@ func listSamples(d string) ([]dataset.Sample, error) {
 	sort.Strings(names)
 	s := make([]dataset.Sample, len(names))
 	for i, p := range names {
-		s[i] = dataset.Sample{Path: p, Age: i % 90, Gender: dataset.Gender(i % 2)}
+		s[i] = dataset.Sample{Path: p, Age: i % 90, Gender: []api.Gender{api.Female, api.Male}[i%2]}
 	}
 	return s, nil
 }

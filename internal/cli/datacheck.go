@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/gaitord/gaitord/internal/data"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newDataCmd) }
+func init() {
+	extraCommands = append(extraCommands, func(s Streams, g *Global) *cobra.Command { return newDataCmd(s, g, nil) })
+}
 
 // DataCheckOptions are the options of `gaitord data check`.
 type DataCheckOptions struct {
@@ -17,7 +20,12 @@ type DataCheckOptions struct {
 	NoImage bool // skip decoding every image
 }
 
-func newDataCmd(s Streams, g *Global) *cobra.Command {
+// newDataCmd builds the command; run replaces RunDataCheck (tests pass one to see
+// the options the flags produce).
+func newDataCmd(s Streams, g *Global, run func(*DataCheckOptions) error) *cobra.Command {
+	if run == nil {
+		run = func(o *DataCheckOptions) error { return RunDataCheck(s, g, o) }
+	}
 	data := &cobra.Command{Use: "data", Short: "Inspect datasets", Args: cobra.NoArgs,
 		Example: "  gaitord data check --data /data/OUMVLP --format oumvlp"}
 	o := &DataCheckOptions{}
@@ -34,13 +42,12 @@ func newDataCmd(s Streams, g *Global) *cobra.Command {
 	f.String("data", "", "dataset root (or manifest CSV); sets data.root")
 	f.String("format", "", "dataset format; sets data.format")
 	f.BoolVar(&o.NoImage, "no-images", false, "check labels and files only, without decoding every image")
-	c.RunE = withEnv(func(c *cobra.Command, _ []string) error {
-		var ov overrides
-		ov.add(c, "data", "data.root")
-		ov.add(c, "format", "data.format")
-		o.Sets = append(append([]string(nil), ov...), o.Sets...)
-		return RunDataCheck(s, g, o)
-	})
+	keyFlag(c, "data", "data.root")
+	keyFlag(c, "format", "data.format")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		o.Sets = keySets(c, o.Sets)
+		return run(o)
+	}
 	data.AddCommand(c)
 	return data
 }
@@ -63,7 +70,7 @@ func RunDataCheck(s Streams, g *Global, o *DataCheckOptions) error {
 	rep := ds.Report
 	if !o.NoImage {
 		progress, done := progressFunc(s.Err, g.Quiet, "decoding")
-		rep = dataset.Check(ds, decoder(cfg), runtime.NumCPU(), progress)
+		rep = dataset.Check(ds, data.Decoder(cfg), runtime.NumCPU(), progress)
 		done()
 	}
 	for _, p := range rep.Problems {

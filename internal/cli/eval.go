@@ -2,10 +2,13 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
+	"github.com/gaitord/gaitord/configs"
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/config"
+	"github.com/gaitord/gaitord/internal/data"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/engine"
 	"github.com/gaitord/gaitord/internal/metrics"
@@ -15,7 +18,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newEvalCmd) }
+func init() {
+	extraCommands = append(extraCommands, func(s Streams, g *Global) *cobra.Command { return newEvalCmd(s, g, nil) })
+}
 
 // EvalOptions are the options of `gaitord eval`.
 type EvalOptions struct {
@@ -25,11 +30,19 @@ type EvalOptions struct {
 	Split      string
 	JSON       bool
 	Report     string
-	Device     string
-	Threads    int
+	// AllowMissing evaluates without the split's missing images (their
+	// count is printed beside the metrics) instead of failing.
+	AllowMissing bool
+	Device       string
+	Threads      int
 }
 
-func newEvalCmd(s Streams, g *Global) *cobra.Command {
+// newEvalCmd builds the command; run replaces RunEval (tests pass one to see
+// the options the flags produce).
+func newEvalCmd(s Streams, g *Global, run func(*EvalOptions) error) *cobra.Command {
+	if run == nil {
+		run = func(o *EvalOptions) error { return RunEval(s, g, o) }
+	}
 	o := &EvalOptions{}
 	c := &cobra.Command{
 		Use:   "eval",
@@ -47,17 +60,17 @@ func newEvalCmd(s Streams, g *Global) *cobra.Command {
 	f.String("format", "", "dataset format; sets data.format")
 	f.StringVar(&o.Split, "split", "test", "split to evaluate: test, train or all")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object")
+	f.BoolVar(&o.AllowMissing, "allow-missing", false, "evaluate without the split's missing images (printing their count) instead of failing")
 	f.StringVar(&o.Report, "report", "", "also write plots, summary.json and predictions.csv into this folder")
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
 	_ = c.MarkFlagRequired("checkpoint")
-	c.RunE = withEnv(func(c *cobra.Command, _ []string) error {
-		var ov overrides
-		ov.add(c, "data", "data.root")
-		ov.add(c, "format", "data.format")
-		o.Sets = append(append([]string(nil), ov...), o.Sets...)
-		return RunEval(s, g, o)
-	})
+	keyFlag(c, "data", "data.root")
+	keyFlag(c, "format", "data.format")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		o.Sets = keySets(c, o.Sets)
+		return run(o)
+	}
 	return c
 }
 
@@ -78,15 +91,16 @@ func loadModel(path, device string) (*model.GLCNN, *checkpoint.State, error) {
 }
 
 // dataConfig is the configuration that says where the evaluation data is:
-// --config if given, else the one stored in the checkpoint, else the defaults.
-func dataConfig(st *checkpoint.State, path string, sets []string) (config.Config, error) {
+// --config if given, else the one stored in the checkpoint, else the
+// defaults (configs/default.yaml, as everywhere).
+func dataConfig(st *checkpoint.State, ckpt, path string, sets []string) (config.Config, error) {
 	if path != "" {
 		return config.Load(path, sets)
 	}
 	if st.Config != "" {
-		return loadConfigBytes("the configuration stored in the checkpoint", []byte(st.Config), sets)
+		return config.LoadBytes("stored in "+ckpt, []byte(st.Config), sets)
 	}
-	return config.Load("", sets)
+	return config.LoadBytes(config.DefaultName, configs.Default, sets)
 }
 
 // RunEval evaluates a checkpoint on a dataset split.
@@ -96,7 +110,7 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := dataConfig(st, o.Config, o.Sets)
+	cfg, err := dataConfig(st, o.Checkpoint, o.Config, o.Sets)
 	if err != nil {
 		return err
 	}
@@ -110,25 +124,30 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if !g.Quiet {
 		reportProblems(s.Err, ds, 10)
 	}
-	var samples []dataset.Sample
+	var split dataset.Split
 	switch o.Split {
 	case "all":
-		samples = ds.Samples
+		split = dataset.SplitAll
 	case "train", "test":
-		samples = ds.Split(dataset.Split(o.Split))
+		split = dataset.Split(o.Split)
 	default:
 		return usagef("--split %q: want test, train or all", o.Split)
 	}
-	if len(samples) == 0 {
-		return fmt.Errorf("dataset %s has no %s samples", ds.Root, o.Split)
+	samples, missing, err := ds.EvalSplit(split, o.AllowMissing)
+	var me *dataset.MissingImagesError
+	if errors.As(err, &me) {
+		return fmt.Errorf("%w: a benchmark over fewer images misleads; restore them, or pass --allow-missing to evaluate without them", err)
+	}
+	if err != nil {
+		return err
 	}
 	trainMean := st.TrainMeanAge
 	if trainMean == 0 {
-		trainMean = meanAge(ds.Split(dataset.SplitTrain))
+		trainMean = dataset.MeanAge(ds.Split(dataset.SplitTrain))
 	}
 	loader := dataset.NewLoader(samples, dataset.LoaderOptions{
 		BatchSize: max(cfg.Train.EvalBatchSize, 1), Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
-		H: st.Model.InputH, W: st.Model.InputW, Decode: decoder(cfg),
+		H: st.Model.InputH, W: st.Model.InputW, Decode: data.Decoder(cfg),
 	})
 	defer loader.Close()
 	preds, err := train.Predict(m, loader, samples)
@@ -136,6 +155,7 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 		return err
 	}
 	sum := metrics.Evaluate(preds, trainMean)
+	sum.MissingImages = missing
 	if o.Report != "" {
 		if err := report.Write(o.Report, preds, sum); err != nil {
 			return err
@@ -144,7 +164,7 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if o.JSON {
 		return json.NewEncoder(s.Out).Encode(sum)
 	}
-	fmt.Fprintf(s.Out, "%s: %s split of %s (%d GEIs)\n", o.Checkpoint, o.Split, ds.Root, len(samples))
+	fmt.Fprintf(s.Out, "%s: %s split of %s (%d GEIs)\n", o.Checkpoint, o.Split, ds.Source, len(samples))
 	fmt.Fprint(s.Out, sum.Table())
 	if o.Report != "" {
 		fmt.Fprintf(s.Out, "report written to %s\n", o.Report)

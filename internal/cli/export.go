@@ -8,7 +8,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newExportCmd) }
+func init() {
+	extraCommands = append(extraCommands, func(s Streams, g *Global) *cobra.Command { return newExportCmd(s, g, nil) })
+}
 
 // ExportOptions are the options of `gaitord export`.
 type ExportOptions struct {
@@ -17,7 +19,12 @@ type ExportOptions struct {
 	Out        string
 }
 
-func newExportCmd(s Streams, g *Global) *cobra.Command {
+// newExportCmd builds the command; run replaces RunExport (tests pass one to see
+// the options the flags produce).
+func newExportCmd(s Streams, g *Global, run func(*ExportOptions) error) *cobra.Command {
+	if run == nil {
+		run = func(o *ExportOptions) error { return RunExport(s, o) }
+	}
 	o := &ExportOptions{}
 	c := &cobra.Command{
 		Use:   "export",
@@ -36,7 +43,7 @@ onnx: the inference graph, input "gei" [N,1,H,W], outputs "age_logits" [N,K],
 	f.StringVarP(&o.Out, "out", "o", "", "output file (written atomically)")
 	_ = c.MarkFlagRequired("checkpoint")
 	_ = c.MarkFlagRequired("out")
-	c.RunE = withEnv(func(*cobra.Command, []string) error { return RunExport(s, o) })
+	c.RunE = func(*cobra.Command, []string) error { return run(o) }
 	return c
 }
 

@@ -9,7 +9,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newGEICmd) }
+func init() {
+	extraCommands = append(extraCommands, func(s Streams, g *Global) *cobra.Command { return newGEICmd(s, g, nil) })
+}
 
 // GEIOptions are the options of `gaitord gei`.
 type GEIOptions struct {
@@ -21,7 +23,12 @@ type GEIOptions struct {
 	Workers int
 }
 
-func newGEICmd(s Streams, g *Global) *cobra.Command {
+// newGEICmd builds the command; run replaces RunGEI (tests pass one to see
+// the options the flags produce).
+func newGEICmd(s Streams, g *Global, run func(*GEIOptions) error) *cobra.Command {
+	if run == nil {
+		run = func(o *GEIOptions) error { return RunGEI(s, g, o) }
+	}
 	o := &GEIOptions{}
 	c := &cobra.Command{
 		Use:   "gei",
@@ -42,7 +49,7 @@ folders into the GEI/<view>-<seq>/<subject>.png layout, in parallel.`,
 	f.IntVar(&o.Width, "width", 44, "GEI width (44 or 88)")
 	f.IntVar(&o.Workers, "workers", 0, "parallel workers for --tree (0 = cores)")
 	_ = c.MarkFlagRequired("out")
-	c.RunE = withEnv(func(*cobra.Command, []string) error { return RunGEI(s, g, o) })
+	c.RunE = func(*cobra.Command, []string) error { return run(o) }
 	return c
 }
 

@@ -3,21 +3,19 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"image/color"
-	"image/png"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"text/tabwriter"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/engine"
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newPredictCmd) }
+func init() {
+	extraCommands = append(extraCommands, func(s Streams, g *Global) *cobra.Command { return newPredictCmd(s, g, nil) })
+}
 
 // PredictOptions are the options of `gaitord predict`.
 type PredictOptions struct {
@@ -30,19 +28,12 @@ type PredictOptions struct {
 	Paths      []string
 }
 
-// Prediction is one line of `gaitord predict --json`.
-type Prediction struct {
-	Path     string     `json:"path"`
-	Age      float64    `json:"age"`
-	Median   float64    `json:"age_median"`
-	Interval [2]float64 `json:"age_interval80"`
-	Gender   string     `json:"gender"`
-	PMale    float64    `json:"p_male"`
-	PAgeGT   []float64  `json:"p_age_gt"`
-	Source   string     `json:"source"` // "gei" or "silhouettes"
-}
-
-func newPredictCmd(s Streams, g *Global) *cobra.Command {
+// newPredictCmd builds the command; run replaces RunPredict (tests pass one to see
+// the options the flags produce).
+func newPredictCmd(s Streams, g *Global, run func(*PredictOptions) error) *cobra.Command {
+	if run == nil {
+		run = func(o *PredictOptions) error { return RunPredict(s, g, o) }
+	}
 	o := &PredictOptions{}
 	c := &cobra.Command{
 		Use:   "predict --checkpoint FILE PATH...",
@@ -59,16 +50,16 @@ at its ends and 0.5 at the median.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint or exported weights")
-	f.BoolVar(&o.JSON, "json", false, "print JSON Lines, one object per input")
+	f.BoolVar(&o.JSON, "json", false, "print JSON Lines, one gaitord.prediction/v1 record per input (docs/prediction.md)")
 	f.BoolVar(&o.Frames, "frames", false, "treat every folder as silhouette frames of one walk")
 	f.IntVar(&o.BatchSize, "batch-size", 256, "GEIs per forward pass")
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
 	_ = c.MarkFlagRequired("checkpoint")
-	c.RunE = withEnv(func(c *cobra.Command, args []string) error {
+	c.RunE = func(c *cobra.Command, args []string) error {
 		o.Paths = args
-		return RunPredict(s, g, o)
-	})
+		return run(o)
+	}
 	return c
 }
 
@@ -136,14 +127,10 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 			return err
 		}
 		for j, in := range ok {
-			p := Prediction{
-				Path: in.path, Age: out.Ordinal[j].Age, Median: out.Ordinal[j].Median,
+			p := api.Prediction{
+				Path: in.path, Source: in.source, Age: out.Ordinal[j].Age, Median: out.Ordinal[j].Median,
 				Interval: [2]float64{out.Ordinal[j].Lo80, out.Ordinal[j].Hi80},
-				Gender:   "female", PMale: out.PMale[j], PAgeGT: out.P[j], Source: in.source,
-			}
-			pg := 1 - p.PMale
-			if p.PMale > 0.5 {
-				p.Gender, pg = "male", p.PMale
+				Gender:   api.GenderOf(out.PMale[j]), PMale: out.PMale[j], PAgeGT: out.P[j],
 			}
 			if o.JSON {
 				if err := enc.Encode(p); err != nil {
@@ -151,7 +138,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 				}
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%.1f\t[%.1f, %.1f]\t%s\t%.2f\n", p.Path, p.Age, p.Interval[0], p.Interval[1], p.Gender, pg)
+			fmt.Fprintf(tw, "%s\t%.1f\t[%.1f, %.1f]\t%s\t%.2f\n", p.Path, p.Age, p.Interval[0], p.Interval[1], p.Gender, p.PGender())
 		}
 	}
 	infer.FinishGC()
@@ -177,7 +164,7 @@ func expandInputs(paths []string, frames bool) []input {
 			out = append(out, input{path: p, source: "gei"})
 			continue
 		}
-		pngs, err := listPNGs(p)
+		pngs, err := gei.ListPNGs(p)
 		if err != nil {
 			out = append(out, input{path: p, err: err})
 			continue
@@ -186,7 +173,7 @@ func expandInputs(paths []string, frames bool) []input {
 			out = append(out, input{path: p, err: fmt.Errorf("%s: folder holds no .png files", p)})
 			continue
 		}
-		if frames || looksLikeSilhouette(pngs[0]) {
+		if frames || gei.IsSilhouette(pngs[0]) {
 			out = append(out, input{path: p, source: "silhouettes"})
 			continue
 		}
@@ -202,56 +189,4 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-func listPNGs(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, unwrapPath(err))
-	}
-	var out []string
-	for _, e := range entries {
-		if !e.IsDir() && strings.EqualFold(filepath.Ext(e.Name()), ".png") {
-			out = append(out, filepath.Join(dir, e.Name()))
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// looksLikeSilhouette reports whether a PNG is a binary silhouette frame
-// (every pixel pure black or pure white, some of each) rather than a GEI,
-// whose averaged frames give intermediate greys.
-func looksLikeSilhouette(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	cfg, err := png.DecodeConfig(f)
-	if err != nil || cfg.Width*cfg.Height > 16<<20 {
-		return false
-	}
-	if _, err := f.Seek(0, 0); err != nil {
-		return false
-	}
-	img, err := png.Decode(f)
-	if err != nil {
-		return false
-	}
-	b := img.Bounds()
-	white := false
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			v := color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y
-			switch v {
-			case 0:
-			case 255:
-				white = true
-			default:
-				return false
-			}
-		}
-	}
-	return white
 }

@@ -1,5 +1,10 @@
 // Package cli is gaitord's command line. Each subcommand has an options
 // struct and a run function that works without Cobra; Cobra only wires flags.
+// A command's constructor takes the run function to call (nil: the real
+// one), so tests see the options that flags and environment produce without
+// running anything. Domain logic lives in domain packages (data, dataset,
+// gei, synth, train, …); this package presents their results. flags.go
+// states the environment-variable convention.
 package cli
 
 import (
@@ -45,8 +50,9 @@ with the Global-Local CNN and the ordinal distribution regression of Zhu et al.,
   gaitord train --config configs/default.yaml --out runs/demo
   gaitord eval --checkpoint runs/demo/best.ckpt
   gaitord predict --checkpoint runs/demo/best.ckpt data/synth/GEI/090-00/00002.png`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: envHook,
 	}
 	root.SetIn(s.In)
 	root.SetOut(s.Out)

@@ -10,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newSynthCmd) }
+func init() {
+	extraCommands = append(extraCommands, func(s Streams, g *Global) *cobra.Command { return newSynthCmd(s, g, nil) })
+}
 
 // SynthOptions are the options of `gaitord synth`.
 type SynthOptions struct {
@@ -23,7 +25,12 @@ type SynthOptions struct {
 	Workers        int
 }
 
-func newSynthCmd(s Streams, g *Global) *cobra.Command {
+// newSynthCmd builds the command; run replaces RunSynth (tests pass one to see
+// the options the flags produce).
+func newSynthCmd(s Streams, g *Global, run func(*SynthOptions) error) *cobra.Command {
+	if run == nil {
+		run = func(o *SynthOptions) error { return RunSynth(s, g, o) }
+	}
 	o := &SynthOptions{}
 	c := &cobra.Command{
 		Use:   "synth",
@@ -48,7 +55,7 @@ and labels.csv), so odd subjects train and even subjects test.`,
 	f.IntVar(&o.Width, "width", 44, "GEI width (44 or 88)")
 	f.IntVar(&o.Workers, "workers", 0, "parallel workers (0 = cores)")
 	_ = c.MarkFlagRequired("out")
-	c.RunE = withEnv(func(*cobra.Command, []string) error { return RunSynth(s, g, o) })
+	c.RunE = func(*cobra.Command, []string) error { return run(o) }
 	return c
 }
 

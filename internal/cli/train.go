@@ -16,6 +16,7 @@ import (
 
 	"github.com/gaitord/gaitord/configs"
 	"github.com/gaitord/gaitord/internal/config"
+	"github.com/gaitord/gaitord/internal/data"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/dist"
 	"github.com/gaitord/gaitord/internal/engine"
@@ -27,7 +28,9 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func init() { extraCommands = append(extraCommands, newTrainCmd) }
+func init() {
+	extraCommands = append(extraCommands, func(s Streams, g *Global) *cobra.Command { return newTrainCmd(s, g, nil) })
+}
 
 // TrainOptions are the options of `gaitord train`.
 type TrainOptions struct {
@@ -57,7 +60,12 @@ func (e *InterruptedError) Error() string {
 	return fmt.Sprintf("interrupted; state saved to %s, continue with --resume", e.Checkpoint)
 }
 
-func newTrainCmd(s Streams, g *Global) *cobra.Command {
+// newTrainCmd builds the command; run replaces RunTrain (tests pass one to see
+// the options the flags produce).
+func newTrainCmd(s Streams, g *Global, run func(*TrainOptions) error) *cobra.Command {
+	if run == nil {
+		run = func(o *TrainOptions) error { return RunTrain(s, g, o) }
+	}
 	o := &TrainOptions{}
 	c := &cobra.Command{
 		Use:   "train",
@@ -84,26 +92,17 @@ size is per worker; rank 0 writes the run folder.`,
 	f.Int("epochs", 0, "sets train.epochs")
 	f.Int("batch-size", 0, "sets train.batch_size")
 	f.Int("threads", 0, "libtorch intra-op threads (0 = all cores, shared among local workers); sets train.threads")
+	for flag, key := range map[string]string{"data": "data.root", "format": "data.format", "device": "train.device",
+		"epochs": "train.epochs", "batch-size": "train.batch_size", "threads": "train.threads"} {
+		keyFlag(c, flag, key)
+	}
 	f.IntVar(&o.NProc, "nproc", 1, "data-parallel worker processes to start on this machine")
 	f.IntVar(&o.MasterPort, "master-port", 0, "with --nproc: the workers' rendezvous port (0 = a free one)")
-	c.RunE = withEnv(func(c *cobra.Command, _ []string) error {
+	c.RunE = func(c *cobra.Command, _ []string) error {
 		o.WorkerArgs = workerArgs(c)
-		var ov overrides
-		ov.add(c, "data", "data.root")
-		ov.add(c, "format", "data.format")
-		ov.add(c, "device", "train.device")
-		ov.add(c, "epochs", "train.epochs")
-		ov.add(c, "batch-size", "train.batch_size")
-		ov.add(c, "threads", "train.threads")
-		o.Sets = append(append([]string(nil), ov...), o.Sets...)
-		if c.Flags().Changed("data") && !c.Flags().Changed("format") && !hasSet(o.Sets, "data.format") {
-			// --data without --format: a CSV is a manifest, a folder an OU-MVLP root.
-			if strings.HasSuffix(strings.ToLower(c.Flags().Lookup("data").Value.String()), ".csv") {
-				o.Sets = append([]string{"data.format=manifest"}, o.Sets...)
-			}
-		}
-		return RunTrain(s, g, o)
-	})
+		o.Sets = keySets(c, o.Sets)
+		return run(o)
+	}
 	return c
 }
 
@@ -116,45 +115,16 @@ const defaultConfig = "configs/default.yaml"
 func loadConfig(path string, sets []string) (config.Config, error) {
 	if path == defaultConfig {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return loadConfigBytes("default.yaml (built in)", configs.Default, sets)
+			return config.LoadBytes(config.DefaultName, configs.Default, sets)
 		}
 	}
 	return config.Load(path, sets)
 }
 
-// loadConfigBytes loads a configuration held in memory (a checkpoint's, or
-// the built-in default) through a temporary file.
-func loadConfigBytes(name string, data []byte, sets []string) (config.Config, error) {
-	f, err := os.CreateTemp("", "gaitord-config-*.yaml")
-	if err != nil {
-		return config.Config{}, err
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return config.Config{}, err
-	}
-	c, err := config.Load(f.Name(), sets)
-	if err != nil {
-		return c, fmt.Errorf("%s", strings.ReplaceAll(err.Error(), f.Name(), name))
-	}
-	return c, nil
-}
-
-func hasSet(sets []string, key string) bool {
-	for _, s := range sets {
-		if strings.HasPrefix(s, key+"=") {
-			return true
-		}
-	}
-	return false
-}
-
 // workerArgs is the command line that starts one worker of c: the same
-// command and flags, without --nproc and --master-port.
+// command and flags, with --nproc=1 (so that a GAITORD_NPROC the workers
+// inherit cannot make them launch workers of their own) and without
+// --master-port.
 func workerArgs(c *cobra.Command) []string {
 	args := []string{c.Name()}
 	add := func(f *pflag.Flag) {
@@ -170,7 +140,7 @@ func workerArgs(c *cobra.Command) []string {
 		args = append(args, "--"+f.Name+"="+f.Value.String())
 	}
 	c.Flags().Visit(add)
-	return args
+	return append(args, "--nproc=1")
 }
 
 // RunTrain trains as o says, printing progress to s.Err and the summary to
@@ -220,9 +190,13 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 	if !g.Quiet && rank0 {
 		reportProblems(s.Err, ds, 10)
 	}
-	trainSet, val := dataset.HoldOut(ds.Split(dataset.SplitTrain), cfg.Train.ValFraction, cfg.Train.Seed)
+	all := ds.Split(dataset.SplitTrain)
+	if len(all) == 0 {
+		return ds.NoSamplesError(dataset.SplitTrain)
+	}
+	trainSet, val := dataset.HoldOut(all, cfg.Train.ValFraction, cfg.Train.Seed)
 	if len(trainSet) == 0 {
-		return fmt.Errorf("dataset %s has no training samples", ds.Root)
+		return fmt.Errorf("%s %s: all %d training samples were held out for validation (train.val_fraction %v)", ds.Format, ds.Source, len(all), cfg.Train.ValFraction)
 	}
 	if g.Verbose && rank0 {
 		printDataStats(s.Err, ds, trainSet, val)
@@ -251,7 +225,7 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 			workers = fmt.Sprintf(" × %d rank%s (%s)", job.WorldSize, plural(job.WorldSize), group.Backend())
 		}
 		fmt.Fprintf(s.Err, "training on %d GEIs (%d held out for validation) from %s; %s, %d threads%s; run folder %s\n",
-			len(trainSet), len(val), ds.Root, cfg.Train.Device, threads, workers, o.Out)
+			len(trainSet), len(val), ds.Source, cfg.Train.Device, threads, workers, o.Out)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -264,8 +238,8 @@ func RunTrain(s Streams, g *Global, o *TrainOptions) error {
 		ConfigYAML:   yaml,
 		Train:        trainSet,
 		Val:          val,
-		TrainMeanAge: meanAge(trainSet),
-		Decode:       decoder(cfg),
+		TrainMeanAge: dataset.MeanAge(trainSet),
+		Decode:       data.Decoder(cfg),
 		Log:          logWriter(s, g),
 		StepLog:      stepLog(s, g),
 		Progress:     !g.Quiet && !g.Verbose && isTerminal(s.Err), // a bar would garble the step lines

@@ -2,11 +2,25 @@
 // that fully describes an experiment (model, optimiser, schedule, losses,
 // training, data), OpenGait style.
 //
-// Load layers, lowest precedence first: Default(), the YAML file, GAITORD_*
-// environment variables (GAITORD_TRAIN_BATCH_SIZE overrides
-// train.batch_size), then --set key=value overrides. Unknown keys and
-// wrongly typed values are errors that name the file and the key; Validate
-// checks every range.
+// The defaults are written in one place, configs/default.yaml, which is
+// compiled into the binary (package configs) and spells out every key;
+// Default decodes it. Nothing in Go repeats a default value.
+//
+// Load (a file) and LoadBytes (a configuration held in memory, such as the
+// one stored in a checkpoint) layer, lowest precedence first: Default(), the
+// YAML, environment variables, then --set key=value overrides. Unknown keys
+// and wrongly typed values are errors that name the file (or the name given
+// to LoadBytes) and the key; Validate checks every range.
+//
+// # Environment variables
+//
+// One convention: a configuration key is read from GAITORD_<SECTION>_<KEY>
+// and from no other variable (train.batch_size from GAITORD_TRAIN_BATCH_SIZE,
+// data.synth.min_age from GAITORD_DATA_SYNTH_MIN_AGE; EnvVar spells it). An
+// empty variable counts as unset. Command-line flags that stand for a key
+// (gaitord train --epochs for train.epochs) are --set overrides and have no
+// variable of their own; the few flags that are not keys are described in
+// the command line's documentation (internal/cli).
 package config
 
 import (
@@ -16,11 +30,14 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/gaitord/gaitord/configs"
 	"github.com/gaitord/gaitord/internal/atomicfile"
 	"github.com/gaitord/gaitord/internal/glcnn"
 
@@ -114,7 +131,7 @@ type Data struct {
 	Workers      int       `mapstructure:"workers" yaml:"workers"`                       // decoding goroutines; 0 = cores
 	Prefetch     int       `mapstructure:"prefetch" yaml:"prefetch"`                     // batches decoded ahead
 	Flip         bool      `mapstructure:"flip" yaml:"flip"`                             // random horizontal flips (augmentation)
-	AllowOutside bool      `mapstructure:"allow_outside_root" yaml:"allow_outside_root"` // manifest paths may leave the manifest's folder
+	AllowOutside bool      `mapstructure:"allow_outside_root" yaml:"allow_outside_root"` // relative manifest paths may climb out of its folder (../); absolute paths are always accepted
 	Synth        SynthData `mapstructure:"synth" yaml:"synth"`                           // the synthetic dataset, when format is synthetic
 }
 
@@ -127,19 +144,43 @@ type SynthData struct {
 	MaxAge   int   `mapstructure:"max_age" yaml:"max_age"`   // oldest subject, ≤ 100
 }
 
-// Default is the configuration every file is merged over.
+// DefaultName names the built-in defaults in error messages.
+const DefaultName = "default.yaml (built in)"
+
+// Default is the configuration every file is merged over: configs/default.yaml
+// as compiled into the binary. Each call returns a fresh copy.
 func Default() Config {
-	return Config{
-		Model:    Model{InputHeight: 64, InputWidth: 44, K: 100, MinAge: 0, Dropout: 0.5},
-		Optim:    Optim{Name: "adam", LR: 1e-4, Betas: [2]float64{0.9, 0.999}, Eps: 1e-8},
-		Schedule: Schedule{Type: "step", StepEpochs: 30, Gamma: 0.1},
-		Loss:     Loss{Lambda: 1, Mu: 1},
-		Train:    Train{BatchSize: 64, Epochs: 40, Seed: 1, ValFraction: 0.1, EvalBatchSize: 256, Device: "cpu"},
-		Data: Data{Format: "synthetic", Prefetch: 4,
-			Synth: SynthData{Subjects: 400, Views: []int{0, 30, 60, 90}, Seed: 1, MinAge: 2, MaxAge: 80}},
-		Dist: Dist{Backend: "auto", TimeoutS: 300, BucketMB: 25},
+	c, err := builtin()
+	if err != nil {
+		// configs/default.yaml is part of the source; TestDefaultIsValid
+		// keeps it loadable, so this is a build defect, not bad input.
+		panic(fmt.Sprintf("config %s: %v", DefaultName, err))
 	}
+	c.Data.Views = slices.Clone(c.Data.Views)
+	c.Data.Synth.Views = slices.Clone(c.Data.Synth.Views)
+	return c
 }
+
+// builtin decodes configs/default.yaml once. Every key must be spelled out
+// there, so the defaults never come from Go's zero values.
+var builtin = sync.OnceValues(func() (Config, error) {
+	probe, err := parseYAML(configs.Default)
+	if err != nil {
+		return Config{}, err
+	}
+	got := map[string]any{}
+	leaves("", probe, got)
+	for _, k := range Keys() {
+		if _, ok := got[k]; !ok {
+			return Config{}, fmt.Errorf("key %q is missing: the defaults must spell out every key", k)
+		}
+	}
+	c, err := decode(probe, nil)
+	if err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+})
 
 // toMap renders a Config as nested maps keyed like the YAML.
 func toMap(c Config) map[string]any {
@@ -165,11 +206,15 @@ func leaves(prefix string, m map[string]any, out map[string]any) {
 	}
 }
 
+// schema is the nested key layout of a Config (from its zero value, so that
+// it does not depend on the defaults).
+func schema() map[string]any { return toMap(Config{}) }
+
 // Keys lists every known dotted key ("data.synth.views", "train.batch_size",
 // …), sorted. Each is accepted by --set and by its environment variable.
 func Keys() []string {
 	m := map[string]any{}
-	leaves("", toMap(Default()), m)
+	leaves("", schema(), m)
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -190,18 +235,46 @@ func EnvVar(key string) string {
 // "a,b,c" or "[a, b, c]"). Unknown keys, wrong types and out-of-range values
 // are errors naming the file and the key. The result is validated.
 func Load(path string, sets []string) (Config, error) {
-	where := path
-	if where == "" {
-		where = "(defaults)"
+	if path == "" {
+		return loadNamed("(defaults)", nil, sets)
 	}
-	c, err := load(path, sets)
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", where, err)
+		return Config{}, fmt.Errorf("config %s: %w", path, unwrapPath(err))
+	}
+	return loadNamed(path, data, sets)
+}
+
+// LoadBytes is Load for a configuration held in memory (the one stored in a
+// checkpoint, the built-in default.yaml); name stands for the file in error
+// messages ("config NAME: key …").
+func LoadBytes(name string, data []byte, sets []string) (Config, error) {
+	return loadNamed(name, data, sets)
+}
+
+func loadNamed(name string, data []byte, sets []string) (Config, error) {
+	c, err := load(data, sets)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", name, err)
 	}
 	return c, nil
 }
 
-func load(path string, sets []string) (Config, error) {
+// parseYAML reads a configuration document into nested maps and checks its
+// keys against the schema.
+func parseYAML(data []byte) (map[string]any, error) {
+	var probe map[string]any
+	if err := yaml.Unmarshal(data, &probe); err != nil {
+		return nil, fmt.Errorf("not valid YAML: %s", oneLine(err.Error()))
+	}
+	if err := checkKeys("", probe, schema()); err != nil {
+		return nil, err
+	}
+	return probe, nil
+}
+
+// load layers data (nil: no file), the environment and sets over Default().
+func load(data []byte, sets []string) (Config, error) {
 	keys := Keys()
 	defaults := map[string]any{}
 	leaves("", toMap(Default()), defaults)
@@ -211,16 +284,9 @@ func load(path string, sets []string) (Config, error) {
 	for _, k := range keys {
 		v.SetDefault(k, defaults[k])
 	}
-	if path != "" {
-		data, err := os.ReadFile(path)
+	if data != nil {
+		probe, err := parseYAML(data)
 		if err != nil {
-			return Config{}, unwrapPath(err)
-		}
-		var probe map[string]any
-		if err := yaml.Unmarshal(data, &probe); err != nil {
-			return Config{}, fmt.Errorf("not valid YAML: %s", oneLine(err.Error()))
-		}
-		if err := checkKeys("", probe, toMap(Default())); err != nil {
 			return Config{}, err
 		}
 		if err := v.MergeConfigMap(probe); err != nil {
@@ -255,22 +321,9 @@ func load(path string, sets []string) (Config, error) {
 		setBy[k] = s
 	}
 
-	var c Config
-	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		Result:      &c,
-		ErrorUnused: true,
-		TagName:     "mapstructure",
-		DecodeHook:  typeHook,
-	})
+	c, err := decode(v.AllSettings(), setBy)
 	if err != nil {
 		return Config{}, err
-	}
-	if err := dec.Decode(v.AllSettings()); err != nil {
-		return Config{}, decodeError(err, path, setBy)
-	}
-	c.Data.Views = normalizeViews(c.Data.Views)
-	if len(c.Data.Synth.Views) == 0 {
-		c.Data.Synth.Views = nil
 	}
 	if err := c.Validate(); err != nil {
 		var ke *KeyError
@@ -281,6 +334,29 @@ func load(path string, sets []string) (Config, error) {
 			}
 		}
 		return Config{}, err
+	}
+	return c, nil
+}
+
+// decode turns nested settings into a Config (not yet validated); setBy
+// names the --set override behind each key, for error messages.
+func decode(settings map[string]any, setBy map[string]string) (Config, error) {
+	var c Config
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:      &c,
+		ErrorUnused: true,
+		TagName:     "mapstructure",
+		DecodeHook:  typeHook,
+	})
+	if err != nil {
+		return Config{}, err
+	}
+	if err := dec.Decode(settings); err != nil {
+		return Config{}, decodeError(err, setBy)
+	}
+	c.Data.Views = normalizeViews(c.Data.Views)
+	if len(c.Data.Synth.Views) == 0 {
+		c.Data.Synth.Views = nil
 	}
 	return c, nil
 }
@@ -327,7 +403,7 @@ func checkKeys(prefix string, got, schema map[string]any) error {
 }
 
 // decodeError names the key and where its value came from.
-func decodeError(err error, path string, setBy map[string]string) error {
+func decodeError(err error, setBy map[string]string) error {
 	var de *mapstructure.DecodeError
 	if !errors.As(err, &de) {
 		return errors.New(strings.TrimPrefix(oneLine(err.Error()), "decoding failed due to the following error(s): "))

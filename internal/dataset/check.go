@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 // Check decodes every sample of ds with decode, using workers goroutines
@@ -181,7 +183,7 @@ type Stats struct {
 	// ByView counts samples per view ("" when unknown).
 	ByView map[string]int
 	// ByGender counts samples per gender.
-	ByGender map[Gender]int
+	ByGender map[api.Gender]int
 	// AgeHist counts samples per 10-year bin; the last bin is 80 and over.
 	AgeHist [AgeBins]int
 	// MinAge, MeanAge and MaxAge are over all samples (0 when there are none).
@@ -200,7 +202,7 @@ func StatsOf(samples []Sample) Stats {
 		Samples:  len(samples),
 		BySplit:  make(map[Split]int),
 		ByView:   make(map[string]int),
-		ByGender: make(map[Gender]int),
+		ByGender: make(map[api.Gender]int),
 	}
 	subjects := make(map[string]bool)
 	sum := 0
@@ -247,7 +249,7 @@ func (st Stats) String() string {
 		fmt.Fprintf(&b, "  %-8s %8d %6.1f%%\n", name, st.BySplit[k], pct(st.BySplit[k]))
 	}
 	b.WriteString("gender\n")
-	for _, k := range sortedKeys(st.ByGender, func(a, b Gender) int { return cmp.Compare(a, b) }) {
+	for _, k := range sortedKeys(st.ByGender, func(a, b api.Gender) int { return cmp.Compare(a, b) }) {
 		fmt.Fprintf(&b, "  %-8s %8d %6.1f%%\n", k, st.ByGender[k], pct(st.ByGender[k]))
 	}
 	b.WriteString("view\n")
@@ -285,9 +287,9 @@ func (st Stats) Brief() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s, %s, ages %d–%d (mean %.1f)", count(st.Samples, "GEI"), count(st.Subjects, "subject"), st.MinAge, st.MaxAge, st.MeanAge)
-	for _, g := range []Gender{Male, Female, GenderUnknown} {
+	for _, g := range []api.Gender{api.Male, api.Female, api.GenderUnknown} {
 		n := st.ByGender[g]
-		if n == 0 && g == GenderUnknown {
+		if n == 0 && g == api.GenderUnknown {
 			continue
 		}
 		fmt.Fprintf(&b, ", %d %s (%.1f%%)", n, g, 100*float64(n)/float64(st.Samples))

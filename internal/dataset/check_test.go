@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 func TestCheck(t *testing.T) {
@@ -79,12 +81,12 @@ func TestCheck(t *testing.T) {
 
 func statsSamples() []Sample {
 	return []Sample{
-		{Age: 5, Gender: Male, Subject: "1", View: "000", Split: SplitTrain},
-		{Age: 9, Gender: Male, Subject: "1", View: "090", Split: SplitTrain},
-		{Age: 10, Gender: Female, Subject: "2", View: "000", Split: SplitTest},
-		{Age: 79, Gender: Female, Subject: "3", View: "000", Split: SplitTest},
-		{Age: 80, Gender: GenderUnknown, Subject: "4", View: "", Split: SplitNone},
-		{Age: 117, Gender: Male, Subject: "", View: "000", Split: SplitTrain},
+		{Age: 5, Gender: api.Male, Subject: "1", View: "000", Split: SplitTrain},
+		{Age: 9, Gender: api.Male, Subject: "1", View: "090", Split: SplitTrain},
+		{Age: 10, Gender: api.Female, Subject: "2", View: "000", Split: SplitTest},
+		{Age: 79, Gender: api.Female, Subject: "3", View: "000", Split: SplitTest},
+		{Age: 80, Gender: api.GenderUnknown, Subject: "4", View: "", Split: SplitNone},
+		{Age: 117, Gender: api.Male, Subject: "", View: "000", Split: SplitTrain},
 	}
 }
 
@@ -98,7 +100,7 @@ func TestStats(t *testing.T) {
 		t.Errorf("AgeHist %v", st.AgeHist)
 	}
 	if st.BySplit[SplitTrain] != 3 || st.BySplit[SplitTest] != 2 || st.BySplit[SplitNone] != 1 ||
-		st.ByGender[Male] != 3 || st.ByGender[Female] != 2 || st.ByGender[GenderUnknown] != 1 ||
+		st.ByGender[api.Male] != 3 || st.ByGender[api.Female] != 2 || st.ByGender[api.GenderUnknown] != 1 ||
 		st.ByView["000"] != 4 || st.ByView["090"] != 1 || st.ByView[""] != 1 {
 		t.Errorf("counts %+v", st)
 	}
@@ -207,5 +209,14 @@ func TestSplitAndHoldOut(t *testing.T) {
 	tr, v := HoldOut([]Sample{{Path: "a"}, {Path: "b"}, {Path: "c"}, {Path: "d"}}, 0.5, 3)
 	if len(tr) != 2 || len(v) != 2 {
 		t.Errorf("no-subject holdout %d/%d", len(tr), len(v))
+	}
+}
+
+func TestMeanAge(t *testing.T) {
+	if m := MeanAge([]Sample{{Age: 5}, {Age: 9}, {Age: 10}}); m != 8 {
+		t.Errorf("MeanAge = %v, want 8", m)
+	}
+	if m := MeanAge(nil); m != 0 {
+		t.Errorf("MeanAge(nil) = %v, want 0", m)
 	}
 }

@@ -3,56 +3,36 @@
 // with file:line precision and feeds their gait energy images (GEIs) to
 // training through a deterministic, parallel, memory-bounded Loader.
 //
+// Genders are api.Gender, the one gender type of gaitord; ParseGender reads
+// the label files' "M", "F" and "-".
+//
 // Image decoding is not done here: callers pass a decode function
 // (for gaitord, gei.Load) so the package stays independent of preprocessing.
 package dataset
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 // MaxAge is the largest age, in years, accepted in a label file.
 const MaxAge = 120
 
-// Gender is a subject's gender label.
-type Gender int
-
-// Gender values. They are also the integers the Loader puts in Batch.Genders.
-const (
-	// GenderUnknown marks a sample whose gender is not known ("-" in label files).
-	GenderUnknown Gender = -1
-	// Female is encoded as 0.
-	Female Gender = 0
-	// Male is encoded as 1.
-	Male Gender = 1
-)
-
-// String returns "female", "male" or "unknown".
-func (g Gender) String() string {
-	switch g {
-	case Female:
-		return "female"
-	case Male:
-		return "male"
-	case GenderUnknown:
-		return "unknown"
-	}
-	return fmt.Sprintf("Gender(%d)", int(g))
-}
-
-// ParseGender parses a gender label: "M" or "F" (case-insensitive, spaces
-// trimmed), or "-" for unknown. Anything else is an error.
-func ParseGender(s string) (Gender, error) {
+// ParseGender parses a label file's gender: "M" or "F" (case-insensitive,
+// spaces trimmed), or "-" for unknown. Anything else is an error.
+func ParseGender(s string) (api.Gender, error) {
 	switch strings.ToUpper(strings.TrimSpace(s)) {
 	case "M":
-		return Male, nil
+		return api.Male, nil
 	case "F":
-		return Female, nil
+		return api.Female, nil
 	case "-":
-		return GenderUnknown, nil
+		return api.GenderUnknown, nil
 	}
-	return GenderUnknown, fmt.Errorf("gender %q is not M or F", s)
+	return api.GenderUnknown, fmt.Errorf("gender %q is not M or F", s)
 }
 
 // Split names the partition a sample belongs to.
@@ -85,8 +65,8 @@ type Sample struct {
 	Path string
 	// Age is the age in years, 0..MaxAge.
 	Age int
-	// Gender is the subject's gender.
-	Gender Gender
+	// Gender is the subject's gender (api.GenderUnknown for "-").
+	Gender api.Gender
 	// Subject identifies the person; samples of one subject never straddle
 	// train and test. OU-MVLP subjects are 5-digit strings ("00001").
 	Subject string
@@ -105,6 +85,9 @@ type Dataset struct {
 	Format string
 	// Root is the dataset root folder (for a manifest, the manifest's folder).
 	Root string
+	// Source is what the dataset was opened from: the manifest file, or the
+	// root folder of the other formats. Messages about the dataset name it.
+	Source string
 	// Samples holds the valid samples, in a deterministic order.
 	Samples []Sample
 	// Report lists the problems found and the samples skipped.
@@ -137,6 +120,12 @@ type Report struct {
 	Problems []Problem
 	// Skipped counts excluded samples (or ignored label rows) by reason.
 	Skipped map[string]int
+	// Missing are the samples left out only because their image file does
+	// not exist (or is not a regular file): labelled, with a known age, in
+	// their split. They are also counted under SkipMissingFile and listed
+	// in Problems. (OU-MVLP label rows without any GEI are not missing
+	// images: the dataset does not have every subject in every view.)
+	Missing []Sample
 }
 
 // Reasons counted in Report.Skipped.
@@ -186,9 +175,141 @@ func (r *Report) skip(reason string, n int) {
 }
 
 func (r Report) clone() Report {
-	c := Report{Problems: append([]Problem(nil), r.Problems...)}
+	c := Report{Problems: append([]Problem(nil), r.Problems...), Missing: append([]Sample(nil), r.Missing...)}
 	for k, v := range r.Skipped {
 		c.skip(k, v)
 	}
 	return c
+}
+
+// MissingIn returns the samples of split s whose image file is missing
+// (Report.Missing); SplitAll means every split.
+func (d *Dataset) MissingIn(s Split) []Sample {
+	var out []Sample
+	for _, m := range d.Report.Missing {
+		if s == SplitAll || m.Split == s {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// SplitAll stands for every split in MissingIn and NoSamplesError; it is
+// never a sample's split.
+const SplitAll Split = "all"
+
+// NoSamplesError is the error for a dataset with no samples in split s
+// (SplitAll: none at all). It names the dataset's Source and says why: the
+// commonest reason rows were skipped, with the first problem, or, when the
+// dataset has samples, which splits they are in. For example
+//
+//	manifest data/m.csv has no test samples: 40 rows skipped, most (38) for "missing file"; first problem: data/m.csv:2: file /g/a.png: does not exist
+func (d *Dataset) NoSamplesError(s Split) error {
+	what := "samples"
+	switch s {
+	case SplitTrain:
+		what = "training samples"
+	case SplitTest:
+		what = "test samples"
+	}
+	name := d.Source
+	if name == "" {
+		name = d.Root
+	}
+	head := fmt.Sprintf("%s %s has no %s", d.Format, name, what)
+	if d.Format == "" {
+		head = fmt.Sprintf("dataset %s has no %s", name, what)
+	}
+	if len(d.Samples) > 0 {
+		bySplit := map[Split]int{}
+		for _, x := range d.Samples {
+			bySplit[x.Split]++
+		}
+		var parts []string
+		for _, sp := range []Split{SplitTrain, SplitTest, SplitNone} {
+			if n := bySplit[sp]; n > 0 {
+				label := string(sp)
+				if sp == SplitNone {
+					label = "no split"
+				}
+				parts = append(parts, fmt.Sprintf("%s: %d", label, n))
+			}
+		}
+		return fmt.Errorf("%s: its %d samples are in other splits (%s)", head, len(d.Samples), strings.Join(parts, ", "))
+	}
+	total, reason, most := 0, "", 0
+	for k, v := range d.Report.Skipped {
+		total += v
+		if v > most || (v == most && k < reason) {
+			reason, most = k, v
+		}
+	}
+	msg := head
+	if total > 0 {
+		msg += fmt.Sprintf(": %d rows skipped, most (%d) for %q", total, most, reason)
+	} else {
+		msg += ": it lists none"
+	}
+	if len(d.Report.Problems) > 0 {
+		msg += fmt.Sprintf("; first problem: %s", d.Report.Problems[0])
+	}
+	return errors.New(msg)
+}
+
+// MeanAge is the mean age of samples, 0 for none: the mean-age baseline
+// that evaluation compares against (see metrics.Summary.BaselineMAE).
+func MeanAge(samples []Sample) float64 {
+	if len(samples) == 0 {
+		return 0
+	}
+	sum := 0.0
+	for _, s := range samples {
+		sum += float64(s.Age)
+	}
+	return sum / float64(len(samples))
+}
+
+// MissingImagesError reports images of a split that its labels name but that
+// do not exist: an evaluation without them would cover a smaller set than
+// the benchmark's.
+type MissingImagesError struct {
+	Format  string   // the dataset's Format
+	Source  string   // the dataset's Source
+	Split   Split    // the split evaluated (SplitAll: every split)
+	Missing []Sample // the labelled samples without an image
+	Total   int      // labelled samples of the split, missing ones included
+}
+
+func (e *MissingImagesError) Error() string {
+	what := "labelled images"
+	if e.Split != SplitAll {
+		what = fmt.Sprintf("labelled %s images", e.Split)
+	}
+	return fmt.Sprintf("%s %s: %d of the %d %s are missing (first: %s)", e.Format, e.Source, len(e.Missing), e.Total, what, e.Missing[0].Path)
+}
+
+// EvalSplit returns the samples of split s (SplitAll: every sample) to
+// evaluate on, and how many of the split's labelled images are missing
+// (Report.Missing). Missing images are an error (*MissingImagesError) unless
+// allowMissing; a split without samples is NoSamplesError. Samples without
+// an age label are not in either count: they are skipped, as always, and
+// counted in Report.Skipped.
+func (d *Dataset) EvalSplit(s Split, allowMissing bool) (samples []Sample, missing int, err error) {
+	if s == SplitAll {
+		samples = d.Samples
+	} else {
+		samples = d.Split(s)
+	}
+	m := d.MissingIn(s)
+	if len(m) > 0 && !allowMissing {
+		name := d.Source
+		if name == "" {
+			name = d.Root
+		}
+		return nil, len(m), &MissingImagesError{Format: d.Format, Source: name, Split: s, Missing: m, Total: len(samples) + len(m)}
+	}
+	if len(samples) == 0 {
+		return nil, len(m), d.NoSamplesError(s)
+	}
+	return samples, len(m), nil
 }

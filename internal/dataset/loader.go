@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 // ErrClosed is delivered as Batch.Err by Epoch on a closed Loader.
@@ -54,8 +56,8 @@ type Batch struct {
 	Images []float32
 	// Ages are the samples' ages.
 	Ages []int
-	// Genders are the samples' genders (Female 0, Male 1, Unknown -1).
-	Genders []int
+	// Genders are the samples' genders.
+	Genders []api.Gender
 	// Indices are the samples' positions in the Loader's sample slice.
 	Indices []int
 	// Err is non-nil if some images could not be decoded (their slots in
@@ -288,12 +290,12 @@ func (l *Loader) run(ctx context.Context, epoch int, out chan<- Batch) {
 			p := &pending{left: len(idxs), done: make(chan struct{}), b: Batch{
 				Images:  make([]float32, len(idxs)*hw),
 				Ages:    make([]int, len(idxs)),
-				Genders: make([]int, len(idxs)),
+				Genders: make([]api.Gender, len(idxs)),
 				Indices: slices.Clone(idxs),
 			}}
 			for s, i := range idxs {
 				p.b.Ages[s] = l.samples[i].Age
-				p.b.Genders[s] = int(l.samples[i].Gender)
+				p.b.Genders[s] = l.samples[i].Gender
 			}
 			pend <- p // never blocks: sem bounds pending batches to cap(pend)
 			for s, i := range idxs {

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 const tH, tW = 4, 6
@@ -24,7 +26,7 @@ func loaderSamples(t testing.TB, n int) []Sample {
 	for i := range n {
 		p := filepath.Join(dir, fmt.Sprintf("%03d.png", i))
 		tinyPNG(t, p, i)
-		s = append(s, Sample{Path: p, Age: i, Gender: Gender(i % 2), Subject: fmt.Sprint(i)})
+		s = append(s, Sample{Path: p, Age: i, Gender: []api.Gender{api.Female, api.Male}[i%2], Subject: fmt.Sprint(i)})
 	}
 	return s
 }
@@ -96,8 +98,8 @@ func TestLoaderDeterministicAcrossWorkers(t *testing.T) {
 	// Labels follow their samples.
 	for _, b := range ref {
 		for s, i := range b.Indices {
-			if b.Ages[s] != i || b.Genders[s] != i%2 {
-				t.Fatalf("slot %d of sample %d: age %d gender %d", s, i, b.Ages[s], b.Genders[s])
+			if b.Ages[s] != i || b.Genders[s] != []api.Gender{api.Female, api.Male}[i%2] {
+				t.Fatalf("slot %d of sample %d: age %d gender %s", s, i, b.Ages[s], b.Genders[s])
 			}
 		}
 	}

@@ -5,12 +5,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 // ManifestOptions configures OpenManifest.
 type ManifestOptions struct {
-	// AllowOutside accepts paths that leave the manifest's folder
-	// ("../x.png", absolute paths). By default they are refused.
+	// AllowOutside accepts relative paths that climb out of the manifest's
+	// folder ("../x.png"). By default they are refused. Absolute paths are
+	// always accepted: naming a file by its absolute path is an explicit
+	// choice.
 	AllowOutside bool
 }
 
@@ -20,7 +24,7 @@ type manifestRow struct {
 	path     string // cleaned, as written (relative to the manifest folder unless absolute)
 	age      int
 	ageKnown bool
-	gender   Gender
+	gender   api.Gender
 	subject  string
 	view     string
 	seq      string
@@ -29,8 +33,9 @@ type manifestRow struct {
 
 // parseManifest parses a manifest CSV: required columns path, age, gender;
 // optional subject, view, seq, split; any order and case; other columns are
-// ignored. It checks every field, refuses paths escaping the manifest folder
-// unless allowOutside, and refuses duplicate paths (after cleaning).
+// ignored. It checks every field, refuses relative paths escaping the
+// manifest folder unless allowOutside, and refuses duplicate paths (after
+// cleaning).
 func parseManifest(name string, data []byte, allowOutside bool) ([]manifestRow, []Problem, *table, error) {
 	t, rows, probs, err := readTable(name, data, []string{"path", "age", "gender"})
 	if err != nil {
@@ -54,7 +59,7 @@ func parseManifest(name string, data []byte, allowOutside bool) ([]manifestRow, 
 			ok = false
 		default:
 			m.path = filepath.Clean(filepath.FromSlash(raw))
-			if !allowOutside && !filepath.IsLocal(m.path) {
+			if !allowOutside && !filepath.IsAbs(m.path) && !filepath.IsLocal(m.path) {
 				bad(r.line, "path %q is outside the manifest folder (set data.allow_outside_root=true to accept it)", raw)
 				ok = false
 			}
@@ -88,10 +93,11 @@ func parseManifest(name string, data []byte, allowOutside bool) ([]manifestRow, 
 	return out, probs, t, nil
 }
 
-// OpenManifest opens a CSV manifest. Paths are relative to the manifest's
-// folder (Dataset.Root). Samples keep the manifest order. Rows with problems,
-// missing files, unknown age ("-"), and all rows of a subject listed in both
-// train and test are excluded. The error is non-nil only if the manifest
+// OpenManifest opens a CSV manifest. Relative paths are relative to the
+// manifest's folder (Dataset.Root); absolute paths are taken as they are.
+// Samples keep the manifest order. Rows with problems, missing files (also
+// listed in Report.Missing), unknown age ("-"), and all rows of a subject
+// listed in both train and test are excluded. The error is non-nil only if the manifest
 // cannot be read or its header lacks path, age or gender.
 func OpenManifest(csvPath string, o ManifestOptions) (*Dataset, error) {
 	data, err := os.ReadFile(csvPath)
@@ -103,7 +109,7 @@ func OpenManifest(csvPath string, o ManifestOptions) (*Dataset, error) {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	dir := filepath.Dir(csvPath)
-	ds := &Dataset{Format: "manifest", Root: dir}
+	ds := &Dataset{Format: "manifest", Root: dir, Source: csvPath}
 	rep := &ds.Report
 	rep.Problems = probs
 	if n := countRows(csvPath, probs); n > 0 {
@@ -139,25 +145,28 @@ func OpenManifest(csvPath string, o ManifestOptions) (*Dataset, error) {
 			rep.skip(SkipBothSplits, 1)
 			continue
 		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			rep.problem(csvPath, m.line, "file %s: %v", path, statReason(err))
-			rep.skip(SkipMissingFile, 1)
-			continue
+		s := Sample{
+			Path: path, Age: m.age, Gender: m.gender,
+			Subject: m.subject, View: m.view, Seq: m.seq, Split: m.split,
 		}
-		if fi.IsDir() {
+		fi, err := os.Stat(path)
+		if err == nil && fi.IsDir() {
 			rep.problem(csvPath, m.line, "%s is a directory", path)
+		} else if err != nil {
+			rep.problem(csvPath, m.line, "file %s: %v", path, statReason(err))
+		}
+		if err != nil || fi.IsDir() {
 			rep.skip(SkipMissingFile, 1)
+			if m.ageKnown {
+				rep.Missing = append(rep.Missing, s)
+			}
 			continue
 		}
 		if !m.ageKnown {
 			rep.skip(SkipUnknownAge, 1)
 			continue
 		}
-		ds.Samples = append(ds.Samples, Sample{
-			Path: path, Age: m.age, Gender: m.gender,
-			Subject: m.subject, View: m.view, Seq: m.seq, Split: m.split,
-		})
+		ds.Samples = append(ds.Samples, s)
 	}
 	sortProblems(rep.Problems)
 	return ds, nil

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 // OULPOptions configures OpenOULPAge. Empty fields take the defaults below;
@@ -23,7 +25,7 @@ type OULPOptions struct {
 // oulpLabel is a valid row of the OULP-Age label file.
 type oulpLabel struct {
 	line     int
-	gender   Gender
+	gender   api.Gender
 	age      int
 	ageKnown bool
 }
@@ -49,7 +51,7 @@ func OpenOULPAge(root string, o OULPOptions) (*Dataset, error) {
 	labelsPath := def(o.Labels, "Age_gender_info.csv")
 	lists := [2]string{def(o.TrainList, "GEI_IDList_train.txt"), def(o.TestList, "GEI_IDList_test.txt")}
 
-	ds := &Dataset{Format: "oulp-age", Root: root}
+	ds := &Dataset{Format: "oulp-age", Root: root, Source: root}
 	rep := &ds.Report
 
 	data, err := os.ReadFile(labelsPath)
@@ -158,6 +160,9 @@ func OpenOULPAge(root string, o OULPOptions) (*Dataset, error) {
 		case !have[id]:
 			rep.problem(labelsPath, l.line, "GEI %s does not exist", path)
 			rep.skip(SkipMissingFile, 1)
+			if l.ageKnown && !excluded[id] {
+				rep.Missing = append(rep.Missing, Sample{Path: path, Age: l.age, Gender: l.gender, Subject: id, Split: split[id]})
+			}
 		case excluded[id]:
 			rep.skip(SkipBothSplits, 1)
 		case !l.ageKnown:

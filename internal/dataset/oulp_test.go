@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 func buildOULP(t *testing.T) string {
@@ -38,10 +40,10 @@ func TestOpenOULPAge(t *testing.T) {
 	}
 	gei := func(id string) string { return filepath.Join(root, "GEI", id+".png") }
 	want := []Sample{
-		{Path: gei("0001"), Age: 25, Gender: Female, Subject: "0001", Split: SplitTrain},
-		{Path: gei("0002"), Age: 40, Gender: Male, Subject: "0002", Split: SplitTest},
-		{Path: gei("0003"), Age: 7, Gender: Female, Subject: "0003", Split: SplitTrain},
-		{Path: gei("0007"), Age: 60, Gender: Male, Subject: "0007", Split: SplitNone},
+		{Path: gei("0001"), Age: 25, Gender: api.Female, Subject: "0001", Split: SplitTrain},
+		{Path: gei("0002"), Age: 40, Gender: api.Male, Subject: "0002", Split: SplitTest},
+		{Path: gei("0003"), Age: 7, Gender: api.Female, Subject: "0003", Split: SplitTrain},
+		{Path: gei("0007"), Age: 60, Gender: api.Male, Subject: "0007", Split: SplitNone},
 	}
 	if len(ds.Samples) != len(want) {
 		t.Fatalf("got %d samples %+v, want %d", len(ds.Samples), ds.Samples, len(want))
@@ -68,6 +70,13 @@ func TestOpenOULPAge(t *testing.T) {
 	}
 	if !maps.Equal(ds.Report.Skipped, wantSkipped) {
 		t.Errorf("Skipped = %v, want %v", ds.Report.Skipped, wantSkipped)
+	}
+	// 0005 is labelled but in no list: a missing image outside the splits.
+	if m := ds.Report.Missing; len(m) != 1 || m[0] != (Sample{Path: gei("0005"), Age: 33, Gender: api.Male, Subject: "0005"}) {
+		t.Errorf("Missing = %+v", m)
+	}
+	if len(ds.MissingIn(SplitTest)) != 0 || len(ds.MissingIn(SplitAll)) != 1 || ds.Source != root {
+		t.Errorf("MissingIn(test) %v, MissingIn(all) %v, Source %q", ds.MissingIn(SplitTest), ds.MissingIn(SplitAll), ds.Source)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 // OUMVLPViews lists the 14 OU-MVLP camera views, as used in folder names.
@@ -36,7 +38,7 @@ func OUMVLPSplit(id int) Split {
 // oumvlpLabel is one row of the OU-MVLP label file.
 type oumvlpLabel struct {
 	line     int
-	gender   Gender
+	gender   api.Gender
 	age      int
 	ageKnown bool
 	valid    bool // false: the row has a problem; its subject's GEIs are skipped
@@ -113,7 +115,7 @@ func OpenOUMVLP(root string, o OUMVLPOptions) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oumvlp: %w", err)
 	}
-	ds := &Dataset{Format: "oumvlp", Root: root}
+	ds := &Dataset{Format: "oumvlp", Root: root, Source: root}
 	rep := &ds.Report
 	rep.Problems = probs
 

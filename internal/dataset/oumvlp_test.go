@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 func TestOUMVLPSplitRule(t *testing.T) {
@@ -61,13 +63,13 @@ func TestOpenOUMVLP(t *testing.T) {
 	}
 	gei := func(f string) string { return filepath.Join(root, "GEI", filepath.FromSlash(f)) }
 	want := []Sample{
-		{gei("000-00/00001.png"), 25, Male, "00001", "000", "00", SplitTrain},
-		{gei("000-01/00001.png"), 25, Male, "00001", "000", "01", SplitTrain},
-		{gei("090-00/00001.png"), 25, Male, "00001", "090", "00", SplitTrain},
-		{gei("000-00/00002.png"), 30, Female, "00002", "000", "00", SplitTest},
-		{gei("000-00/00011.png"), 0, Male, "00011", "000", "00", SplitTrain},
-		{gei("090-00/00011.png"), 0, Male, "00011", "090", "00", SplitTrain},
-		{gei("000-00/10307.png"), 50, Female, "10307", "000", "00", SplitTest},
+		{gei("000-00/00001.png"), 25, api.Male, "00001", "000", "00", SplitTrain},
+		{gei("000-01/00001.png"), 25, api.Male, "00001", "000", "01", SplitTrain},
+		{gei("090-00/00001.png"), 25, api.Male, "00001", "090", "00", SplitTrain},
+		{gei("000-00/00002.png"), 30, api.Female, "00002", "000", "00", SplitTest},
+		{gei("000-00/00011.png"), 0, api.Male, "00011", "000", "00", SplitTrain},
+		{gei("090-00/00011.png"), 0, api.Male, "00011", "090", "00", SplitTrain},
+		{gei("000-00/10307.png"), 50, api.Female, "10307", "000", "00", SplitTest},
 	}
 	if len(ds.Samples) != len(want) {
 		t.Fatalf("got %d samples %+v, want %d", len(ds.Samples), ds.Samples, len(want))
@@ -135,8 +137,8 @@ func TestOpenOUMVLPUntidyLabels(t *testing.T) {
 		t.Fatalf("untidy file must be accepted: %v", err)
 	}
 	if len(ds.Samples) != 2 ||
-		ds.Samples[0].Age != 25 || ds.Samples[0].Gender != Male || ds.Samples[0].Split != SplitTrain || ds.Samples[0].View != "180" || ds.Samples[0].Seq != "01" ||
-		ds.Samples[1].Age != 30 || ds.Samples[1].Gender != Female || ds.Samples[1].Split != SplitTest {
+		ds.Samples[0].Age != 25 || ds.Samples[0].Gender != api.Male || ds.Samples[0].Split != SplitTrain || ds.Samples[0].View != "180" || ds.Samples[0].Seq != "01" ||
+		ds.Samples[1].Age != 30 || ds.Samples[1].Gender != api.Female || ds.Samples[1].Split != SplitTest {
 		t.Errorf("samples %+v", ds.Samples)
 	}
 }

@@ -9,13 +9,14 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/atomicfile"
 )
 
 // SubjectLabel is a subject's row in a label file with OU-MVLP's schema.
 type SubjectLabel struct {
-	// Gender is the subject's gender (GenderUnknown for "-").
-	Gender Gender
+	// Gender is the subject's gender (api.GenderUnknown for "-").
+	Gender api.Gender
 	// Age is the age in years; meaningful only when AgeKnown.
 	Age int
 	// AgeKnown is false when the label file gives "-".
@@ -110,13 +111,13 @@ func WriteManifest(path string, samples []Sample) error {
 }
 
 // genderLetter is the label-file letter ParseGender reads back.
-func genderLetter(g Gender) (string, error) {
+func genderLetter(g api.Gender) (string, error) {
 	switch g {
-	case Male:
+	case api.Male:
 		return "M", nil
-	case Female:
+	case api.Female:
 		return "F", nil
-	case GenderUnknown:
+	case api.GenderUnknown:
 		return "-", nil
 	}
 	return "", errors.New(g.String() + " is not a gender")

@@ -6,14 +6,16 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 func TestWriteManifestRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	in := []Sample{
-		{Path: filepath.Join(dir, "GEI", "001", "nm-01", "090.png"), Age: 31, Gender: Male, Subject: "001", View: "090", Seq: "nm-01", Split: SplitTrain},
-		{Path: filepath.Join(dir, "GEI", "002", "bg,01", "000.png"), Age: 0, Gender: Female, Subject: "002", View: "000", Seq: "bg,01", Split: SplitTest},
-		{Path: filepath.Join(dir, "GEI", "003", "cl \"1\"", "180.png"), Age: MaxAge, Gender: GenderUnknown, Subject: "003", View: "180", Seq: "cl \"1\"", Split: SplitNone},
+		{Path: filepath.Join(dir, "GEI", "001", "nm-01", "090.png"), Age: 31, Gender: api.Male, Subject: "001", View: "090", Seq: "nm-01", Split: SplitTrain},
+		{Path: filepath.Join(dir, "GEI", "002", "bg,01", "000.png"), Age: 0, Gender: api.Female, Subject: "002", View: "000", Seq: "bg,01", Split: SplitTest},
+		{Path: filepath.Join(dir, "GEI", "003", "cl \"1\"", "180.png"), Age: MaxAge, Gender: api.GenderUnknown, Subject: "003", View: "180", Seq: "cl \"1\"", Split: SplitNone},
 	}
 	for i, s := range in {
 		tinyPNG(t, s.Path, i)
@@ -48,18 +50,18 @@ func TestWriteManifestRoundTrip(t *testing.T) {
 func TestWriteManifestRefuses(t *testing.T) {
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "manifest.csv")
-	ok := Sample{Path: filepath.Join(dir, "a.png"), Age: 30, Gender: Male}
+	ok := Sample{Path: filepath.Join(dir, "a.png"), Age: 30, Gender: api.Male}
 	for _, c := range []struct {
 		name string
 		s    Sample
 		want string
 	}{
-		{"outside", Sample{Path: filepath.Join(filepath.Dir(dir), "x.png"), Age: 30, Gender: Male}, "outside the manifest folder"},
-		{"relative", Sample{Path: "a.png", Age: 30, Gender: Male}, "outside the manifest folder"},
-		{"age", Sample{Path: ok.Path, Age: MaxAge + 1, Gender: Male}, "age 121 outside 0..120"},
-		{"negative age", Sample{Path: ok.Path, Age: -1, Gender: Male}, "age -1"},
-		{"gender", Sample{Path: ok.Path, Age: 3, Gender: Gender(7)}, "Gender(7) is not a gender"},
-		{"split", Sample{Path: ok.Path, Age: 3, Gender: Female, Split: "val"}, `split "val"`},
+		{"outside", Sample{Path: filepath.Join(filepath.Dir(dir), "x.png"), Age: 30, Gender: api.Male}, "outside the manifest folder"},
+		{"relative", Sample{Path: "a.png", Age: 30, Gender: api.Male}, "outside the manifest folder"},
+		{"age", Sample{Path: ok.Path, Age: MaxAge + 1, Gender: api.Male}, "age 121 outside 0..120"},
+		{"negative age", Sample{Path: ok.Path, Age: -1, Gender: api.Male}, "age -1"},
+		{"gender", Sample{Path: ok.Path, Age: 3, Gender: api.Gender("robot")}, "robot is not a gender"},
+		{"split", Sample{Path: ok.Path, Age: 3, Gender: api.Female, Split: "val"}, `split "val"`},
 	} {
 		err := WriteManifest(csvPath, []Sample{ok, c.s})
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), csvPath) {
@@ -80,9 +82,9 @@ func TestReadSubjectLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[int]SubjectLabel{
-		1: {Gender: Male, Age: 25, AgeKnown: true, Line: 2},
-		2: {Gender: Female, Line: 3},
-		3: {Gender: GenderUnknown, Age: 40, AgeKnown: true, Line: 5},
+		1: {Gender: api.Male, Age: 25, AgeKnown: true, Line: 2},
+		2: {Gender: api.Female, Line: 3},
+		3: {Gender: api.GenderUnknown, Age: 40, AgeKnown: true, Line: 5},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("labels %+v, want %+v", got, want)

@@ -3,6 +3,7 @@ package gei
 import (
 	"fmt"
 	"image"
+	"image/color"
 	"os"
 	"path/filepath"
 	"sort"
@@ -128,6 +129,61 @@ func LoadSilhouetteDir(dir string, size Size) (gei []float32, used, skipped int,
 		return nil, acc.used, acc.skipped, fmt.Errorf("read silhouette folder %s: %w", dir, err)
 	}
 	return gei, acc.used, acc.skipped, nil
+}
+
+// IsSilhouette reports whether the PNG at path is a binary silhouette frame
+// (every pixel pure black or pure white, some of it white) rather than a GEI,
+// whose averaged frames give intermediate greys. A file that cannot be read
+// or decoded within the size limits (MaxPixels, MaxSide) is not one.
+func IsSilhouette(path string) bool {
+	data, err := readFile(path)
+	if err != nil {
+		return false
+	}
+	img, err := decodePNG(data)
+	if err != nil {
+		return false
+	}
+	b := img.Bounds()
+	white := false
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			switch color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y {
+			case 0:
+			case 255:
+				white = true
+			default:
+				return false
+			}
+		}
+	}
+	return white
+}
+
+// ListPNGs returns the paths of the *.png entries (any case of the
+// extension) directly in dir that are not folders, symbolic links included,
+// sorted by name. An unreadable dir is an error naming it.
+func ListPNGs(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, unwrapPathError(err))
+	}
+	var paths []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.EqualFold(filepath.Ext(e.Name()), ".png") {
+			paths = append(paths, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
+
+// unwrapPathError drops an *os.PathError's repetition of the path.
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
 }
 
 // pngNames lists the regular *.png files of dir, sorted.

@@ -5,6 +5,9 @@ import (
 	"image"
 	"image/color"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -122,5 +125,57 @@ func TestLoadSilhouetteDir(t *testing.T) {
 	writeFile(t, bomb, "1.png", pngHeaderOnly(100000, 100000))
 	if _, _, _, err := LoadSilhouetteDir(bomb, DefaultSize); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("bomb frame: %v", err)
+	}
+}
+
+func TestIsSilhouette(t *testing.T) {
+	dir := t.TempDir()
+	rgba := image.NewRGBA(image.Rect(0, 0, 6, 8))
+	for y := 2; y < 6; y++ {
+		for x := 1; x < 4; x++ {
+			rgba.Set(x, y, color.RGBA{255, 255, 255, 255})
+		}
+	}
+	for _, c := range []struct {
+		name string
+		path string
+		want bool
+	}{
+		{"binary gray frame", writePNG(t, dir, "frame.png", grayImage(6, 8, func(x, y int) uint8 { return uint8(255 * ((x + y) % 2)) })), true},
+		{"binary RGBA frame", writePNG(t, dir, "rgba.png", rgba), true},
+		{"GEI with greys", writePNG(t, dir, "gei.png", grayImage(6, 8, func(x, y int) uint8 { return uint8(30 * x) })), false},
+		{"all black", writePNG(t, dir, "black.png", grayImage(6, 8, func(int, int) uint8 { return 0 })), false},
+		{"one grey pixel", writePNG(t, dir, "grey1.png", grayImage(6, 8, func(x, y int) uint8 {
+			if x == 5 && y == 7 {
+				return 254
+			}
+			return uint8(255 * (x % 2))
+		})), false},
+		{"not a PNG", writeFile(t, dir, "text.png", []byte("hello")), false},
+		{"header over the limits", writeFile(t, dir, "huge.png", pngHeaderOnly(MaxSide+1, 2)), false},
+		{"missing", filepath.Join(dir, "none.png"), false},
+	} {
+		if got := IsSilhouette(c.path); got != c.want {
+			t.Errorf("%s: IsSilhouette = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestListPNGs(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"b.png", "a.PNG", "c.txt", "sub/d.png"} {
+		writeFile(t, dir, n, []byte("x"))
+	}
+	if err := os.Symlink(filepath.Join(dir, "b.png"), filepath.Join(dir, "link.png")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ListPNGs(dir)
+	want := []string{filepath.Join(dir, "a.PNG"), filepath.Join(dir, "b.png"), filepath.Join(dir, "link.png")}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("ListPNGs = %v, %v; want %v", got, err, want)
+	}
+	none := filepath.Join(dir, "none")
+	if _, err := ListPNGs(none); err == nil || err.Error() != none+": no such file or directory" {
+		t.Fatalf("missing folder: %v", err)
 	}
 }

@@ -6,13 +6,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-)
 
-// Gender codes used in Prediction.TrueGender.
-const (
-	GenderFemale  = 0
-	GenderMale    = 1
-	GenderUnknown = -1
+	"github.com/gaitord/gaitord/api"
 )
 
 // MaxTheta is the largest error tolerance (in years) reported in
@@ -22,21 +17,6 @@ const MaxTheta = 10
 // csEps absorbs floating-point noise when comparing |error| ≤ θ, so that
 // e.g. an error of 1+2⁻⁵² still counts towards CS(1).
 const csEps = 1e-9
-
-// Prediction is the evaluation record of one sample.
-type Prediction struct {
-	Path       string  `json:"path"`
-	View       string  `json:"view"`
-	TrueAge    int     `json:"true_age"`
-	TrueGender int     `json:"true_gender"` // 0 female, 1 male, anything else (−1) unknown
-	Age        float64 `json:"age"`         // point estimate (e.g. ExpectedAge)
-	Median     float64 `json:"median"`
-	Lo80       float64 `json:"lo80"`
-	Hi80       float64 `json:"hi80"`
-	PMale      float64 `json:"p_male"` // P(gender = male); > 0.5 ⇒ male
-	Violations int     `json:"violations"`
-	Pairs      int     `json:"pairs"`
-}
 
 // AgeGroup is the MAE over samples whose true age falls in one decade.
 // MAE is nil (JSON null) when N = 0.
@@ -54,15 +34,16 @@ type ViewSummary struct {
 	GenderAccuracy *float64 `json:"gender_accuracy"`
 }
 
-// Summary aggregates a set of predictions. Let e_i = Age_i − TrueAge_i over
-// the N samples:
+// Summary aggregates a set of evaluation records (api.Prediction with a
+// TrueAge). Let e_i = Age_i − TrueAge_i over the N records, [lo_i, hi_i]
+// their Interval:
 //
 //	MAE  = (1/N) Σ |e_i|
 //	RMSE = √((1/N) Σ e_i²)
 //	CS(θ) = (1/N) #{ i : |e_i| ≤ θ },  CS[θ−1] for θ = 1..10
-//	GenderAccuracy = #{correct} / #{known gender},  male ⇔ PMale > 0.5
-//	RankInconsistency = Σ Violations_i / Σ Pairs_i
-//	Coverage80 = (1/N) #{ i : Lo80_i ≤ TrueAge_i ≤ Hi80_i }
+//	GenderAccuracy = #{correct} / #{known TrueGender},  predicted: api.GenderOf(PMale)
+//	RankInconsistency = Σ RankViolations_i / Σ RankPairs_i
+//	Coverage80 = (1/N) #{ i : lo_i ≤ TrueAge_i ≤ hi_i }
 //	BaselineMAE = (1/N) Σ |trainMeanAge − TrueAge_i|
 //
 // Ratios with an empty denominator (no known gender, no pairs) are nil.
@@ -80,6 +61,10 @@ type Summary struct {
 	TrainMeanAge      float64                `json:"train_mean_age"`
 	BaselineMAE       float64                `json:"baseline_mae"`
 	PerView           map[string]ViewSummary `json:"per_view,omitempty"`
+	// MissingImages is set by the caller, not by Evaluate: labelled images
+	// of the evaluated split that were missing and are not in N (gaitord
+	// eval --allow-missing). Omitted from JSON when 0.
+	MissingImages int `json:"missing_images,omitempty"`
 }
 
 // AgeGroupLabels are the decade groups of Summary.AgeGroups, by true age.
@@ -95,15 +80,37 @@ func ageGroup(age int) int {
 	return min(g, len(AgeGroupLabels)-1)
 }
 
-// CumulativeScore returns CS(θ) = #{ i : |Age_i − TrueAge_i| ≤ θ } / N, or 0
-// when preds is empty.
-func CumulativeScore(preds []Prediction, theta float64) float64 {
+// CumulativeScore returns CS(θ) = #{ i : |Age_i − TrueAge_i| ≤ θ } / N over
+// the N records that have a TrueAge, or 0 when there are none.
+func CumulativeScore(preds []api.Prediction, theta float64) float64 {
+	return cumulativeScore(labelled(preds), theta)
+}
+
+// labelled returns the records of preds that have a TrueAge (preds itself
+// when all do).
+func labelled(preds []api.Prediction) []api.Prediction {
+	for i, p := range preds {
+		if p.TrueAge == nil {
+			out := append([]api.Prediction(nil), preds[:i]...)
+			for _, q := range preds[i+1:] {
+				if q.TrueAge != nil {
+					out = append(out, q)
+				}
+			}
+			return out
+		}
+	}
+	return preds
+}
+
+// cumulativeScore is CumulativeScore over records that all have a TrueAge.
+func cumulativeScore(preds []api.Prediction, theta float64) float64 {
 	if len(preds) == 0 {
 		return 0
 	}
 	n := 0
 	for _, p := range preds {
-		if math.Abs(p.Age-float64(p.TrueAge)) <= theta+csEps {
+		if math.Abs(p.Age-float64(*p.TrueAge)) <= theta+csEps {
 			n++
 		}
 	}
@@ -112,18 +119,14 @@ func CumulativeScore(preds []Prediction, theta float64) float64 {
 
 // genderAccuracy returns (#known, accuracy) where accuracy is nil if no
 // sample has a known gender.
-func genderAccuracy(preds []Prediction) (int, *float64) {
+func genderAccuracy(preds []api.Prediction) (int, *float64) {
 	known, correct := 0, 0
 	for _, p := range preds {
-		if p.TrueGender != GenderFemale && p.TrueGender != GenderMale {
+		if !p.TrueGender.Known() {
 			continue
 		}
 		known++
-		pred := GenderFemale
-		if p.PMale > 0.5 {
-			pred = GenderMale
-		}
-		if pred == p.TrueGender {
+		if api.GenderOf(p.PMale) == p.TrueGender {
 			correct++
 		}
 	}
@@ -135,37 +138,39 @@ func genderAccuracy(preds []Prediction) (int, *float64) {
 
 func ptr(v float64) *float64 { return &v }
 
-func mae(preds []Prediction) float64 {
+func mae(preds []api.Prediction) float64 {
 	if len(preds) == 0 {
 		return 0
 	}
 	s := 0.0
 	for _, p := range preds {
-		s += math.Abs(p.Age - float64(p.TrueAge))
+		s += math.Abs(p.Age - float64(*p.TrueAge))
 	}
 	return s / float64(len(preds))
 }
 
-// Evaluate computes the Summary of preds (see Summary for the formulas).
-// PerView is filled only when at least one prediction has a non-empty View;
-// predictions without a view are then grouped under the key "".
-func Evaluate(preds []Prediction, trainMeanAge float64) Summary {
+// Evaluate computes the Summary of the records of preds that have a TrueAge
+// (see Summary for the formulas); records without one are left out of every
+// figure. PerView is filled only when at least one record has a non-empty
+// View; records without a view are then grouped under the key "".
+func Evaluate(preds []api.Prediction, trainMeanAge float64) Summary {
+	preds = labelled(preds)
 	s := Summary{N: len(preds), TrainMeanAge: trainMeanAge}
-	groups := make([][]Prediction, len(AgeGroupLabels))
+	groups := make([][]api.Prediction, len(AgeGroupLabels))
 	var sq, base, covered float64
 	var viol, pairs int
 	hasView := false
 	for _, p := range preds {
-		t := float64(p.TrueAge)
+		t := float64(*p.TrueAge)
 		e := p.Age - t
 		sq += e * e
 		base += math.Abs(trainMeanAge - t)
-		if p.Lo80 <= t && t <= p.Hi80 {
+		if p.Interval[0] <= t && t <= p.Interval[1] {
 			covered++
 		}
-		viol += p.Violations
-		pairs += p.Pairs
-		g := ageGroup(p.TrueAge)
+		viol += p.RankViolations
+		pairs += p.RankPairs
+		g := ageGroup(*p.TrueAge)
 		groups[g] = append(groups[g], p)
 		hasView = hasView || p.View != ""
 	}
@@ -188,19 +193,19 @@ func Evaluate(preds []Prediction, trainMeanAge float64) Summary {
 	s.RMSE = math.Sqrt(sq / n)
 	s.CS = make([]float64, MaxTheta)
 	for th := 1; th <= MaxTheta; th++ {
-		s.CS[th-1] = CumulativeScore(preds, float64(th))
+		s.CS[th-1] = cumulativeScore(preds, float64(th))
 	}
 	s.Coverage80 = covered / n
 	s.BaselineMAE = base / n
 	if hasView {
-		byView := map[string][]Prediction{}
+		byView := map[string][]api.Prediction{}
 		for _, p := range preds {
 			byView[p.View] = append(byView[p.View], p)
 		}
 		s.PerView = make(map[string]ViewSummary, len(byView))
 		for v, ps := range byView {
 			_, acc := genderAccuracy(ps)
-			s.PerView[v] = ViewSummary{N: len(ps), MAE: mae(ps), CS5: CumulativeScore(ps, 5), GenderAccuracy: acc}
+			s.PerView[v] = ViewSummary{N: len(ps), MAE: mae(ps), CS5: cumulativeScore(ps, 5), GenderAccuracy: acc}
 		}
 	}
 	return s
@@ -219,6 +224,9 @@ func (s Summary) Table() string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "samples\t%d\n", s.N)
+	if s.MissingImages > 0 {
+		fmt.Fprintf(w, "missing images (not evaluated)\t%d\n", s.MissingImages)
+	}
 	fmt.Fprintf(w, "MAE (years)\t%.3f\n", s.MAE)
 	fmt.Fprintf(w, "RMSE (years)\t%.3f\n", s.RMSE)
 	fmt.Fprintf(w, "baseline MAE (mean %.2f)\t%.3f\n", s.TrainMeanAge, s.BaselineMAE)

@@ -5,15 +5,17 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/gaitord/gaitord/api"
 )
 
 // fixture: errors |Age−True| = 2.5, 7, 0.5, 1; trainMeanAge = 30.
-func fixture() []Prediction {
-	return []Prediction{
-		{Path: "a", View: "090", TrueAge: 25, TrueGender: GenderMale, Age: 27.5, Lo80: 24, Hi80: 28, PMale: 0.8, Violations: 1, Pairs: 10},
-		{Path: "b", View: "090", TrueAge: 62, TrueGender: GenderFemale, Age: 55, Lo80: 50, Hi80: 60, PMale: 0.6, Violations: 0, Pairs: 10},
-		{Path: "c", View: "000", TrueAge: 8, TrueGender: GenderUnknown, Age: 8.5, Lo80: 5, Hi80: 12, PMale: 0.3, Violations: 2, Pairs: 10},
-		{Path: "d", View: "000", TrueAge: 31, TrueGender: GenderFemale, Age: 30, Lo80: 29, Hi80: 33, PMale: 0.2, Violations: 1, Pairs: 10},
+func fixture() []api.Prediction {
+	return []api.Prediction{
+		{Path: "a", View: "090", TrueAge: api.Int(25), TrueGender: api.Male, Age: 27.5, Interval: [2]float64{24, 28}, PMale: 0.8, RankViolations: 1, RankPairs: 10},
+		{Path: "b", View: "090", TrueAge: api.Int(62), TrueGender: api.Female, Age: 55, Interval: [2]float64{50, 60}, PMale: 0.6, RankViolations: 0, RankPairs: 10},
+		{Path: "c", View: "000", TrueAge: api.Int(8), TrueGender: api.GenderUnknown, Age: 8.5, Interval: [2]float64{5, 12}, PMale: 0.3, RankViolations: 2, RankPairs: 10},
+		{Path: "d", View: "000", TrueAge: api.Int(31), TrueGender: api.Female, Age: 30, Interval: [2]float64{29, 33}, PMale: 0.2, RankViolations: 1, RankPairs: 10},
 	}
 }
 
@@ -99,9 +101,9 @@ func TestEvaluate(t *testing.T) {
 
 func TestEvaluateEdgeCases(t *testing.T) {
 	// No views, no known gender, no pairs, p_male exactly 0.5.
-	preds := []Prediction{
-		{TrueAge: 70, TrueGender: GenderUnknown, Age: 70, Lo80: 71, Hi80: 75, PMale: 0.5},
-		{TrueAge: -3, TrueGender: 5, Age: 0, Lo80: -3, Hi80: -3},
+	preds := []api.Prediction{
+		{TrueAge: api.Int(70), TrueGender: api.GenderUnknown, Age: 70, Interval: [2]float64{71, 75}, PMale: 0.5},
+		{TrueAge: api.Int(-3), TrueGender: "x", Age: 0, Interval: [2]float64{-3, -3}},
 	}
 	s := Evaluate(preds, 0)
 	if s.PerView != nil {
@@ -125,7 +127,7 @@ func TestEvaluateEdgeCases(t *testing.T) {
 	}
 
 	// p_male = 0.5 is female: a known-female sample at 0.5 is correct.
-	if _, acc := genderAccuracy([]Prediction{{TrueGender: GenderFemale, PMale: 0.5}}); acc == nil || *acc != 1 {
+	if _, acc := genderAccuracy([]api.Prediction{{TrueGender: api.Female, PMale: 0.5}}); acc == nil || *acc != 1 {
 		t.Errorf("p_male 0.5 must decode as female")
 	}
 
@@ -133,6 +135,26 @@ func TestEvaluateEdgeCases(t *testing.T) {
 	e := Evaluate(nil, 40)
 	if e.N != 0 || e.MAE != 0 || e.CS != nil || len(e.AgeGroups) != 7 || e.AgeGroups[3].N != 0 {
 		t.Errorf("empty Evaluate = %+v", e)
+	}
+}
+
+// Records without a true age (a prediction, not an evaluation record) are
+// left out of every figure, not counted as age 0.
+func TestEvaluateSkipsRecordsWithoutTrueAge(t *testing.T) {
+	with := fixture()
+	mixed := append([]api.Prediction{{Path: "x", Age: 99, PMale: 0.9, TrueGender: api.Female, RankViolations: 50, RankPairs: 50}}, with...)
+	mixed = append(mixed, api.Prediction{Path: "y", Age: 1})
+	a, b := Evaluate(with, 30), Evaluate(mixed, 30)
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != string(jb) {
+		t.Errorf("records without a true age changed the summary:\n%s\n%s", jb, ja)
+	}
+	if got := CumulativeScore(mixed, 0.5); !near(got, 0.25) {
+		t.Errorf("CS(0.5) with unlabelled records = %v, want 0.25", got)
+	}
+	if len(mixed) != 6 || mixed[1].Path != "a" {
+		t.Errorf("Evaluate modified its input: %+v", mixed)
 	}
 }
 
@@ -144,7 +166,7 @@ func TestCumulativeScore(t *testing.T) {
 		}
 	}
 	// Float noise: 1+2⁻⁵² away still counts for θ=1.
-	p := []Prediction{{TrueAge: 0, Age: math.Nextafter(1, 2)}}
+	p := []api.Prediction{{TrueAge: api.Int(0), Age: math.Nextafter(1, 2)}}
 	if got := CumulativeScore(p, 1); got != 1 {
 		t.Errorf("CS(1) with float noise = %v, want 1", got)
 	}
@@ -165,9 +187,25 @@ func TestSummaryJSON(t *testing.T) {
 			t.Errorf("JSON lacks %s: %s", want, js)
 		}
 	}
-	b, _ = json.Marshal(Evaluate([]Prediction{{TrueAge: 1}}, 0))
+	b, _ = json.Marshal(Evaluate([]api.Prediction{{TrueAge: api.Int(1)}}, 0))
 	if strings.Contains(string(b), "per_view") {
 		t.Errorf("per_view must be omitted without views: %s", b)
+	}
+}
+
+func TestMissingImagesShown(t *testing.T) {
+	s := Evaluate(fixture(), 30)
+	if b, _ := json.Marshal(s); strings.Contains(string(b), "missing_images") || strings.Contains(s.Table(), "missing") {
+		t.Errorf("missing images shown when there are none: %s", b)
+	}
+	s.MissingImages = 3
+	b, _ := json.Marshal(s)
+	if !strings.Contains(string(b), `"missing_images":3`) || !strings.Contains(string(b), `"mae":2.75`) {
+		t.Errorf("JSON %s", b)
+	}
+	lines := strings.Split(s.Table(), "\n")
+	if got := strings.Join(strings.Fields(lines[1]), " "); got != "missing images (not evaluated) 3" {
+		t.Errorf("second table line %q, want the missing count beside the sample count", lines[1])
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/odl"
@@ -105,7 +106,7 @@ func goForward(t *testing.T, m *model.GLCNN, x []float32, n int, ages, genders [
 		if o.decoded, _, err = odl.DecodeAges(age, c.MinAge); err != nil {
 			t.Fatal(err)
 		}
-		if o.losses, err = odl.Objective(age, gender, ages, genders, c.MinAge, w); err != nil {
+		if o.losses, err = odl.Objective(age, gender, ages, gendersOf(genders), c.MinAge, w); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -292,4 +293,19 @@ func TestParityPyTorchToGo(t *testing.T) {
 	lw := odl.Weights{Lambda: 1, Mu: 1}
 	compare(t, "PyTorch→Go 64×44", goForward(t, m, x, n, ages, genders, lw),
 		runForward(t, script, path, x, n, ages, genders, 0, lw.Lambda, lw.Mu))
+}
+
+// gendersOf turns the reference script's gender classes (0 female, 1 male,
+// −1 unknown) into the genders odl takes.
+func gendersOf(classes []int) []api.Gender {
+	out := make([]api.Gender, len(classes))
+	for i, c := range classes {
+		switch c {
+		case 0:
+			out[i] = api.Female
+		case 1:
+			out[i] = api.Male
+		}
+	}
+	return out
 }

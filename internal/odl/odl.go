@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/torchx"
 )
 
@@ -84,23 +85,22 @@ func ODL(z, t Tensor) (Tensor, error) {
 }
 
 // GenderLoss is the mean softmax cross-entropy of gender logits g (N, 2;
-// class 1 = male) over the samples whose gender is known (genders[i] is 0
-// for female, 1 for male, −1 for unknown). With no known gender it is zero
-// (a constant, with no gradient) and known is 0.
-func GenderLoss(g Tensor, genders []int) (loss Tensor, known int, err error) {
+// column Gender.Class(): 0 female, 1 male) over the samples whose gender is
+// known (api.GenderUnknown rows are left out). With no known gender it is
+// zero (a constant, with no gradient) and known is 0.
+func GenderLoss(g Tensor, genders []api.Gender) (loss Tensor, known int, err error) {
 	gs := g.Shape()
 	if len(gs) != 2 || gs[1] != 2 || gs[0] != int64(len(genders)) {
 		return Tensor{}, 0, fmt.Errorf("gender loss: logits of shape %v for %d labels, want (%d, 2)", gs, len(genders), len(genders))
 	}
 	var idx, lab []int64
 	for i, v := range genders {
-		switch v {
-		case 0, 1:
+		switch {
+		case v.Known():
 			idx = append(idx, int64(i))
-			lab = append(lab, int64(v))
-		case -1:
-		default:
-			return Tensor{}, 0, fmt.Errorf("gender loss: label %d at %d, want 0, 1 or -1", v, i)
+			lab = append(lab, int64(v.Class()))
+		case !v.Valid():
+			return Tensor{}, 0, fmt.Errorf("gender loss: label %q at %d, want male, female or unknown", string(v), i)
 		}
 	}
 	err = torchx.Catch(func() {
@@ -149,7 +149,7 @@ type Losses struct {
 
 // Objective computes L = L_rank + λ·L_odl + μ·L_gender for a batch: age
 // logits z (N, K), gender logits g (N, 2), integer ages and genders.
-func Objective(z, g Tensor, ages, genders []int, minAge int, w Weights) (Losses, error) {
+func Objective(z, g Tensor, ages []int, genders []api.Gender, minAge int, w Weights) (Losses, error) {
 	l, err := ObjectiveDeferred(z, g, ages, genders, minAge, w)
 	if err != nil {
 		return l, err
@@ -175,7 +175,7 @@ func (l *Losses) Read() error {
 // ObjectiveDeferred is Objective without reading the values: call Read
 // when they are needed. A training step on a GPU reads them after the
 // backward pass, so that the device never waits for the host in between.
-func ObjectiveDeferred(z, g Tensor, ages, genders []int, minAge int, w Weights) (Losses, error) {
+func ObjectiveDeferred(z, g Tensor, ages []int, genders []api.Gender, minAge int, w Weights) (Losses, error) {
 	zs := z.Shape()
 	if len(zs) != 2 || zs[0] != int64(len(ages)) {
 		return Losses{}, fmt.Errorf("objective: age logits of shape %v for %d ages", zs, len(ages))

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/torchx"
 )
 
@@ -69,7 +70,7 @@ func TestShapeMismatchNamesBothShapes(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "(N, K)") {
 		t.Fatalf("err = %v", err)
 	}
-	_, _, err = GenderLoss(torchx.Zeros(3, 2), []int{0, 1})
+	_, _, err = GenderLoss(torchx.Zeros(3, 2), []api.Gender{api.Female, api.Male})
 	if err == nil || !strings.Contains(err.Error(), "[3 2] for 2 labels") {
 		t.Fatalf("err = %v", err)
 	}
@@ -117,7 +118,7 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 
 func TestGenderLossSkipsUnknown(t *testing.T) {
 	g := torchx.FromFloat32([]float32{2, 0, 0, 1, 5, 5}, 3, 2)
-	l, known, err := GenderLoss(g, []int{0, -1, 1})
+	l, known, err := GenderLoss(g, []api.Gender{api.Female, api.GenderUnknown, api.Male})
 	if err != nil || known != 2 {
 		t.Fatalf("known %d err %v", known, err)
 	}
@@ -126,16 +127,19 @@ func TestGenderLossSkipsUnknown(t *testing.T) {
 	if math.Abs(torchx.Item(l)-want) > 1e-6 {
 		t.Fatalf("gender loss %v want %v", torchx.Item(l), want)
 	}
-	l, known, err = GenderLoss(g, []int{-1, -1, -1})
+	l, known, err = GenderLoss(g, []api.Gender{api.GenderUnknown, api.GenderUnknown, api.GenderUnknown})
 	if err != nil || known != 0 || torchx.Item(l) != 0 {
 		t.Fatalf("all unknown: %v %d %v", torchx.Item(l), known, err)
+	}
+	if _, _, err = GenderLoss(g, []api.Gender{api.Male, "M", api.Female}); err == nil || !strings.Contains(err.Error(), `label "M" at 1`) {
+		t.Fatalf("invalid gender: %v", err)
 	}
 }
 
 func TestObjectiveWeightsTheTerms(t *testing.T) {
 	z := torchx.FromFloat32([]float32{0.5, -0.5, 1, 2, 0, -1}, 2, 3)
 	g := torchx.FromFloat32([]float32{1, 0, 0, 1}, 2, 2)
-	l, err := Objective(z, g, []int{1, 9}, []int{0, 1}, 0, Weights{Lambda: 2, Mu: 0.5})
+	l, err := Objective(z, g, []int{1, 9}, []api.Gender{api.Female, api.Male}, 0, Weights{Lambda: 2, Mu: 0.5})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/gei"
 )
@@ -195,8 +196,8 @@ save('00005/00/000/000.pkl', flat(51).astype(np.float32), 4)
 		t.Fatal(err)
 	}
 	wantSamples := []dataset.Sample{
-		{Path: filepath.Join(out, "GEI", "000-00", "00001.png"), Age: 30, Gender: dataset.Male, Subject: "00001", View: "000", Seq: "00", Split: dataset.SplitTrain},
-		{Path: filepath.Join(out, "GEI", "090-01", "00002.png"), Age: 45, Gender: dataset.Female, Subject: "00002", View: "090", Seq: "01", Split: dataset.SplitTest},
+		{Path: filepath.Join(out, "GEI", "000-00", "00001.png"), Age: 30, Gender: api.Male, Subject: "00001", View: "000", Seq: "00", Split: dataset.SplitTrain},
+		{Path: filepath.Join(out, "GEI", "090-01", "00002.png"), Age: 45, Gender: api.Female, Subject: "00002", View: "090", Seq: "01", Split: dataset.SplitTest},
 	}
 	if !reflect.DeepEqual(ds.Samples, wantSamples) || len(ds.Report.Problems) != 0 {
 		t.Fatalf("dataset samples %+v, problems %v", ds.Samples, ds.Report.Problems)
@@ -258,14 +259,14 @@ save('006/nm-01/000/000-ratios.pkl', np.ones(2), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := func(subject, typ, view string, age int, g dataset.Gender, sp dataset.Split) dataset.Sample {
+	s := func(subject, typ, view string, age int, g api.Gender, sp dataset.Split) dataset.Sample {
 		return dataset.Sample{Path: filepath.Join(out, "GEI", subject, typ, view+".png"), Age: age, Gender: g, Subject: subject, View: view, Seq: typ, Split: sp}
 	}
 	want := []dataset.Sample{
-		s("001", "nm-01", "000", 30, dataset.Male, dataset.SplitTrain),
-		s("001", "nm-01", "090", 30, dataset.Male, dataset.SplitTrain),
-		s("002", "bg-01", "090", 45, dataset.Female, dataset.SplitTest),
-		s("005", "nm-01", "000", 60, dataset.Female, dataset.SplitNone),
+		s("001", "nm-01", "000", 30, api.Male, dataset.SplitTrain),
+		s("001", "nm-01", "090", 30, api.Male, dataset.SplitTrain),
+		s("002", "bg-01", "090", 45, api.Female, dataset.SplitTest),
+		s("005", "nm-01", "000", 60, api.Female, dataset.SplitNone),
 	}
 	if !reflect.DeepEqual(ds.Samples, want) || len(ds.Report.Problems) != 0 {
 		t.Fatalf("manifest samples\n%+v\nwant\n%+v\nproblems %v", ds.Samples, want, ds.Report.Problems)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/dist"
 	"github.com/gaitord/gaitord/internal/model"
@@ -272,7 +273,7 @@ func TestSaveLoadRoundTripThroughCheckpoint(t *testing.T) {
 	for i := range images {
 		images[i] = float32(i%97) / 97
 	}
-	ages, genders := []int{1, 3}, []int{0, 1}
+	ages, genders := []int{1, 3}, []api.Gender{api.Female, api.Male}
 	step := func(m *model.GLCNN, a *Adam) {
 		t.Helper()
 		err := torchx.Catch(func() {

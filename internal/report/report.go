@@ -1,5 +1,5 @@
 // Package report writes evaluation artefacts (CSV, JSON, PNG plots) for a
-// set of age/gender predictions.
+// set of evaluation records (api.Prediction with a true age and gender).
 package report
 
 import (
@@ -11,38 +11,47 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/gaitord/gaitord/internal/atomicfile"
-
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/gaitord/gaitord/api"
+	"github.com/gaitord/gaitord/internal/atomicfile"
 	"github.com/gaitord/gaitord/internal/metrics"
 )
 
 // File names written by Write.
 const (
-	PredictionsCSV = "predictions.csv"
-	SummaryJSON    = "summary.json"
-	PredVsTruePNG  = "pred_vs_true.png"
-	CSCurvePNG     = "cs_curve.png"
-	MAEByAgePNG    = "mae_by_age.png"
+	PredictionsCSV   = "predictions.csv"
+	PredictionsJSONL = "predictions.jsonl"
+	SummaryJSON      = "summary.json"
+	PredVsTruePNG    = "pred_vs_true.png"
+	CSCurvePNG       = "cs_curve.png"
+	MAEByAgePNG      = "mae_by_age.png"
 )
 
-// CSVHeader is the header row of predictions.csv.
+// CSVHeader is the header row of predictions.csv. Its columns are fields of
+// api.Prediction: pred_age is age, median is age_median, lo80 and hi80 are
+// age_interval80, and true_gender is api.Gender.Class (0 female, 1 male,
+// −1 unknown); true_age is empty for a record without one.
 var CSVHeader = []string{"path", "view", "true_age", "pred_age", "median", "lo80", "hi80", "true_gender", "p_male"}
 
 const plotSize = 12 * vg.Centimeter
 
-// Write creates dir if needed and writes predictions.csv, summary.json,
+// Write creates dir if needed and writes predictions.csv,
+// predictions.jsonl (the records as JSON Lines, see api), summary.json,
 // pred_vs_true.png, cs_curve.png and mae_by_age.png into it. Every file is
 // written atomically (temp file in dir, fsync, rename, fsync of dir), so a
 // reader never observes a partial file.
-func Write(dir string, preds []metrics.Prediction, s metrics.Summary) error {
+func Write(dir string, preds []api.Prediction, s metrics.Summary) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: create %s: %w", dir, err)
 	}
 	csvBytes, err := encodeCSV(preds)
+	if err != nil {
+		return err
+	}
+	jsonl, err := encodeJSONL(preds)
 	if err != nil {
 		return err
 	}
@@ -55,6 +64,7 @@ func Write(dir string, preds []metrics.Prediction, s metrics.Summary) error {
 		data func() ([]byte, error)
 	}{
 		{PredictionsCSV, func() ([]byte, error) { return csvBytes, nil }},
+		{PredictionsJSONL, func() ([]byte, error) { return jsonl, nil }},
 		{SummaryJSON, func() ([]byte, error) { return append(js, '\n'), nil }},
 		{PredVsTruePNG, func() ([]byte, error) { return predVsTrue(preds) }},
 		{CSCurvePNG, func() ([]byte, error) { return csCurve(preds) }},
@@ -76,15 +86,19 @@ func ftoa(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 // encodeCSV renders predictions.csv; floats use the shortest representation
 // that parses back to the identical float64.
-func encodeCSV(preds []metrics.Prediction) ([]byte, error) {
+func encodeCSV(preds []api.Prediction) ([]byte, error) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	if err := w.Write(CSVHeader); err != nil {
 		return nil, fmt.Errorf("report: encode csv header: %w", err)
 	}
 	for i, p := range preds {
-		rec := []string{p.Path, p.View, strconv.Itoa(p.TrueAge), ftoa(p.Age), ftoa(p.Median),
-			ftoa(p.Lo80), ftoa(p.Hi80), strconv.Itoa(p.TrueGender), ftoa(p.PMale)}
+		trueAge := ""
+		if p.TrueAge != nil {
+			trueAge = strconv.Itoa(*p.TrueAge)
+		}
+		rec := []string{p.Path, p.View, trueAge, ftoa(p.Age), ftoa(p.Median),
+			ftoa(p.Interval[0]), ftoa(p.Interval[1]), strconv.Itoa(p.TrueGender.Class()), ftoa(p.PMale)}
 		if err := w.Write(rec); err != nil {
 			return nil, fmt.Errorf("report: encode csv row %d (%s): %w", i, p.Path, err)
 		}
@@ -92,6 +106,18 @@ func encodeCSV(preds []metrics.Prediction) ([]byte, error) {
 	w.Flush()
 	if err := w.Error(); err != nil {
 		return nil, fmt.Errorf("report: encode csv: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// encodeJSONL renders predictions.jsonl, one api.Prediction per line.
+func encodeJSONL(preds []api.Prediction) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for i, p := range preds {
+		if err := enc.Encode(p); err != nil {
+			return nil, fmt.Errorf("report: encode record %d (%s): %w", i, p.Path, err)
+		}
 	}
 	return buf.Bytes(), nil
 }
@@ -118,16 +144,21 @@ func renderPNG(p *plot.Plot) ([]byte, error) {
 }
 
 // predVsTrue scatters predicted against true age with the y = x line.
-func predVsTrue(preds []metrics.Prediction) ([]byte, error) {
+// Records without a true age are not drawn.
+func predVsTrue(preds []api.Prediction) ([]byte, error) {
 	p := plot.New()
 	p.Title.Text = "Predicted vs true age"
 	p.X.Label.Text = "true age"
 	p.Y.Label.Text = "predicted age"
-	pts := make(plotter.XYs, len(preds))
+	pts := make(plotter.XYs, 0, len(preds))
 	lo, hi := 0.0, 1.0
-	for i, pr := range preds {
-		pts[i] = plotter.XY{X: float64(pr.TrueAge), Y: pr.Age}
-		lo, hi = min(lo, pts[i].X, pts[i].Y), max(hi, pts[i].X, pts[i].Y)
+	for _, pr := range preds {
+		if pr.TrueAge == nil {
+			continue
+		}
+		xy := plotter.XY{X: float64(*pr.TrueAge), Y: pr.Age}
+		pts = append(pts, xy)
+		lo, hi = min(lo, xy.X, xy.Y), max(hi, xy.X, xy.Y)
 	}
 	sc, err := plotter.NewScatter(pts)
 	if err != nil {
@@ -143,7 +174,7 @@ func predVsTrue(preds []metrics.Prediction) ([]byte, error) {
 }
 
 // csCurve plots CS(θ) for θ = 0..metrics.MaxTheta.
-func csCurve(preds []metrics.Prediction) ([]byte, error) {
+func csCurve(preds []api.Prediction) ([]byte, error) {
 	p := plot.New()
 	p.Title.Text = "Cumulative score"
 	p.X.Label.Text = "error tolerance θ (years)"

@@ -13,16 +13,26 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/metrics"
 )
 
-func samplePreds() []metrics.Prediction {
-	return []metrics.Prediction{
-		{Path: "s/001.png", View: "090", TrueAge: 25, TrueGender: 1, Age: 27.5, Median: 27, Lo80: 24, Hi80: 28, PMale: 0.8},
+func samplePreds() []api.Prediction {
+	return []api.Prediction{
+		{Path: "s/001.png", Source: "gei", View: "090", TrueAge: api.Int(25), TrueGender: api.Male, Age: 27.5, Median: 27,
+			Interval: [2]float64{24, 28}, Gender: api.Male, PMale: 0.8, RankViolations: 1, RankPairs: 99},
 		// Awkward values: comma/quote in path, non-dyadic floats.
-		{Path: `s/with,comma "q".png`, View: "000", TrueAge: 62, TrueGender: 0, Age: 55.123456789, Median: 0.30000000000000004 /* 0.1+0.2 at run time */, Lo80: 50, Hi80: 60, PMale: 1.0 / 3},
-		{Path: "s/003.png", View: "", TrueAge: 8, TrueGender: -1, Age: 8.5, Median: 8, Lo80: 5, Hi80: 12, PMale: 0.3},
+		{Path: `s/with,comma "q".png`, Source: "gei", View: "000", TrueAge: api.Int(62), TrueGender: api.Female, Age: 55.123456789,
+			Median: 0.30000000000000004 /* 0.1+0.2 at run time */, Interval: [2]float64{50, 60}, Gender: api.Female, PMale: 1.0 / 3, RankPairs: 99},
+		{Path: "s/003.png", Source: "gei", View: "", TrueAge: api.Int(8), TrueGender: api.GenderUnknown, Age: 8.5, Median: 8,
+			Interval: [2]float64{5, 12}, Gender: api.Female, PMale: 0.3, RankPairs: 99},
 	}
+}
+
+// csvFields is the part of a record that predictions.csv holds.
+func csvFields(p api.Prediction) api.Prediction {
+	return api.Prediction{Path: p.Path, View: p.View, TrueAge: p.TrueAge, Age: p.Age, Median: p.Median,
+		Interval: p.Interval, TrueGender: p.TrueGender, PMale: p.PMale}
 }
 
 func TestWrite(t *testing.T) {
@@ -41,7 +51,7 @@ func TestWrite(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	want := []string{CSCurvePNG, MAEByAgePNG, PredVsTruePNG, PredictionsCSV, SummaryJSON}
+	want := []string{CSCurvePNG, MAEByAgePNG, PredVsTruePNG, PredictionsCSV, PredictionsJSONL, SummaryJSON}
 	if !reflect.DeepEqual(names, want) { // ReadDir is sorted; no temp files left
 		t.Errorf("files = %v, want %v", names, want)
 	}
@@ -62,19 +72,45 @@ func TestWrite(t *testing.T) {
 	if len(rows) != len(preds)+1 {
 		t.Fatalf("rows = %d, want %d", len(rows), len(preds)+1)
 	}
+	classes := map[string]api.Gender{"0": api.Female, "1": api.Male, "-1": api.GenderUnknown}
 	for i, r := range rows[1:] {
-		got := metrics.Prediction{Path: r[0], View: r[1], TrueAge: atoi(t, r[2]), Age: atof(t, r[3]),
-			Median: atof(t, r[4]), Lo80: atof(t, r[5]), Hi80: atof(t, r[6]), TrueGender: atoi(t, r[7]), PMale: atof(t, r[8])}
-		if !reflect.DeepEqual(got, preds[i]) {
-			t.Errorf("row %d = %+v, want %+v", i, got, preds[i])
+		g, ok := classes[r[7]]
+		if !ok {
+			t.Fatalf("row %d: true_gender %q, want 0, 1 or -1", i, r[7])
+		}
+		got := api.Prediction{Path: r[0], View: r[1], TrueAge: api.Int(atoi(t, r[2])), Age: atof(t, r[3]),
+			Median: atof(t, r[4]), Interval: [2]float64{atof(t, r[5]), atof(t, r[6])}, TrueGender: g, PMale: atof(t, r[8])}
+		if want := csvFields(preds[i]); !reflect.DeepEqual(got, want) {
+			t.Errorf("row %d = %+v, want %+v", i, got, want)
 		}
 	}
 	if rows[2][4] != "0.30000000000000004" {
 		t.Errorf("median of row 2 = %q, want shortest exact repr 0.30000000000000004", rows[2][4])
 	}
 
-	// JSON round trip.
-	b, err := os.ReadFile(filepath.Join(dir, SummaryJSON))
+	// JSON Lines round trip: the whole records.
+	b, err := os.ReadFile(filepath.Join(dir, PredictionsJSONL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != len(preds) {
+		t.Fatalf("%s has %d lines, want %d", PredictionsJSONL, len(lines), len(preds))
+	}
+	for i, line := range lines {
+		var got api.Prediction
+		if err := json.Unmarshal([]byte(line), &got); err != nil {
+			t.Fatalf("%s line %d: %v", PredictionsJSONL, i+1, err)
+		}
+		want := preds[i]
+		want.Schema = api.Schema
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s line %d = %+v, want %+v", PredictionsJSONL, i+1, got, want)
+		}
+	}
+
+	// Summary JSON round trip.
+	b, err = os.ReadFile(filepath.Join(dir, SummaryJSON))
 	if err != nil {
 		t.Fatal(err)
 	}

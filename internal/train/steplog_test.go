@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/odl"
@@ -33,7 +34,7 @@ func tinyRun(t *testing.T, nTrain, nVal int, h Hyper) Options {
 			img[j] = r.Float32()
 		}
 		images[p] = img
-		return dataset.Sample{Path: p, Age: 5 + 7*i%70, Gender: dataset.Gender(i % 2), Subject: strconv.Itoa(i)}
+		return dataset.Sample{Path: p, Age: 5 + 7*i%70, Gender: []api.Gender{api.Female, api.Male}[i%2], Subject: strconv.Itoa(i)}
 	}
 	var tr, val []dataset.Sample
 	for i := range nTrain {

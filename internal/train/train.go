@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/dist"
@@ -522,39 +523,44 @@ func (t *trainer) logStep(epoch, batch, batches int, lr float64, l odl.Losses, s
 func (t *trainer) validate() (metrics.Summary, error) {
 	o, g := t.o, t.g
 	var mine []dataset.Sample
-	var at []int
 	for i := g.Rank(); i < len(o.Val); i += g.Size() {
-		mine, at = append(mine, o.Val[i]), append(at, i)
+		mine = append(mine, o.Val[i])
 	}
-	const fields = 7
-	buf := make([]float64, fields*len(o.Val))
+	var preds []api.Prediction
 	if len(mine) > 0 {
 		loader := loaderFor(mine, t.h, o.Decode)
-		preds, err := Predict(t.m, loader, mine)
+		var err error
+		preds, err = Predict(t.m, loader, mine)
 		loader.Close()
 		if err != nil {
 			return metrics.Summary{}, err
 		}
-		for j, p := range preds {
-			copy(buf[fields*at[j]:], []float64{p.Age, p.Median, p.Lo80, p.Hi80, p.PMale, float64(p.Violations), float64(p.Pairs)})
+	}
+	// Every rank sends its records, in their own JSON encoding (exact for
+	// float64), to every other; rank r's j-th record is sample r + j·world.
+	all := make([]api.Prediction, len(o.Val))
+	for r := range g.Size() {
+		var recs []api.Prediction
+		if r == g.Rank() {
+			recs = preds
 		}
-	}
-	if err := g.SumFloat64(buf); err != nil {
-		return metrics.Summary{}, err
-	}
-	all := make([]metrics.Prediction, len(o.Val))
-	for i, s := range o.Val {
-		f := buf[fields*i:]
-		all[i] = metrics.Prediction{Path: s.Path, View: s.View, TrueAge: s.Age, TrueGender: int(s.Gender),
-			Age: f[0], Median: f[1], Lo80: f[2], Hi80: f[3], PMale: f[4], Violations: int(f[5]), Pairs: int(f[6])}
+		if err := g.BroadcastJSON(&recs, r); err != nil {
+			return metrics.Summary{}, err
+		}
+		for j, p := range recs {
+			if i := r + j*g.Size(); i < len(all) {
+				all[i] = p
+			}
+		}
 	}
 	return metrics.Evaluate(all, o.TrainMeanAge), nil
 }
 
 // Predict runs the model over every batch of loader (whose samples are
-// samples, in order) and returns one evaluation record per sample.
-func Predict(m *model.GLCNN, loader *dataset.Loader, samples []dataset.Sample) ([]metrics.Prediction, error) {
-	preds := make([]metrics.Prediction, 0, len(samples))
+// samples, in order) and returns one evaluation record per sample: the
+// prediction (without p_age_gt) with the sample's view, true age and gender.
+func Predict(m *model.GLCNN, loader *dataset.Loader, samples []dataset.Sample) ([]api.Prediction, error) {
+	preds := make([]api.Prediction, 0, len(samples))
 	every, k := infer.GCEvery(m.Device()), 0
 	for b := range loader.Epoch(0) {
 		if b.Err != nil {
@@ -570,10 +576,11 @@ func Predict(m *model.GLCNN, loader *dataset.Loader, samples []dataset.Sample) (
 		for j, idx := range b.Indices {
 			s := samples[idx]
 			o := out.Ordinal[j]
-			preds = append(preds, metrics.Prediction{
-				Path: s.Path, View: s.View, TrueAge: s.Age, TrueGender: int(s.Gender),
-				Age: o.Age, Median: o.Median, Lo80: o.Lo80, Hi80: o.Hi80, PMale: out.PMale[j],
-				Violations: o.Violations, Pairs: o.Pairs,
+			preds = append(preds, api.Prediction{
+				Path: s.Path, Source: "gei", View: s.View, TrueAge: api.Int(s.Age), TrueGender: s.Gender,
+				Age: o.Age, Median: o.Median, Interval: [2]float64{o.Lo80, o.Hi80},
+				Gender: api.GenderOf(out.PMale[j]), PMale: out.PMale[j],
+				RankViolations: o.Violations, RankPairs: o.Pairs,
 			})
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/dist"
@@ -198,17 +199,17 @@ func image(path string) ([]float32, error) {
 func samples(n, salt int) []dataset.Sample {
 	out := make([]dataset.Sample, n)
 	for i := range out {
-		out[i] = dataset.Sample{Path: fmt.Sprintf("s%d-%d.png", salt, i), Age: (i * 7) % 4, Gender: dataset.Gender(i % 2)}
+		out[i] = dataset.Sample{Path: fmt.Sprintf("s%d-%d.png", salt, i), Age: (i * 7) % 4, Gender: []api.Gender{api.Female, api.Male}[i%2]}
 	}
 	return out
 }
 
 func testBatch(n int) dataset.Batch {
-	b := dataset.Batch{Ages: make([]int, n), Genders: make([]int, n)}
+	b := dataset.Batch{Ages: make([]int, n), Genders: make([]api.Gender, n)}
 	for i, s := range samples(n, 1) {
 		img, _ := image(s.Path)
 		b.Images = append(b.Images, img...)
-		b.Ages[i], b.Genders[i] = s.Age, int(s.Gender)
+		b.Ages[i], b.Genders[i] = s.Age, s.Gender
 	}
 	return b
 }

@@ -631,17 +631,23 @@ func TestLabelsAndManifests(t *testing.T) {
 		{"duplicate-path", "./a.png,31,M", `duplicate path "./a.png" (first at line 2)`},
 		{"missing-file", "nope.png,30,M", "file " + filepath.Join(f.man, "nope.png") + ": does not exist"},
 		{"escaping-root", outside + ",40,F", `path "` + outside + `" is outside the manifest folder (set data.allow_outside_root=true to accept it)`},
-		{"absolute-path", "/etc/passwd,40,F", `path "/etc/passwd" is outside the manifest folder`},
 		{"short-record", "c5.png,30", "record has 2 fields, header has 3"},
 		{"unterminated-quote", `"c6.png,40,F`, "malformed CSV record"}, // last: it swallows the rest
 	}
-	body := hdr + "a.png,30,M\nb.png,40,F\n"
+	// An absolute path is the user's explicit choice: it is read, and refused
+	// only when the file is not a usable image (data check decodes it).
+	notImage := filepath.Join(dir, "not-an-image.png")
+	os.WriteFile(notImage, []byte("plain text"), 0o644)
+	body := hdr + "a.png,30,M\nb.png,40,F\n" + notImage + ",50,M\n"
 	var want []string
 	for i, b := range badRows {
 		body += b.row + "\n"
-		want = append(want, fmt.Sprintf("%d: %s", i+4, b.want))
+		want = append(want, fmt.Sprintf("%d: %s", i+5, b.want))
 	}
-	manyBad := mcase("bad-rows", body, 1, probs(len(badRows)), want...)
+	manyBad := mcase("bad-rows", body, 1, probs(len(badRows)+1), want...)
+	manyBad.out = append(manyBad.out, notImage+": cannot decode: read GEI "+notImage+": decode PNG header: not a PNG file")
+	absGEIs := []string{filepath.Join(f.data, "GEI", "090-00", "00001.png"), filepath.Join(f.data, "GEI", "090-00", "00002.png")}
+	absolute := manifest("absolute-paths.csv", hdr+absGEIs[0]+",30,M\n"+absGEIs[1]+",40,F\n")
 
 	badLabels := []struct{ name, row, want string }{
 		{"non-numeric-age", "1,F,abc", `age "abc" is not an integer`},
@@ -667,6 +673,8 @@ func TestLabelsAndManifests(t *testing.T) {
 		mcase("crlf-bom-blank-spaces", "\xef\xbb\xbf Path , AGE , gender \r\n a.png , 30 , M \r\nb.png,40,F\r\n\r\n\r\n", 0, nil),
 		{name: "manifest/escaping-root-allowed", args: check("--format", "manifest", "--data", escape, "--set", "data.allow_outside_root=true"), code: 0,
 			out: []string{"samples          2"}},
+		{name: "manifest/absolute-paths", args: check("--format", "manifest", "--data", absolute), code: 0,
+			out: []string{"samples          2"}},
 		{name: "manifest/not-there", args: check("--format", "manifest", "--data", filepath.Join(dir, "none.csv")), code: 1,
 			err: []string{filepath.Join(dir, "none.csv"), "no such file or directory"}},
 		ocase("no-header", "1,F,80\n", 1, []string{"labels.csv:1: missing columns", `"id", "gender", "age"`}),
@@ -675,6 +683,46 @@ func TestLabelsAndManifests(t *testing.T) {
 		ocase("crlf-bom-blank-spaces", strings.ReplaceAll(rows("\xef\xbb\xbf Id , Gender , AGE \n", " 1 , F , 21 \n"), "\n", "\r\n")+"\r\n\r\n", 0, nil),
 		{name: "oumvlp/root-missing", args: check("--format", "oumvlp", "--data", filepath.Join(dir, "none")), code: 1,
 			err: []string{filepath.Join(dir, "none"), "no such file or directory"}},
+	})
+}
+
+// Evaluation refuses a test split with missing images (a benchmark number
+// over a silently smaller set misleads) unless --allow-missing, which prints
+// the count beside the metrics; rows without an age stay skipped and counted.
+// A manifest whose rows all fail names itself and the commonest reason.
+func TestEvalMissingImages(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	dir := t.TempDir()
+	gei := func(i int) string { return filepath.Join(f.data, "GEI", "090-00", fmt.Sprintf("%05d.png", i)) }
+	gone := filepath.Join(dir, "gone.png")
+	man := filepath.Join(dir, "test.csv")
+	os.WriteFile(man, []byte("path,age,gender,split\n"+
+		gei(1)+",30,M,test\n"+gei(2)+",40,F,test\n"+gei(3)+",50,M,test\n"+gone+",60,F,test\n"+gei(4)+",-,F,test\n"), 0o644)
+	trainOnly := filepath.Join(dir, "train-only.csv")
+	os.WriteFile(trainOnly, []byte("path,age,gender,split\n"+gei(1)+",30,M,train\n"), 0o644)
+	allGone := filepath.Join(dir, "all-gone.csv")
+	os.WriteFile(allGone, []byte("path,age,gender,split\n/nonexistent/a.png,30,M,test\n/nonexistent/b.png,40,F,test\n"+gei(5)+",-,F,test\n"), 0o644)
+	eval := func(data string, extra ...string) []string {
+		return append([]string{"eval", "--checkpoint", f.weights, "--data", data}, extra...)
+	}
+	skipped := func(t *testing.T, r result) {
+		if !strings.Contains(r.stderr, "skipped samples: ") || !strings.Contains(r.stderr, "unknown age: 1") {
+			t.Errorf("the unlabelled row is not counted on stderr:\n%s", r.stderr)
+		}
+	}
+	runCases(t, []tc{
+		{name: "eval/missing-image", args: eval(man), code: 1,
+			err:   []string{"gaitord: manifest " + man + ": 1 of the 4 labelled test images are missing (first: " + gone + ")", "--allow-missing"},
+			check: skipped},
+		{name: "eval/missing-image-allowed", args: eval(man, "--allow-missing"), code: 0,
+			out: []string{"test split of " + man + " (3 GEIs)", "samples                         3", "missing images (not evaluated)  1"}, check: skipped},
+		{name: "eval/missing-image-allowed-json", args: eval(man, "--allow-missing", "--json"), code: 0,
+			out: []string{`"n":3,`, `"mae":`, `"missing_images":1`}},
+		{name: "eval/no-test-samples", args: eval(trainOnly), code: 1,
+			err: []string{"gaitord: manifest " + trainOnly + " has no test samples: its 1 samples are in other splits (train: 1)"}},
+		{name: "eval/all-missing-allowed", args: eval(allGone, "--allow-missing"), code: 1,
+			err: []string{"gaitord: manifest " + allGone + ` has no test samples: 3 rows skipped, most (2) for "missing file"; first problem: ` + allGone + ":2: file /nonexistent/a.png: does not exist"}},
 	})
 }
 

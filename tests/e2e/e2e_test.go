@@ -11,13 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/checkpoint"
-	"github.com/gaitord/gaitord/internal/cli"
 	"github.com/gaitord/gaitord/internal/train"
 	"github.com/gaitord/gaitord/tests/gaitordtest"
 )
@@ -128,7 +129,7 @@ func TestEndToEnd(t *testing.T) {
 	if !(sum.MAE < sum.BaselineMAE) {
 		t.Fatalf("test MAE %.2f not below the mean baseline %.2f", sum.MAE, sum.BaselineMAE)
 	}
-	for _, f := range []string{"predictions.csv", "summary.json", "pred_vs_true.png", "cs_curve.png", "mae_by_age.png"} {
+	for _, f := range []string{"predictions.csv", "predictions.jsonl", "summary.json", "pred_vs_true.png", "cs_curve.png", "mae_by_age.png"} {
 		if _, err := os.Stat(filepath.Join(reportDir, f)); err != nil {
 			t.Fatalf("report: %v", err)
 		}
@@ -147,7 +148,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("predictions %+v", preds)
 	}
 	for _, p := range preds {
-		if len(p.PAgeGT) != 100 || p.Interval[0] > p.Median || p.Median > p.Interval[1] || (p.Gender == "male") != (p.PMale > 0.5) {
+		if p.Schema != api.Schema || p.Source != "gei" || len(p.PAgeGT) != 100 || p.Interval[0] > p.Median || p.Median > p.Interval[1] || (p.Gender == "male") != (p.PMale > 0.5) {
 			t.Fatalf("inconsistent prediction %+v", p)
 		}
 		sumP := 0.0
@@ -176,7 +177,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-type pred = cli.Prediction
+type pred = api.Prediction
 
 func decodeLines(t *testing.T, s string) []pred {
 	t.Helper()
@@ -347,5 +348,52 @@ func TestNaNLossStopsAndKeepsLastGoodCheckpoint(t *testing.T) {
 	after, err := os.ReadFile(filepath.Join(dir, train.LastFile))
 	if err != nil || !bytes.Equal(before, after) {
 		t.Fatalf("last.ckpt changed after the NaN stop (err %v)", err)
+	}
+}
+
+// A manifest that names its GEIs by absolute path, kept in a folder of its
+// own, trains and evaluates (it used to end in "dataset . has no test
+// samples").
+func TestManifestOfAbsolutePaths(t *testing.T) {
+	data := dataset(t)
+	labels, err := os.ReadFile(filepath.Join(data, "labels.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	tests := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(labels)), "\n")[1:] {
+		f := strings.Split(strings.TrimSpace(line), ",") // ID,gender,age
+		id, err := strconv.Atoi(f[0])
+		if err != nil || id > 40 {
+			continue
+		}
+		split := "train"
+		if id%2 == 0 {
+			split, tests = "test", tests+2
+		}
+		for _, seq := range []string{"00", "01"} {
+			gei := filepath.Join(data, "GEI", "090-"+seq, fmt.Sprintf("%05d.png", id))
+			rows = append(rows, fmt.Sprintf("%s,%s,%s,%d,%s", gei, f[2], f[1], id, split))
+		}
+	}
+	man := filepath.Join(t.TempDir(), "elsewhere", "absolute.csv")
+	os.MkdirAll(filepath.Dir(man), 0o755)
+	if err := os.WriteFile(man, []byte("path,age,gender,subject,split\n"+strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runDir := filepath.Join(t.TempDir(), "run")
+	r := mustRun(t, "train", "--config", "../../configs/default.yaml", "--data", man, "--out", runDir, "--epochs", "1",
+		"--batch-size", "8", "--set", "schedule.type=none", "--set", "train.val_fraction=0.2")
+	if !strings.Contains(r.Stderr, "from "+man) || strings.Contains(r.Stderr, "warning") {
+		t.Fatalf("train on %s:\n%s", man, r.Stderr)
+	}
+	r = mustRun(t, "eval", "--checkpoint", filepath.Join(runDir, train.LastFile), "--json")
+	var sum struct {
+		N   int     `json:"n"`
+		MAE float64 `json:"mae"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &sum); err != nil || sum.N != tests || tests != 40 || !(sum.MAE > 0) {
+		t.Fatalf("eval: %v, %+v (want n = %d)\n%s", err, sum, tests, r.Stdout)
 	}
 }

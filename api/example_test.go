@@ -1,0 +1,28 @@
+package api_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/gaitord/gaitord/api"
+)
+
+// Reading `gaitord predict --json` output from another Go program.
+func Example() {
+	out := `{"schema":"gaitord.prediction/v1","path":"a.png","source":"gei","age":34.25,"age_median":33.5,"age_interval80":[25.75,43],"gender":"male","p_male":0.875}
+{"path":"b.png","age":61,"age_median":60.5,"age_interval80":[50,70.25],"gender":"female","p_male":0.125}`
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var p api.Prediction
+		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%s: %.1f years [%.1f, %.1f], %s (%.3f)\n", p.Path, p.Age, p.Interval[0], p.Interval[1], p.Gender, p.PGender())
+	}
+	// Output:
+	// a.png: 34.2 years [25.8, 43.0], male (0.875)
+	// b.png: 61.0 years [50.0, 70.2], female (0.875)
+}

@@ -1,0 +1,104 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Schema is the version of the Prediction layout that this package writes
+// and reads (see the package documentation for the versioning rule).
+const Schema = "gaitord.prediction/v1"
+
+// Prediction is one age and gender prediction. The JSON layout is documented
+// field by field in the package documentation; the Go fields carry the same
+// names in Go spelling.
+type Prediction struct {
+	// Schema is the record's layout version. MarshalJSON writes Schema when
+	// it is empty; UnmarshalJSON accepts "" (records that predate the field)
+	// or Schema and leaves it as read.
+	Schema string `json:"schema"`
+	// Path names the input the prediction is about.
+	Path string `json:"path"`
+	// Source says how Path was read: "gei", "silhouettes" (or, later, "video").
+	Source string `json:"source,omitempty"`
+
+	// Age is the expected age, MinAge + Σ_k PAgeGT[k], in years.
+	Age float64 `json:"age"`
+	// Median is the age at which the monotone predicted CDF crosses 0.5.
+	Median float64 `json:"age_median"`
+	// Interval is the 80% interval [lo, hi]: the CDF crosses 0.1 and 0.9.
+	Interval [2]float64 `json:"age_interval80"`
+	// Gender is the predicted gender, GenderOf(PMale).
+	Gender Gender `json:"gender"`
+	// PMale is P(gender = male).
+	PMale float64 `json:"p_male"`
+	// PAgeGT are the K ordinal outputs, PAgeGT[k] = P(age > MinAge + k).
+	PAgeGT []float64 `json:"p_age_gt,omitempty"`
+
+	// View is the camera view of a dataset sample, "" when unknown.
+	View string `json:"view,omitempty"`
+	// TrueAge is the labelled age of an evaluation record, nil when unknown.
+	TrueAge *int `json:"true_age,omitempty"`
+	// TrueGender is the labelled gender of an evaluation record.
+	TrueGender Gender `json:"true_gender,omitempty"`
+	// RankViolations counts adjacent ordinal outputs that increase
+	// (PAgeGT[k+1] > PAgeGT[k]); RankPairs counts the pairs checked (K − 1).
+	RankViolations int `json:"rank_violations,omitempty"`
+	RankPairs      int `json:"rank_pairs,omitempty"`
+
+	// Track numbers a person's track in a video, from 1; 0 outside video.
+	Track int `json:"track,omitempty"`
+	// Frames is the [first, last] frame range a video GEI was built from.
+	Frames *[2]int `json:"frames,omitempty"`
+	// Period is the gait period, in frames.
+	Period float64 `json:"period,omitempty"`
+	// Cycles counts the gait cycles averaged into a video GEI.
+	Cycles int `json:"cycles,omitempty"`
+	// ViewHint is the walking direction estimated from a video track.
+	ViewHint string `json:"view_hint,omitempty"`
+}
+
+// PGender is the probability of the predicted gender: PMale for Male,
+// 1 − PMale otherwise.
+func (p Prediction) PGender() float64 {
+	if p.Gender == Male {
+		return p.PMale
+	}
+	return 1 - p.PMale
+}
+
+// AgeError is Age − TrueAge; ok is false when the record has no TrueAge.
+func (p Prediction) AgeError() (e float64, ok bool) {
+	if p.TrueAge == nil {
+		return 0, false
+	}
+	return p.Age - float64(*p.TrueAge), true
+}
+
+// Int returns a pointer to n, for TrueAge.
+func Int(n int) *int { return &n }
+
+// plain is Prediction without its methods, for the JSON codecs below.
+type plain Prediction
+
+// MarshalJSON encodes p, with "schema" set to Schema when p.Schema is empty.
+func (p Prediction) MarshalJSON() ([]byte, error) {
+	if p.Schema == "" {
+		p.Schema = Schema
+	}
+	return json.Marshal(plain(p))
+}
+
+// UnmarshalJSON decodes a record; a "schema" other than Schema (or absent)
+// is an error, as is a gender other than "male", "female" or "".
+func (p *Prediction) UnmarshalJSON(b []byte) error {
+	var q plain
+	if err := json.Unmarshal(b, &q); err != nil {
+		return err
+	}
+	if q.Schema != "" && q.Schema != Schema {
+		return fmt.Errorf("prediction record of schema %q: this reader knows %q", q.Schema, Schema)
+	}
+	*p = Prediction(q)
+	return nil
+}
