@@ -23,16 +23,17 @@
 // one line (Summarize). A missing program is ErrNotInstalled, whose message
 // names the install step.
 //
-// Why the programs over a pipe and not libav* through cgo: measured on the
-// 2-core build machine with a 640×480 H.264 file of 300 frames, ffmpeg
-// alone decodes and converts to RGB at the speed given in docs/video.md,
-// and reading the same frames through the pipe into Go costs a memory copy
-// per frame on top (0.92 MB at 640×480), a few per cent (the figures and
-// the commands are in docs/video.md). A cgo binding could at best save that
-// copy, and would cost: libav*-dev headers at build time, a C layer of
-// decoding, scaling and error handling to maintain, and a decoder crash on
-// a corrupt file taking the whole process down. The separate process also
-// decodes on the other core while gaitord segments the previous frame.
+// Why the programs over a pipe and not libav* through cgo: on the 2-core
+// build machine, with a 640×480 H.264 file of 300 frames
+// (BenchmarkDecode640), frames came through the pipe into Go as fast as
+// ffmpeg decoded them to /dev/null (143–168 against 129–152 frames/s, the
+// machine's load being the noise; docs/video.md has the commands). The
+// pipe costs one memory copy per frame, which is all a cgo binding could
+// save, while the binding would cost libav*-dev headers at build time, a
+// C layer of demuxing, decoding, scaling and error handling to maintain,
+// and a decoder crash on a corrupt file taking gaitord down with it. The
+// separate process also decodes on the other core while gaitord segments
+// the previous frame.
 package ffmpeg
 
 import (
