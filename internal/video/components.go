@@ -5,7 +5,6 @@ type blob struct {
 	label          int32 // its value in the label image
 	area           int
 	x0, y0, x1, y1 int // bounding box, inclusive
-	sx, sy         int // sums of x and y over its pixels
 }
 
 // labeller finds the 8-connected components of w×h masks; it keeps its
@@ -98,8 +97,6 @@ func (l *labeller) label(m []byte) []blob {
 		b := &blobs[f-1]
 		x, y := i%w, i/w
 		b.area++
-		b.sx += x
-		b.sy += y
 		b.x0, b.x1 = min(b.x0, x), max(b.x1, x)
 		b.y0, b.y1 = min(b.y0, y), max(b.y1, y)
 	}
@@ -109,7 +106,7 @@ func (l *labeller) label(m []byte) []blob {
 // fillHoles relabels as b every pixel inside b's bounding box that is not
 // b's and cannot reach the box's edge through other such pixels
 // (4-connected): the holes a camouflaged patch of clothing leaves. It
-// updates b's area and sums, and calls absorbed with the label of every
+// updates b's area, and calls absorbed with the label of every
 // other blob that had pixels in a hole.
 func (l *labeller) fillHoles(b *blob, absorbed func(label int32)) {
 	w := l.w
@@ -166,8 +163,6 @@ func (l *labeller) fillHoles(b *blob, absorbed func(label int32)) {
 				}
 				l.labels[i] = b.label
 				b.area++
-				b.sx += x + b.x0
-				b.sy += y + b.y0
 			}
 		}
 	}

@@ -39,9 +39,6 @@ type segmenter struct {
 	hold    []byte // the last frame's detections, for the background's selective update
 	minArea int
 	workers int
-	// fgFraction is the share of the frame the model called foreground
-	// (shadows excluded) in the last frame, before clean-up.
-	fgFraction float64
 }
 
 // newSegmenter returns a segmenter for w×h frames at fps frames/s.
@@ -56,16 +53,12 @@ func newSegmenter(w, h int, fps float64, workers int) *segmenter {
 // The label image (s.lab.labels) stays valid until the next call.
 func (s *segmenter) frame(rgb []byte) []detection {
 	s.bg.apply(rgb, s.raw, s.hold, s.workers)
-	fg := 0
 	for i, v := range s.raw {
+		s.bin[i] = 0
 		if v == maskForeground {
 			s.bin[i] = 1
-			fg++
-		} else {
-			s.bin[i] = 0
 		}
 	}
-	s.fgFraction = float64(fg) / float64(len(s.raw))
 	shadowsOnBody(s.raw, s.bin, s.tmp, s.lab, s.w)
 	s.bg.refineEdges(rgb, s.bin, s.tmp)
 	majority3(s.tmp, s.bin, s.w, s.h)
