@@ -34,19 +34,56 @@ func Write(path string, write func(io.Writer) error) (err error) {
 	if err = bw.Flush(); err != nil {
 		return err
 	}
-	if err = f.Chmod(0o644); err != nil {
+	return commit(f, tmp, path)
+}
+
+// WriteVia creates or replaces path with a file that another program
+// writes: produce gets the name of an empty temporary file in path's
+// folder (its name does not end in path's extension) and must fill it,
+// for example by running a program that writes there. The file is then
+// synced and renamed over path as by Write; if produce fails, the
+// temporary file is removed and path is left untouched.
+func WriteVia(path string, produce func(tmp string) error) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
 		return err
 	}
-	if err = f.Sync(); err != nil {
+	tmp := f.Name()
+	f.Close()
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	if err = produce(tmp); err != nil {
 		return err
 	}
-	if err = f.Close(); err != nil {
+	if f, err = os.OpenFile(tmp, os.O_RDWR, 0); err != nil {
 		return err
 	}
-	if err = os.Rename(tmp, path); err != nil {
+	if err = commit(f, tmp, path); err != nil {
+		f.Close()
+	}
+	return err
+}
+
+// commit gives the open temporary file f (named tmp) mode 0644, syncs and
+// closes it, renames it to path and syncs the folder.
+func commit(f *os.File, tmp, path string) error {
+	if err := f.Chmod(0o644); err != nil {
 		return err
 	}
-	if d, derr := os.Open(dir); derr == nil { // make the rename durable; best effort
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(filepath.Dir(path)); derr == nil { // make the rename durable; best effort
 		d.Sync()
 		d.Close()
 	}

@@ -10,37 +10,52 @@ import (
 	"strings"
 )
 
-// accumulator sums normalised silhouette frames into a GEI.
-type accumulator struct {
+// Accumulator builds a GEI from silhouette frames added one at a time: the
+// mean of the frames normalised as FromSilhouettes describes. It is what
+// FromSilhouettes and LoadSilhouetteDir use, and what the video pipeline
+// uses for the silhouettes it cuts out of footage, so a GEI from footage
+// and one from mask files are made the same way.
+type Accumulator struct {
 	size          Size
 	sum           []float64
 	used, skipped int
 }
 
-// newAccumulator returns an empty accumulator for a resolved size.
-func newAccumulator(size Size) *accumulator {
-	return &accumulator{size: size, sum: make([]float64, size.H*size.W)}
+// NewAccumulator returns an empty accumulator; the zero size means DefaultSize.
+func NewAccumulator(size Size) (*Accumulator, error) {
+	size, err := size.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return &Accumulator{size: size, sum: make([]float64, size.H*size.W)}, nil
 }
 
-// add normalises one frame and adds it; nil or all-black frames are skipped.
-func (a *accumulator) add(img image.Image) {
+// Add normalises one frame (see FromSilhouettes) and adds it; nil, empty
+// or all-black frames are skipped and counted. It reports whether the
+// frame was used.
+func (a *Accumulator) Add(img image.Image) bool {
 	if img == nil || img.Bounds().Empty() {
 		a.skipped++
-		return
+		return false
 	}
 	p, ok := cropToSilhouette(toPlane(img))
 	if !ok {
 		a.skipped++
-		return
+		return false
 	}
 	for k, v := range fit(p, a.size) {
 		a.sum[k] += float64(v)
 	}
 	a.used++
+	return true
 }
 
-// gei returns the mean of the added frames, or ErrNoFrames if none was used.
-func (a *accumulator) gei() ([]float32, error) {
+// Used and Skipped count the frames averaged and the frames skipped.
+func (a *Accumulator) Used() int    { return a.used }
+func (a *Accumulator) Skipped() int { return a.skipped }
+
+// GEI returns the mean of the added frames, or ErrNoFrames if none was used.
+func (a *Accumulator) GEI() ([]float32, error) {
 	if a.used == 0 {
 		return nil, fmt.Errorf("%w (%d skipped as empty)", ErrNoFrames, a.skipped)
 	}
@@ -85,15 +100,14 @@ func cropToSilhouette(p plane) (plane, bool) {
 // Nil, empty and all-black frames are skipped and counted in skipped; used
 // counts the averaged frames. No usable frame is an error (ErrNoFrames).
 func FromSilhouettes(frames []image.Image, size Size) (gei []float32, used, skipped int, err error) {
-	size, err = size.resolve()
+	acc, err := NewAccumulator(size)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	acc := newAccumulator(size)
 	for _, f := range frames {
-		acc.add(f)
+		acc.Add(f)
 	}
-	gei, err = acc.gei()
+	gei, err = acc.GEI()
 	return gei, acc.used, acc.skipped, err
 }
 
@@ -115,16 +129,19 @@ func LoadSilhouetteDir(dir string, size Size) (gei []float32, used, skipped int,
 	if len(names) == 0 {
 		return nil, 0, 0, fmt.Errorf("read silhouette folder %s: no .png frames", dir)
 	}
-	acc := newAccumulator(size)
+	acc, err := NewAccumulator(size)
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	for _, name := range names {
 		path := filepath.Join(dir, name)
 		img, err := readFrame(path)
 		if err != nil {
 			return nil, acc.used, acc.skipped, err
 		}
-		acc.add(img)
+		acc.Add(img)
 	}
-	gei, err = acc.gei()
+	gei, err = acc.GEI()
 	if err != nil {
 		return nil, acc.used, acc.skipped, fmt.Errorf("read silhouette folder %s: %w", dir, err)
 	}

@@ -179,3 +179,34 @@ func TestListPNGs(t *testing.T) {
 		t.Fatalf("missing folder: %v", err)
 	}
 }
+
+// The video pipeline adds crops whose bounds sit where the walker was in
+// the frame; an Accumulator must treat them as the same frames at (0, 0).
+func TestAccumulatorTakesOffsetCrops(t *testing.T) {
+	frames, want := translatedFrames()
+	acc, err := NewAccumulator(Size{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames {
+		big := image.NewGray(image.Rect(-7, -3, 300, 400))
+		for y := 0; y < 200; y++ {
+			copy(big.Pix[(y+3)*big.Stride+7:], f.(*image.Gray).Pix[y*150:(y+1)*150])
+		}
+		crop := big.SubImage(image.Rect(i*13-7, -3, i*13+150, 220))
+		if used := acc.Add(crop); used != (i != 2) {
+			t.Fatalf("frame %d: Add reported %v", i, used)
+		}
+	}
+	got, err := acc.GEI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Used() != 3 || acc.Skipped() != 1 {
+		t.Fatalf("used %d skipped %d, want 3 and 1", acc.Used(), acc.Skipped())
+	}
+	assertClose(t, got, want, 1e-6)
+	if _, err := NewAccumulator(Size{H: 3, W: 3}); err == nil {
+		t.Fatal("unsupported size accepted")
+	}
+}
