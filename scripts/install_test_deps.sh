@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # install_test_deps.sh — what the tests need beyond the build: Debian's
 # python3-torch and python3-onnx (the PyTorch reference the parity tests run
-# under /usr/bin/python3) and ONNX Runtime for Node.js (tools/ort), which checks
-# exported ONNX models. Idempotent and quiet when there is nothing to do.
+# under /usr/bin/python3), ONNX Runtime for Node.js (tools/ort), which checks
+# exported ONNX models, and Debian's chromium, the real browser the
+# `gaitord serve` web page test drives (tests/serve, through chromedp).
+# Idempotent and quiet when there is nothing to do.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 log() { echo "install_test_deps: $*" >&2; }
 
 missing=()
-for p in python3-torch python3-onnx nodejs; do
+for p in python3-torch python3-onnx nodejs chromium; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # nodejs may come from elsewhere (nodesource, nvm): a working node is enough.
