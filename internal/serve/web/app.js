@@ -81,7 +81,8 @@ function card(p, d) {
   const pg = p.gender === "male" ? p.p_male : 1 - p.p_male;
   g.append(el("strong", null, p.gender), document.createTextNode(` (p ${pg.toFixed(2)})`));
   line.append(age, iv, g);
-  right.append(line, el("div", "path", p.path), chart(d.p_age, d.min_age, p));
+  right.append(line, el("div", "path", p.path), chart(d.p_age, d.min_age, p),
+    el("div", "legend", "bars: predicted P(age = a) · shaded: 80% interval · red line: expected age"));
   c.append(left, right);
   return c;
 }
@@ -89,12 +90,12 @@ function card(p, d) {
 // chart draws P(age = a) as bars, the 80% interval as a band and the
 // expected age as a line.
 function chart(pAge, minAge, p) {
-  const W = 700, H = 150, L = 30, B = 20, T = 8;
+  const W = 700, H = 150, L = 8, R = 14, B = 20, T = 8;
   const s = document.createElementNS(SVG, "svg");
   s.setAttribute("class", "chart");
   s.setAttribute("viewBox", `0 0 ${W} ${H}`);
   s.setAttribute("preserveAspectRatio", "none");
-  const n = pAge.length, bw = (W - L) / n;
+  const n = pAge.length, bw = (W - L - R) / n;
   const top = Math.max(...pAge, 1e-9);
   const x = (age) => L + (age - minAge) * bw;
   const y = (v) => T + (H - B - T) * (1 - v / top);
@@ -116,7 +117,6 @@ function chart(pAge, minAge, p) {
   for (let a = Math.ceil(minAge / 10) * 10; a <= minAge + n - 1; a += 10) {
     add("text", { x: x(a) + bw / 2, y: H - 6, "text-anchor": "middle" }, String(a));
   }
-  add("text", { x: 2, y: T + 8 }, "P(age)");
   return s;
 }
 
