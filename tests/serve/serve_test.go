@@ -258,8 +258,22 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("no token: exit %d %s", x.Code, x.Stderr)
 	}
 
-	open := start(t, "--checkpoint", f.weightsA)
+	// without a token there is no reload route; CORS only for --cors-origin
+	open := start(t, "--checkpoint", f.weightsA, "--cors-origin", "http://app.example")
 	open.do("POST", api.RouteReload, "", nil).apiError(t, api.ErrNotFound)
+	pre := open.do("OPTIONS", api.RoutePredict, "", nil, "Origin", "http://app.example", "Access-Control-Request-Method", "POST")
+	if pre.status != 204 || pre.header.Get("Access-Control-Allow-Origin") != "http://app.example" ||
+		!strings.Contains(pre.header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("preflight: %d %v", pre.status, pre.header)
+	}
+	if r := open.do("POST", api.RoutePredict, api.ContentTypePNG, gei, "Origin", "http://app.example"); r.status != 200 ||
+		r.header.Get("Access-Control-Allow-Origin") != "http://app.example" {
+		t.Fatalf("CORS request: %d %v", r.status, r.header)
+	}
+	if r := open.do("POST", api.RoutePredict, api.ContentTypePNG, gei, "Origin", "http://evil.example"); r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatal("CORS header for another origin")
+	}
+	open.do("OPTIONS", api.RoutePredict, "", nil, "Origin", "http://evil.example").apiError(t, api.ErrMethodNotAllowed)
 }
 
 // predict --server prints what predict --checkpoint prints, bad inputs
