@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -124,6 +125,25 @@ func Load(path string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
+	defer f.Close()
+	return read(path, f)
+}
+
+// Read is Load on a file of size bytes read through r, for a caller that
+// holds the file open itself (`gaitord serve` hashes and loads the same open
+// file, so a checkpoint renamed over the path meanwhile cannot mix the two).
+// name stands for the file in errors.
+func Read(name string, r io.ReaderAt, size int64) (*State, error) {
+	f, err := safetensors.ReadNamed(r, size, name)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	return read(name, f)
+}
+
+// read decodes and checks the State held by f; path names it in errors.
+func read(path string, f *safetensors.File) (*State, error) {
+	var err error
 	md := f.Metadata()
 	s := &State{Kind: md["gaitord.kind"]}
 	if s.Kind == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,4 +190,48 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Read on a file's bytes gives what Load gives; its errors use the name given.
+func TestReadEqualsLoad(t *testing.T) {
+	c := glcnn.DefaultConfig()
+	w := map[string]glcnn.Weight{}
+	for i, s := range c.Specs() {
+		n := int64(1)
+		for _, d := range s.Shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		for k := range v {
+			v[k] = float32(i) + float32(k%7)/8
+		}
+		w[s.Name] = glcnn.Weight{Shape: s.Shape, Data: v}
+	}
+	path := filepath.Join(t.TempDir(), "w.safetensors")
+	if err := SaveWeights(path, c, w, 41.5); err != nil {
+		t.Fatal(err)
+	}
+	want, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read("upload", bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Model != want.Model || got.Kind != KindWeights || got.TrainMeanAge != 41.5 || len(got.Weights) != len(w) {
+		t.Fatalf("Read: %s", got.MarshalSummary())
+	}
+	for name, v := range want.Weights {
+		if !slices.Equal(got.Weights[name].Data, v.Data) || !slices.Equal(got.Weights[name].Shape, v.Shape) {
+			t.Fatalf("tensor %s differs", name)
+		}
+	}
+	if _, err := Read("upload", bytes.NewReader(b[:len(b)/2]), int64(len(b)/2)); err == nil || !strings.Contains(err.Error(), "load upload") {
+		t.Fatalf("truncated: %v", err)
+	}
 }

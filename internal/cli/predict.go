@@ -26,26 +26,35 @@ type PredictOptions struct {
 	Device     string
 	Threads    int
 	Paths      []string
+	Server     string // predict through `gaitord serve` at this URL instead of loading the checkpoint
+	TokenFile  string // the server's token (else $GAITORD_TOKEN)
 }
 
 // newPredictCmd builds the command; run replaces RunPredict (tests pass one to see
 // the options the flags produce).
 func newPredictCmd(s Streams, g *Global, run func(*PredictOptions) error) *cobra.Command {
 	if run == nil {
-		run = func(o *PredictOptions) error { return RunPredict(s, g, o) }
+		run = func(o *PredictOptions) error {
+			if o.Server != "" {
+				return RunPredictRemote(s, o)
+			}
+			return RunPredict(s, g, o)
+		}
 	}
 	o := &PredictOptions{}
 	c := &cobra.Command{
-		Use:   "predict --checkpoint FILE PATH...",
+		Use:   "predict (--checkpoint FILE | --server URL) PATH...",
 		Short: "Predict age (with an 80% interval) and gender for GEIs or folders of silhouette frames",
 		Long: `Each PATH is a GEI PNG, a folder of GEI PNGs, or a folder of binary silhouette
 frames (turned into a GEI first; detected when its PNGs are pure black and white,
 or forced with --frames). The interval is read off the model's own ordinal output:
 the predicted CDF P(age ≤ a) = 1 − P(age > a), made monotone, crosses 0.1 and 0.9
-at its ends and 0.5 at the median.`,
+at its ends and 0.5 at the median. With --server URL the inputs go to a running
+'gaitord serve' (token from --token-file or GAITORD_TOKEN) and the output is the same.`,
 		Example: `  gaitord predict --checkpoint runs/demo/best.ckpt person.png
   gaitord predict --checkpoint runs/demo/best.ckpt --json geis/ > predictions.jsonl
-  gaitord predict --checkpoint runs/demo/best.ckpt --frames Silhouette_090-00/00001`,
+  gaitord predict --checkpoint runs/demo/best.ckpt --frames Silhouette_090-00/00001
+  gaitord predict --server http://127.0.0.1:8080 --json geis/`,
 		Args: cobra.MinimumNArgs(1),
 	}
 	f := c.Flags()
@@ -55,9 +64,13 @@ at its ends and 0.5 at the median.`,
 	f.IntVar(&o.BatchSize, "batch-size", 256, "GEIs per forward pass")
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
-	_ = c.MarkFlagRequired("checkpoint")
+	f.StringVar(&o.Server, "server", "", "predict through 'gaitord serve' at this URL (no --checkpoint)")
+	f.StringVar(&o.TokenFile, "token-file", "", "with --server: file holding the bearer token (default $GAITORD_TOKEN)")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		o.Paths = args
+		if o.Server == "" && o.Checkpoint == "" {
+			return usagef(`required flag(s) "checkpoint" not set (or give --server URL)`)
+		}
 		return run(o)
 	}
 	return c
@@ -91,12 +104,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 	size := gei.Size{H: st.Model.InputH, W: st.Model.InputW}
 	inputs := expandInputs(o.Paths, o.Frames)
 	failed := 0
-	var tw *tabwriter.Writer
-	if !o.JSON {
-		tw = tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "PATH\tAGE\t80% INTERVAL\tGENDER\tP")
-	}
-	enc := json.NewEncoder(s.Out)
+	tw, enc := predictOutput(s, o.JSON)
 	for start := 0; start < len(inputs); start += o.BatchSize {
 		batch := inputs[start:min(start+o.BatchSize, len(inputs))]
 		var ok []*input
@@ -127,18 +135,11 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 			return err
 		}
 		for j, in := range ok {
-			p := api.Prediction{
-				Path: in.path, Source: in.source, Age: out.Ordinal[j].Age, Median: out.Ordinal[j].Median,
-				Interval: [2]float64{out.Ordinal[j].Lo80, out.Ordinal[j].Hi80},
-				Gender:   api.GenderOf(out.PMale[j]), PMale: out.PMale[j], PAgeGT: out.P[j],
+			p := out.Prediction(j) // the record serve returns too
+			p.Path, p.Source = in.path, in.source
+			if err := printPrediction(tw, enc, p); err != nil {
+				return err
 			}
-			if o.JSON {
-				if err := enc.Encode(p); err != nil {
-					return err
-				}
-				continue
-			}
-			fmt.Fprintf(tw, "%s\t%.1f\t[%.1f, %.1f]\t%s\t%.2f\n", p.Path, p.Age, p.Interval[0], p.Interval[1], p.Gender, p.PGender())
 		}
 	}
 	infer.FinishGC()
@@ -149,6 +150,26 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 		return &PredictFailedError{Failed: failed, Total: len(inputs)}
 	}
 	return nil
+}
+
+// predictOutput starts the output of predict: a table (tw) or, with
+// asJSON, JSON Lines (enc); tw is nil for JSON.
+func predictOutput(s Streams, asJSON bool) (tw *tabwriter.Writer, enc *json.Encoder) {
+	if !asJSON {
+		tw = tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "PATH\tAGE\t80% INTERVAL\tGENDER\tP")
+	}
+	return tw, json.NewEncoder(s.Out)
+}
+
+// printPrediction prints one record as a table row, or as a JSON line when
+// tw is nil.
+func printPrediction(tw *tabwriter.Writer, enc *json.Encoder, p api.Prediction) error {
+	if tw == nil {
+		return enc.Encode(p)
+	}
+	_, err := fmt.Fprintf(tw, "%s\t%.1f\t[%.1f, %.1f]\t%s\t%.2f\n", p.Path, p.Age, p.Interval[0], p.Interval[1], p.Gender, p.PGender())
+	return err
 }
 
 // expandInputs lists the GEIs and silhouette folders named by paths, in order.

@@ -113,12 +113,12 @@ func FromSilhouettes(frames []image.Image, size Size) (gei []float32, used, skip
 
 // LoadSilhouetteDir reads every *.png file in dir (case-insensitive
 // extension, sorted by name) as a silhouette frame and builds their GEI as
-// FromSilhouettes does, decoding one frame at a time. Each frame's PNG
-// header is checked against MaxPixels and MaxSide before decoding. A frame
-// that cannot be read is an error naming it; a folder without PNG files or
-// without a usable frame is an error naming the folder.
+// FromSilhouettes does, decoding one frame at a time (see Walk). Each
+// frame's PNG header is checked against MaxPixels and MaxSide before
+// decoding. A frame that cannot be read is an error naming it; a folder
+// without PNG files or without a usable frame is an error naming the folder.
 func LoadSilhouetteDir(dir string, size Size) (gei []float32, used, skipped int, err error) {
-	size, err = size.resolve()
+	w, err := NewWalk(size)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -129,23 +129,60 @@ func LoadSilhouetteDir(dir string, size Size) (gei []float32, used, skipped int,
 	if len(names) == 0 {
 		return nil, 0, 0, fmt.Errorf("read silhouette folder %s: no .png frames", dir)
 	}
-	acc, err := NewAccumulator(size)
-	if err != nil {
-		return nil, 0, 0, err
-	}
 	for _, name := range names {
 		path := filepath.Join(dir, name)
-		img, err := readFrame(path)
+		data, err := readFile(path)
 		if err != nil {
-			return nil, acc.used, acc.skipped, err
+			return nil, w.acc.Used(), w.acc.Skipped(), fmt.Errorf("read silhouette %s: %w", path, err)
 		}
-		acc.Add(img)
+		if err := w.AddPNG(path, data); err != nil {
+			return nil, w.acc.Used(), w.acc.Skipped(), err
+		}
 	}
-	gei, err = acc.GEI()
+	gei, used, skipped, err = w.GEI()
 	if err != nil {
-		return nil, acc.used, acc.skipped, fmt.Errorf("read silhouette folder %s: %w", dir, err)
+		return nil, used, skipped, fmt.Errorf("read silhouette folder %s: %w", dir, err)
 	}
-	return gei, acc.used, acc.skipped, nil
+	return gei, used, skipped, nil
+}
+
+// Walk builds one GEI from the silhouette frames of one walk, added one at a
+// time so that only one decoded frame is held at once: LoadSilhouetteDir
+// reads a folder through it and `gaitord serve` the frames of an upload. The
+// GEI is the one FromSilhouettes gives for the same frames in the same order.
+type Walk struct{ acc *Accumulator }
+
+// NewWalk returns an empty Walk for size (the zero Size is DefaultSize).
+func NewWalk(size Size) (*Walk, error) {
+	acc, err := NewAccumulator(size)
+	if err != nil {
+		return nil, err
+	}
+	return &Walk{acc: acc}, nil
+}
+
+// Add adds one decoded frame; nil, empty and all-black frames are skipped.
+func (w *Walk) Add(img image.Image) { w.acc.Add(img) }
+
+// AddPNG decodes one silhouette frame held in memory, with the header
+// checks of Load, and adds it; name stands for the frame in errors.
+func (w *Walk) AddPNG(name string, data []byte) error {
+	if len(data) > maxFileBytes {
+		return fmt.Errorf("read silhouette %s: %w: %d bytes (limit %d)", name, ErrTooLarge, len(data), maxFileBytes)
+	}
+	img, err := decodePNG(data)
+	if err != nil {
+		return fmt.Errorf("read silhouette %s: %w", name, err)
+	}
+	w.acc.Add(img)
+	return nil
+}
+
+// GEI returns the mean of the frames added so far and how many were used
+// and skipped; no usable frame is ErrNoFrames.
+func (w *Walk) GEI() (gei []float32, used, skipped int, err error) {
+	gei, err = w.acc.GEI()
+	return gei, w.acc.Used(), w.acc.Skipped(), err
 }
 
 // IsSilhouette reports whether the PNG at path is a binary silhouette frame
@@ -217,17 +254,4 @@ func pngNames(dir string) ([]string, error) {
 	}
 	sort.Strings(names)
 	return names, nil
-}
-
-// readFrame reads and decodes one silhouette PNG with the size checks.
-func readFrame(path string) (image.Image, error) {
-	data, err := readFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read silhouette %s: %w", path, err)
-	}
-	img, err := decodePNG(data)
-	if err != nil {
-		return nil, fmt.Errorf("read silhouette %s: %w", path, err)
-	}
-	return img, nil
 }

@@ -2,6 +2,7 @@ package gei
 
 import (
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"math/rand/v2"
@@ -208,5 +209,43 @@ func TestAccumulatorTakesOffsetCrops(t *testing.T) {
 	assertClose(t, got, want, 1e-6)
 	if _, err := NewAccumulator(Size{H: 3, W: 3}); err == nil {
 		t.Fatal("unsupported size accepted")
+	}
+}
+
+// A Walk fed the frames' PNG bytes gives FromSilhouettes' GEI; its errors name
+// the frame and keep the sentinel errors.
+func TestWalkFromPNGBytes(t *testing.T) {
+	frames, want := translatedFrames()
+	w, err := NewWalk(DefaultSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames {
+		if err := w.AddPNG(fmt.Sprintf("upload/%d.png", i), encodePNG(t, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, used, skipped, err := w.GEI()
+	if err != nil || used != 3 || skipped != 1 {
+		t.Fatalf("used %d skipped %d err %v", used, skipped, err)
+	}
+	assertClose(t, got, want, 1e-6)
+	ref, _, _, _ := FromSilhouettes(append([]image.Image(nil), frames...), DefaultSize)
+	if !slices.Equal(got, ref) {
+		t.Fatal("Walk differs from FromSilhouettes")
+	}
+
+	if err := w.AddPNG("upload/bomb.png", pngHeaderOnly(100000, 100000)); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "upload/bomb.png") {
+		t.Fatalf("bomb frame: %v", err)
+	}
+	if err := w.AddPNG("upload/empty.png", nil); !errors.Is(err, ErrEmptyFile) {
+		t.Fatalf("empty frame: %v", err)
+	}
+	empty, _ := NewWalk(Size{})
+	if _, _, _, err := empty.GEI(); !errors.Is(err, ErrNoFrames) {
+		t.Fatalf("no frames: %v", err)
+	}
+	if _, err := NewWalk(Size{H: 10, W: 10}); err == nil {
+		t.Fatal("NewWalk accepted 10x10")
 	}
 }
