@@ -7,6 +7,7 @@ package infer
 import (
 	"fmt"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/torchx"
@@ -60,6 +61,17 @@ func Batch(m *model.GLCNN, images []float32, n int) (Output, error) {
 		out.Ordinal[i] = metrics.Decode(row, c.MinAge)
 	}
 	return out, nil
+}
+
+// Prediction is sample i of o as the prediction record that `gaitord
+// predict --json` prints and `gaitord serve` returns, without Path and
+// Source, which the caller knows.
+func (o Output) Prediction(i int) api.Prediction {
+	d := o.Ordinal[i]
+	return api.Prediction{
+		Age: d.Age, Median: d.Median, Interval: [2]float64{d.Lo80, d.Hi80},
+		Gender: api.GenderOf(o.PMale[i]), PMale: o.PMale[i], PAgeGT: o.P[i],
+	}
 }
 
 // GC frees the tensors of finished steps; call it once per step of a loop on
