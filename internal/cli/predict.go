@@ -106,11 +106,6 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.SaveGEI != "" {
-		if err := os.MkdirAll(o.SaveGEI, 0o755); err != nil {
-			return fmt.Errorf("--save-gei %s: %w", o.SaveGEI, unwrapPath(err))
-		}
-	}
 	engine.SetThreads(o.Threads)
 	m, st, err := loadModel(o.Checkpoint, o.Device)
 	if err != nil {

@@ -188,6 +188,11 @@ func predictTracks(ctx context.Context, s Streams, o *PredictOptions, m *model.G
 		if err != nil {
 			return fmt.Errorf("%s: %w", in.path, err)
 		}
+		if o.SaveGEI != "" {
+			if err := os.MkdirAll(o.SaveGEI, 0o755); err != nil {
+				return fmt.Errorf("--save-gei %s: %w", o.SaveGEI, unwrapPath(err))
+			}
+		}
 		for j, t := range tracks {
 			records = append(records, trackRecord(out.Prediction(j), in.path, t))
 			if o.SaveGEI != "" {

@@ -34,6 +34,7 @@ type SynthOptions struct {
 	Seconds   float64
 	VideoSize string // WxH
 	FPS       int
+	Pan       float64 // camera pan, pixels per frame (a moving camera, for tests)
 }
 
 // newSynthCmd builds the command; run replaces RunSynth (tests pass one to see
@@ -77,6 +78,7 @@ per walker) and OUT/masks/walkerNN/<frame>.png (what 'gaitord gei --frames' read
 	f.Float64Var(&o.Seconds, "seconds", 0, "with --video: length (0 = until the last walker has left)")
 	f.StringVar(&o.VideoSize, "video-size", "640x480", "with --video: frame size WxH")
 	f.IntVar(&o.FPS, "fps", 30, "with --video: frame rate")
+	f.Float64Var(&o.Pan, "pan", 0, "with --video: pan the camera by this many pixels per frame (footage gaitord must refuse)")
 	_ = c.MarkFlagRequired("out")
 	c.RunE = func(*cobra.Command, []string) error { return run(o) }
 	return c
@@ -128,15 +130,15 @@ func runSynthVideo(s Streams, o *SynthOptions) error {
 		return fmt.Errorf("synth: %w", err)
 	}
 	files := synth.FootageFiles{Video: filepath.Join(o.Out, "walk.mp4"), Masks: filepath.Join(o.Out, "masks"), Truth: filepath.Join(o.Out, "truth.json")}
-	opts := synth.FootageOptions{Width: w, Height: h, FPS: o.FPS, Frames: int(math.Round(o.Seconds * float64(o.FPS))), Seed: uint64(o.Seed),
+	opts := synth.FootageOptions{Width: w, Height: h, FPS: o.FPS, Frames: int(math.Round(o.Seconds * float64(o.FPS))), Seed: uint64(o.Seed), Pan: o.Pan,
 		Walkers: synth.FootageWalkers(o.Walkers, o.Seed, o.MinAge, o.MaxAge, o.FPS)}
 	truth, err := synth.WriteFootage(context.Background(), progs, files, opts)
 	if err != nil {
 		os.RemoveAll(files.Masks) // the masks of a footage that was not written
 		return err
 	}
-	fmt.Fprintf(s.Out, "wrote %s: %d frames of %dx%d at %d fps, %d walkers; truth %s, masks %s\n",
-		files.Video, truth.Frames, truth.Width, truth.Height, truth.FPS, len(truth.Walkers), files.Truth, files.Masks)
+	fmt.Fprintf(s.Out, "wrote %s: %d frames of %dx%d at %d fps, %d walker%s; truth %s, masks %s\n",
+		files.Video, truth.Frames, truth.Width, truth.Height, truth.FPS, len(truth.Walkers), plural(len(truth.Walkers)), files.Truth, files.Masks)
 	for _, wt := range truth.Walkers {
 		fmt.Fprintf(s.Out, "  walker %d: %s, age %d, gender %s, frames %d-%d, period %.1f frames\n",
 			wt.Walker, wt.Direction, wt.Age, wt.Gender, wt.First, wt.Last, wt.Period)
