@@ -13,7 +13,7 @@
 //	field            type          when       meaning
 //	schema           string        always     "gaitord.prediction/v1" (see Schema)
 //	path             string        always     the input: a GEI file, a folder of silhouette frames, a video
-//	source           string        optional   "gei" or "silhouettes" (how path was read)
+//	source           string        optional   "gei", "silhouettes" or "video" (how path was read)
 //	age              number        always     expected age in years, min_age + Σ_k p_age_gt[k]
 //	age_median       number        always     where the monotone CDF P(age ≤ a) crosses 0.5
 //	age_interval80   [lo, hi]      always     80% interval: where that CDF crosses 0.1 and 0.9

@@ -19,7 +19,7 @@ type Prediction struct {
 	Schema string `json:"schema"`
 	// Path names the input the prediction is about.
 	Path string `json:"path"`
-	// Source says how Path was read: "gei", "silhouettes" (or, later, "video").
+	// Source says how Path was read: "gei", "silhouettes" or "video".
 	Source string `json:"source,omitempty"`
 
 	// Age is the expected age, MinAge + Σ_k PAgeGT[k], in years.

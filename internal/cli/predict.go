@@ -8,6 +8,7 @@ import (
 
 	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/engine"
+	"github.com/gaitord/gaitord/internal/ffmpeg"
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/spf13/cobra"
@@ -28,6 +29,10 @@ type PredictOptions struct {
 	Paths      []string
 	Server     string // predict through `gaitord serve` at this URL instead of loading the checkpoint
 	TokenFile  string // the server's token (else $GAITORD_TOKEN)
+	Video      bool   // folders are colour frames (footage), not GEIs or silhouettes
+	SaveGEI    string // folder for each video track's GEI
+	Annotate   string // annotated video (one footage input) or folder (several)
+	MaxPixels  int    // largest video frame accepted (width × height)
 }
 
 // newPredictCmd builds the command; run replaces RunPredict (tests pass one to see
@@ -44,17 +49,23 @@ func newPredictCmd(s Streams, g *Global, run func(*PredictOptions) error) *cobra
 	o := &PredictOptions{}
 	c := &cobra.Command{
 		Use:   "predict (--checkpoint FILE | --server URL) PATH...",
-		Short: "Predict age (with an 80% interval) and gender for GEIs or folders of silhouette frames",
+		Short: "Predict age (with an 80% interval) and gender for GEIs, silhouette frames or videos",
 		Long: `Each PATH is a GEI PNG, a folder of GEI PNGs, or a folder of binary silhouette
 frames (turned into a GEI first; detected when its PNGs are pure black and white,
-or forced with --frames). The interval is read off the model's own ordinal output:
+or forced with --frames), or a video file of people walking past a static camera
+(any format FFmpeg decodes, recognised by its content; with --video, folders are
+colour frames instead). A video gives one record per walker seen for a whole gait
+cycle (track, frames, period, cycles, view hint added; docs/video.md); each walker
+seen for less gets one line on stderr. The interval is read off the model's own ordinal output:
 the predicted CDF P(age ≤ a) = 1 − P(age > a), made monotone, crosses 0.1 and 0.9
 at its ends and 0.5 at the median. With --server URL the inputs go to a running
 'gaitord serve' (token from --token-file or GAITORD_TOKEN) and the output is the same.`,
 		Example: `  gaitord predict --checkpoint runs/demo/best.ckpt person.png
   gaitord predict --checkpoint runs/demo/best.ckpt --json geis/ > predictions.jsonl
   gaitord predict --checkpoint runs/demo/best.ckpt --frames Silhouette_090-00/00001
-  gaitord predict --server http://127.0.0.1:8080 --json geis/`,
+  gaitord predict --server http://127.0.0.1:8080 --json geis/
+  gaitord predict --checkpoint runs/demo/best.ckpt --json --save-gei geis/ walk.mp4
+  gaitord predict --checkpoint runs/demo/best.ckpt --annotate walk_annotated.mp4 walk.mp4`,
 		Args: cobra.MinimumNArgs(1),
 	}
 	f := c.Flags()
@@ -66,6 +77,10 @@ at its ends and 0.5 at the median. With --server URL the inputs go to a running
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
 	f.StringVar(&o.Server, "server", "", "predict through 'gaitord serve' at this URL (no --checkpoint)")
 	f.StringVar(&o.TokenFile, "token-file", "", "with --server: file holding the bearer token (default $GAITORD_TOKEN)")
+	f.BoolVar(&o.Video, "video", false, "treat every folder as colour frames of footage (PNG/JPEG in name order)")
+	f.StringVar(&o.SaveGEI, "save-gei", "", "write each video track's GEI to DIR/<video name>_track<N>.png")
+	f.StringVar(&o.Annotate, "annotate", "", "write the video with boxes, track ids and ages drawn (a folder for several videos)")
+	f.IntVar(&o.MaxPixels, "max-pixels", ffmpeg.DefaultMaxPixels, "largest video frame accepted, width × height")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		o.Paths = args
 		if o.Server == "" && o.Checkpoint == "" {
@@ -96,15 +111,27 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 	if o.BatchSize <= 0 {
 		return usagef("--batch-size %d: must be positive", o.BatchSize)
 	}
+	if o.MaxPixels <= 0 {
+		return usagef("--max-pixels %d: must be positive", o.MaxPixels)
+	}
+	footage, paths := splitFootage(o.Paths, o.Video)
+	annotate, err := annotateTargets(o.Annotate, footage)
+	if err != nil {
+		return err
+	}
 	engine.SetThreads(o.Threads)
 	m, st, err := loadModel(o.Checkpoint, o.Device)
 	if err != nil {
 		return err
 	}
 	size := gei.Size{H: st.Model.InputH, W: st.Model.InputW}
-	inputs := expandInputs(o.Paths, o.Frames)
+	inputs := expandInputs(paths, o.Frames)
 	failed := 0
-	tw, enc := predictOutput(s, o.JSON)
+	var tw *tabwriter.Writer
+	enc := json.NewEncoder(s.Out)
+	if len(inputs) > 0 {
+		tw, enc = predictOutput(s, o.JSON)
+	}
 	for start := 0; start < len(inputs); start += o.BatchSize {
 		batch := inputs[start:min(start+o.BatchSize, len(inputs))]
 		var ok []*input
@@ -142,12 +169,16 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 			}
 		}
 	}
-	infer.FinishGC()
 	if tw != nil {
 		tw.Flush()
 	}
-	if failed > 0 {
-		return &PredictFailedError{Failed: failed, Total: len(inputs)}
+	vf, err := predictFootage(s, o, m, size, footage, annotate)
+	infer.FinishGC()
+	if err != nil {
+		return err
+	}
+	if failed += vf; failed > 0 {
+		return &PredictFailedError{Failed: failed, Total: len(inputs) + len(footage)}
 	}
 	return nil
 }

@@ -56,3 +56,13 @@ func toByte(v float32) uint8 {
 	}
 	return uint8(f)
 }
+
+// Quantize rounds every value of gei, in place, to the 8-bit level WritePNG
+// stores (round(v*255)/255, clamped to [0, 1]), the value Load reads back.
+// A GEI made in memory (from footage) and then quantized is exactly what
+// its PNG holds and what a model trained on GEI PNGs was fed.
+func Quantize(gei []float32) {
+	for i, v := range gei {
+		gei[i] = float32(toByte(v)) / 255
+	}
+}

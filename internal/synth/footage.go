@@ -588,3 +588,19 @@ func (n *valueNoise) at(x, y float64) float64 {
 	bot := g(i, j+1)*(1-fx) + g(i+1, j+1)*fx
 	return top*(1-fy) + bot*fy
 }
+
+// FootageWalkers returns n walkers for footage at fps, the scene that
+// `gaitord synth --video` renders: subjects drawn as SampleSubject(seed,
+// i, minAge, maxAge) for i = 1..n; directions in turn left-to-right,
+// right-to-left, towards, away; crossing walkers at depths 5–6.5 m (a
+// right-to-left walker crosses the left-to-right one before it); each
+// starting 1.5 s after the one before, the first at frame 0.
+func FootageWalkers(n int, seed int64, minAge, maxAge, fps int) []WalkerSpec {
+	dirs := []Direction{LeftToRight, RightToLeft, Towards, Away}
+	out := make([]WalkerSpec, n)
+	for i := range out {
+		out[i] = WalkerSpec{Subject: SampleSubject(seed, i+1, minAge, maxAge), Direction: dirs[i%len(dirs)],
+			Depth: 5 + 0.5*float64(i%4), Offset: 0.6 * float64(i%3-1), Start: int(math.Round(1.5 * float64(i*fps)))}
+	}
+	return out
+}

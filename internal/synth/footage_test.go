@@ -236,3 +236,22 @@ func TestWriteFootage(t *testing.T) {
 		}
 	}
 }
+
+func TestFootageWalkers(t *testing.T) {
+	ws := FootageWalkers(5, 7, 20, 40, 30)
+	dirs := []Direction{LeftToRight, RightToLeft, Towards, Away, LeftToRight}
+	for i, w := range ws {
+		if w.Direction != dirs[i] || w.Start != 45*i || w.Subject.Age < 20 || w.Subject.Age > 40 {
+			t.Errorf("walker %d: %v from frame %d, age %d", i+1, w.Direction, w.Start, w.Subject.Age)
+		}
+		if w.Subject != SampleSubject(7, i+1, 20, 40) {
+			t.Errorf("walker %d is not SampleSubject(seed, %d, …)", i+1, i+1)
+		}
+	}
+	if _, err := (FootageOptions{Walkers: ws}).withDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if truth, err := RenderFootage(FootageOptions{Width: 64, Height: 48, Walkers: ws[:2]}, func(int, []byte, []Mask) error { return nil }); err != nil || len(truth.Walkers) != 2 || truth.Walkers[1].First < 0 {
+		t.Fatalf("render: %v %+v", err, truth)
+	}
+}

@@ -54,7 +54,7 @@ func analyze(ctx context.Context, res *Result, next func() ([]byte, error), opts
 	w, h, fps := res.Width, res.Height, res.FPS
 	seg := newSegmenter(w, h, fps, workers)
 	rules := walkerRules{fps: fps, width: w, minHits: max(5, int(math.Round(fps/5))), minHeight: math.Max(16, float64(h)/16),
-		minNoted: max(8, int(math.Round(0.4*fps))), size: size}
+		minNoted: max(8, int(math.Round(0.4*fps))), size: size, keep: opts.KeepSilhouettes}
 	var outs []outcome
 	tr := newTracker(w, h, fps, MaxTrackSilhouetteBytes, func(t *track) {
 		if opts.onTrack != nil {

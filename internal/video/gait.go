@@ -20,6 +20,7 @@ type walkerRules struct {
 	minHeight float64 // median box height in pixels
 	minNoted  int     // frames a walker without a GEI must span to be noted
 	size      gei.Size
+	keep      bool // keep the averaged silhouettes in Track (Options.KeepSilhouettes)
 }
 
 // outcome is what a finished track became: a track with a GEI, a note,
@@ -99,7 +100,10 @@ func (wr walkerRules) finalize(t *track) outcome {
 		out.Windows = append(out.Windows, [2]int{t.frames[w.a].frame, t.frames[w.b].frame})
 		for k := w.a; k <= w.b; k++ {
 			if good[k] && t.frames[k].sil >= 0 {
-				acc.Add(t.sils[t.frames[k].sil].image())
+				sil := &t.sils[t.frames[k].sil]
+				if acc.Add(sil.image()) && wr.keep {
+					out.sils = append(out.sils, keptSilhouette{frame: t.frames[k].frame, sil: sil})
+				}
 			}
 		}
 	}

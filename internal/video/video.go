@@ -79,6 +79,7 @@ package video
 import (
 	"errors"
 	"fmt"
+	"image"
 
 	"github.com/gaitord/gaitord/internal/gei"
 )
@@ -114,6 +115,12 @@ type Options struct {
 	// Workers is the number of goroutines of the background model; 0
 	// means runtime.NumCPU().
 	Workers int
+	// KeepSilhouettes keeps, per track, the silhouettes averaged into its
+	// GEI (bit packed, as the track held them) for Track.Silhouettes; they
+	// stay until Analyze returns, so memory then grows with the walkers
+	// found (a few KB per frame averaged). Off, they are dropped as soon as
+	// a track's GEI is made.
+	KeepSilhouettes bool
 	// Progress, if set, is called after each frame with its index.
 	Progress func(frame int)
 
@@ -155,6 +162,34 @@ type Track struct {
 	GEI []float32
 	// Boxes are its boxes from First to Last, one per frame.
 	Boxes []Box
+
+	// sils are the silhouettes averaged, with Options.KeepSilhouettes.
+	sils []keptSilhouette
+}
+
+// keptSilhouette is one averaged silhouette and its frame.
+type keptSilhouette struct {
+	frame int
+	sil   *silhouette
+}
+
+// Silhouette is one frame's silhouette of a walker: Image is 255 on the
+// walker and 0 elsewhere, its bounds the walker's box in frame coordinates.
+type Silhouette struct {
+	Frame int
+	Image *image.Gray
+}
+
+// Silhouettes returns, in frame order, the silhouettes averaged into the
+// track's GEI (Used of them) when Options.KeepSilhouettes was set, else
+// none. Averaging them with gei.Accumulator (as `gaitord gei --frames`
+// does with the files) gives GEI again.
+func (t Track) Silhouettes() []Silhouette {
+	out := make([]Silhouette, len(t.sils))
+	for i, k := range t.sils {
+		out[i] = Silhouette{Frame: k.frame, Image: k.sil.image()}
+	}
+	return out
 }
 
 // Note reports a walker that got no GEI because it was not visible, clear

@@ -189,6 +189,8 @@ type tc struct {
 	noTemp   []string // folders that must hold no ".tmp" file afterwards
 	rssKB    int64    // >0: the max RSS may exceed the baseline by at most this
 	check    func(t *testing.T, r result)
+	env      []string       // extra environment (PATH=… replaces PATH)
+	noteLine *regexp.Regexp // other stderr lines allowed (a video's notes)
 }
 
 var baselineRSS struct {
@@ -198,7 +200,13 @@ var baselineRSS struct {
 
 func (c tc) run(t *testing.T) {
 	t.Helper()
-	r := runRSS(t, c.rssKB > 0, c.args...)
+	var r result
+	if c.env != nil {
+		x := gaitordtest.ExecEnv(t, c.env, bin, c.args...)
+		r = result{code: x.Code, stdout: x.Stdout, stderr: x.Stderr, maxRSSKB: -1}
+	} else {
+		r = runRSS(t, c.rssKB > 0, c.args...)
+	}
 	all := r.stdout + r.stderr
 	for _, s := range crashText {
 		if strings.Contains(all, s) {
@@ -216,6 +224,7 @@ func (c tc) run(t *testing.T) {
 			errs = append(errs, ln)
 		case c.code == 2 && ln == "Run 'gaitord --help' for usage.":
 		case c.code == 0 || strings.HasPrefix(ln, "warning: ") || strings.HasPrefix(ln, "skipped samples: "):
+		case c.noteLine != nil && c.noteLine.MatchString(ln):
 		default:
 			t.Errorf("stray stderr line %q", ln)
 		}

@@ -72,10 +72,26 @@ func smallTrain(t *testing.T, data, out string, epochs int, extra ...string) []s
 	return append(args, extra...)
 }
 
+// trained is the shared 8-epoch run on the shared dataset (TestEndToEnd
+// checks it; the video test predicts with it): its folder, under the
+// dataset's (removed by TestMain), and train's stdout.
+var trained struct{ dir, stdout string }
+
+func trainedRun(t *testing.T) (dir, stdout string) {
+	t.Helper()
+	if trained.dir == "" {
+		data := dataset(t)
+		dir := filepath.Join(filepath.Dir(data), "run")
+		r := mustRun(t, smallTrain(t, data, dir, 8)...)
+		trained.dir, trained.stdout = dir, r.Stdout
+	}
+	return trained.dir, trained.stdout
+}
+
 func TestEndToEnd(t *testing.T) {
 	data := dataset(t)
-	runDir := filepath.Join(t.TempDir(), "run")
-	r := mustRun(t, smallTrain(t, data, runDir, 8)...)
+	runDir, trainOut := trainedRun(t)
+	r := gaitordtest.Result{Stdout: trainOut}
 	if !strings.Contains(r.Stdout, "trained 8 epochs") {
 		t.Fatalf("train output: %s", r.Stdout)
 	}
