@@ -115,8 +115,8 @@ func RunExperiment(s Streams, g *Global, o *ExperimentOptions) error {
 		count[states[i].State]++
 	}
 	if !g.Quiet {
-		fmt.Fprintf(s.Err, "experiment: %d cell%s × %d seed%s = %d runs in %s (%d finished, %d to resume, %d to evaluate, %d to train)\n",
-			len(plan.Cells), plural(len(plan.Cells)), len(plan.Seeds), plural(len(plan.Seeds)), len(plan.Runs), o.Out,
+		fmt.Fprintf(s.Err, "experiment: %d cell%s × %d seed%s = %d run%s in %s (%d finished, %d to resume, %d to evaluate, %d to train)\n",
+			len(plan.Cells), plural(len(plan.Cells)), len(plan.Seeds), plural(len(plan.Seeds)), len(plan.Runs), plural(len(plan.Runs)), o.Out,
 			count[experiment.Finished], count[experiment.Interrupted], count[experiment.Trained], count[experiment.Fresh])
 	}
 
