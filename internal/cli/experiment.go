@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/gaitord/gaitord/internal/config"
 	"github.com/gaitord/gaitord/internal/dist"
@@ -218,8 +217,8 @@ func newRunProgress(w io.Writer, g *Global, n int) *runProgress {
 	p := &runProgress{w: w, quiet: g.Quiet, n: n}
 	if !g.Quiet && !g.Verbose && isTerminal(w) {
 		p.bar = progressbar.NewOptions(n, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("runs"),
-			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(24),
-			progressbar.OptionThrottle(100*time.Millisecond))
+			progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(24))
+		// no throttle: it changes once or twice a run, and each change must show
 	}
 	return p
 }
@@ -240,7 +239,6 @@ func (p *runProgress) start(i int, r experiment.Run, st experiment.Status) {
 	}
 	if p.bar != nil {
 		p.bar.Describe(fmt.Sprintf("run %d/%d %s: %s", i+1, p.n, r.Name(), what))
-		_ = p.bar.RenderBlank()
 		return
 	}
 	fmt.Fprintf(p.w, "[%d/%d] %s: %s…\n", i+1, p.n, r.Name(), what)
@@ -255,9 +253,9 @@ func (p *runProgress) done(i int, r experiment.Run, st experiment.Status, res *e
 	case experiment.Finished:
 		parts = append(parts, "finished earlier")
 	case experiment.Trained:
-		parts = append(parts, fmt.Sprintf("trained %d epochs earlier", res.Epochs))
+		parts = append(parts, fmt.Sprintf("trained %d epoch%s earlier", res.Epochs, plural(res.Epochs)))
 	default:
-		parts = append(parts, fmt.Sprintf("trained %d epochs", res.Epochs))
+		parts = append(parts, fmt.Sprintf("trained %d epoch%s", res.Epochs, plural(res.Epochs)))
 	}
 	if res.BestValMAE != nil && !math.IsNaN(*res.BestValMAE) {
 		parts = append(parts, fmt.Sprintf("best val MAE %.3f", *res.BestValMAE))
@@ -267,6 +265,7 @@ func (p *runProgress) done(i int, r experiment.Run, st experiment.Status, res *e
 	if p.bar != nil {
 		_ = p.bar.Clear()
 		fmt.Fprintln(p.w, line)
+		p.bar.Describe("runs")
 		_ = p.bar.Add(1)
 		return
 	}

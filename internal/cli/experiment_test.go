@@ -127,7 +127,7 @@ func TestExperimentRuns(t *testing.T) {
 	}
 	for _, want := range []string{
 		"experiment: 2 cells × 1 seed = 2 runs in " + out + " (0 finished, 0 to resume, 0 to evaluate, 2 to train)\n",
-		"[1/2] loss.lambda=0/seed1: training…\n", "[2/2] loss.lambda=1/seed1: trained 1 epochs, best val MAE ",
+		"[1/2] loss.lambda=0/seed1: training…\n", "[2/2] loss.lambda=1/seed1: trained 1 epoch, best val MAE ",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
