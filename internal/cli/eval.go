@@ -11,6 +11,7 @@ import (
 	"github.com/gaitord/gaitord/internal/data"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/engine"
+	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/report"
@@ -151,6 +152,11 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	})
 	defer loader.Close()
 	preds, err := train.Predict(m, loader, samples)
+	// End Predict's loop of GC calls (gotorch's rule, as predict does): a
+	// later loop in this process (gaitord experiment's next run) would
+	// otherwise count its long-lived tensors as the loop's and wait for
+	// them forever.
+	infer.FinishGC()
 	if err != nil {
 		return err
 	}

@@ -792,6 +792,37 @@ func TestConfigs(t *testing.T) {
 	})
 }
 
+// ---- experiments: every mistake stops the command before any run ---------
+
+func TestExperiment(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	dir := t.TempDir()
+	c := func(name string, code int, extra []string, want ...string) tc {
+		out := filepath.Join(dir, name)
+		args := append([]string{"experiment", "--config", f.config, "--data", f.data, "--format", "synthetic", "--out", out, "--epochs", "1"}, extra...)
+		return tc{name: "experiment/" + name, args: args, code: code, err: want, noFile: []string{out}}
+	}
+	grid := []string{"--grid", "loss.lambda=0,1"}
+	runCases(t, []tc{
+		c("no-grid", 2, nil, "gaitord: --grid missing: give at least one key=v1,v2"),
+		c("unknown-key", 2, []string{"--grid", "loss.lamda=0,1"}, `gaitord: --grid "loss.lamda=0,1": unknown key "loss.lamda" (known: `),
+		c("seed-in-grid", 2, []string{"--grid", "train.seed=1,2"}, "the seeds are --seeds's"),
+		c("refused-value", 1, []string{"--grid", "loss.lambda=0,-0.5"},
+			`gaitord: cell loss.lambda=-0.5: config `+f.config+`: key "loss.lambda" (from --set loss.lambda=-0.5)`),
+		c("wrong-type", 1, []string{"--grid", "train.batch_size=8,eight"}, `gaitord: cell train.batch_size=eight: config `, `"train.batch_size"`),
+		c("slash-in-value", 2, []string{"--grid", "data.labels=a/b.csv,c.csv"}, `value "a/b.csv" cannot be part of a run folder's name`),
+		c("same-cell-twice", 2, []string{"--grid", "optim.lr=0.001,1e-3"}, "cells optim.lr=0.001 and optim.lr=1e-3 give the same configuration"),
+		c("baseline-not-a-cell", 2, append(grid, "--baseline", "loss.lambda=0.5"),
+			`gaitord: --baseline "loss.lambda=0.5": not a cell of the grid: loss.lambda takes 0, 1`),
+		c("baseline-not-a-key", 2, append(grid, "--baseline", "loss.mu=1"), `"loss.mu" is not a --grid key`),
+		c("duplicate-seeds", 2, append(grid, "--seeds", "1,2,2"), "gaitord: --seeds seed 2 given twice"),
+		c("seeds-not-numbers", 2, append(grid, "--seeds", "1,two"), `invalid argument "1,two" for "--seeds"`),
+		c("grid-key-also-flag", 2, []string{"--grid", "train.epochs=1,2"}, `key "train.epochs" is also overridden by "train.epochs=1"`),
+		c("seed-also-set", 2, append(grid, "--seeds", "1,2", "--set", "train.seed=3"), `"train.seed=3"`),
+	})
+}
+
 // ---- checkpoints and exports ----------------------------------------------
 
 func TestCheckpoints(t *testing.T) {
