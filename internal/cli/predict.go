@@ -129,7 +129,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 		for j, in := range ok {
 			p := api.Prediction{
 				Path: in.path, Source: in.source, Age: out.Ordinal[j].Age, Median: out.Ordinal[j].Median,
-				Interval: [2]float64{out.Ordinal[j].Lo80, out.Ordinal[j].Hi80},
+				Interval: out.Ordinal[j].Interval(),
 				Gender:   api.GenderOf(out.PMale[j]), PMale: out.PMale[j], PAgeGT: out.P[j],
 			}
 			if o.JSON {

@@ -578,7 +578,7 @@ func Predict(m *model.GLCNN, loader *dataset.Loader, samples []dataset.Sample) (
 			o := out.Ordinal[j]
 			preds = append(preds, api.Prediction{
 				Path: s.Path, Source: "gei", View: s.View, TrueAge: api.Int(s.Age), TrueGender: s.Gender,
-				Age: o.Age, Median: o.Median, Interval: [2]float64{o.Lo80, o.Hi80},
+				Age: o.Age, Median: o.Median, Interval: o.Interval(),
 				Gender: api.GenderOf(out.PMale[j]), PMale: out.PMale[j],
 				RankViolations: o.Violations, RankPairs: o.Pairs,
 			})
