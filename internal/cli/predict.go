@@ -6,7 +6,6 @@ import (
 	"os"
 	"text/tabwriter"
 
-	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/engine"
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/infer"
@@ -40,9 +39,10 @@ func newPredictCmd(s Streams, g *Global, run func(*PredictOptions) error) *cobra
 		Short: "Predict age (with an 80% interval) and gender for GEIs or folders of silhouette frames",
 		Long: `Each PATH is a GEI PNG, a folder of GEI PNGs, or a folder of binary silhouette
 frames (turned into a GEI first; detected when its PNGs are pure black and white,
-or forced with --frames). The interval is read off the model's own ordinal output:
-the predicted CDF P(age ≤ a) = 1 − P(age > a), made monotone, crosses 0.1 and 0.9
-at its ends and 0.5 at the median.`,
+or forced with --frames). The interval is read off the model's own distribution
+(its loss type's, docs/losses.md): the predicted CDF P(age ≤ a) = 1 − P(age > a),
+made monotone, crosses 0.1 and 0.9 at its ends and 0.5 at the median. A model of
+loss type l1 predicts no distribution: its interval is "-" (null in JSON).`,
 		Example: `  gaitord predict --checkpoint runs/demo/best.ckpt person.png
   gaitord predict --checkpoint runs/demo/best.ckpt --json geis/ > predictions.jsonl
   gaitord predict --checkpoint runs/demo/best.ckpt --frames Silhouette_090-00/00001`,
@@ -50,7 +50,7 @@ at its ends and 0.5 at the median.`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint or exported weights")
-	f.BoolVar(&o.JSON, "json", false, "print JSON Lines, one gaitord.prediction/v1 record per input (docs/prediction.md)")
+	f.BoolVar(&o.JSON, "json", false, "print JSON Lines, one gaitord.prediction/v2 record per input (docs/prediction.md)")
 	f.BoolVar(&o.Frames, "frames", false, "treat every folder as silhouette frames of one walk")
 	f.IntVar(&o.BatchSize, "batch-size", 256, "GEIs per forward pass")
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
@@ -127,18 +127,20 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 			return err
 		}
 		for j, in := range ok {
-			p := api.Prediction{
-				Path: in.path, Source: in.source, Age: out.Ordinal[j].Age, Median: out.Ordinal[j].Median,
-				Interval: out.Ordinal[j].Interval(),
-				Gender:   api.GenderOf(out.PMale[j]), PMale: out.PMale[j], PAgeGT: out.P[j],
-			}
+			p := out.Prediction(j)
+			// the record of predict --json has no rank counts (eval's has)
+			p.Path, p.Source, p.PAgeGT, p.RankViolations, p.RankPairs = in.path, in.source, out.P[j], 0, 0
 			if o.JSON {
 				if err := enc.Encode(p); err != nil {
 					return err
 				}
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%.1f\t[%.1f, %.1f]\t%s\t%.2f\n", p.Path, p.Age, p.Interval[0], p.Interval[1], p.Gender, p.PGender())
+			interval := "-" // a model without a distribution (loss type l1)
+			if p.Interval != nil {
+				interval = fmt.Sprintf("[%.1f, %.1f]", p.Interval[0], p.Interval[1])
+			}
+			fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%.2f\n", p.Path, p.Age, interval, p.Gender, p.PGender())
 		}
 	}
 	infer.FinishGC()
