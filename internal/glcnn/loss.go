@@ -18,7 +18,7 @@ import (
 //	corn           corn_age          [K, 1024], [K]   K         Π_{j≤k} σ(z_j)
 //	dldl           dldl_age          [K+1, 1024], [K+1]   K+1   Σ_{j>k} softmax(z)_j
 //	mean-variance  mean_variance_age [K+1, 1024], [K+1]   K+1   Σ_{j>k} softmax(z)_j
-//	l1             l1_age            [1, 1024], [1]   1         none: age = MinAge + K·z
+//	l1             l1_age            [1, 1024], [1]   1         none: age = z, in years
 //
 // odl and ranking keep the seed's linear_age, so their weights still load
 // into the seed's PyTorch GEINet with strict=True; every other type names its

@@ -23,10 +23,10 @@ import (
 // inconsistency of p (always 0 for corn and the softmax heads, whose p
 // cannot increase; coral's is 0 whenever its biases decrease).
 //
-// l1 has no distribution: p is nil, the age is the regression
-// clamp(MinAge + K·z_0, MinAge, MinAge+K), the median is that age (an L1
-// loss fits the conditional median), and there is no interval and no rank
-// pair. The corn product and the softmax are computed in float64, stably.
+// l1 has no distribution: p is nil, the age is the regressed age in years
+// clamped into the representable ones, clamp(z_0, MinAge, MinAge+K), the
+// median is that age (an L1 loss fits the conditional median), and there is
+// no interval and no rank pair. The corn product and the softmax are computed in float64, stably.
 func DecodeHead(c glcnn.Config, z []float64) (p []float64, o Ordinal, err error) {
 	if want := c.AgeOutputs(); len(z) != want {
 		return nil, Ordinal{}, fmt.Errorf("decode: %d age outputs, a %s head of K = %d gives %d", len(z), c.LossType(), c.K, want)
@@ -34,7 +34,7 @@ func DecodeHead(c glcnn.Config, z []float64) (p []float64, o Ordinal, err error)
 	p = make([]float64, c.K)
 	switch t := c.LossType(); {
 	case t == glcnn.LossL1:
-		a := min(max(float64(c.MinAge)+float64(c.K)*z[0], float64(c.MinAge)), float64(c.MinAge+c.K))
+		a := min(max(z[0], float64(c.MinAge)), float64(c.MinAge+c.K))
 		if math.IsNaN(z[0]) {
 			a = math.NaN()
 		}

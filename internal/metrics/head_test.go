@@ -108,7 +108,7 @@ func TestDecodeHeadAgainstClassProbabilities(t *testing.T) {
 
 func TestDecodeHeadL1AndEdges(t *testing.T) {
 	cfg := glcnn.Config{InputH: 64, InputW: 44, K: 80, MinAge: 5, Loss: glcnn.LossL1}
-	for z, want := range map[float64]float64{0: 5, 0.5: 45, 0.25: 25, 1: 85, -0.3: 5, 1.7: 85} {
+	for z, want := range map[float64]float64{5: 5, 45: 45, 25.25: 25.25, 85: 85, -3: 5, 0: 5, 170: 85} {
 		p, o, err := DecodeHead(cfg, []float64{z})
 		if err != nil || p != nil || o.Age != want || o.Median != want || o.HasInterval || o.Interval() != nil || o.Pairs != 0 {
 			t.Errorf("l1 z = %v: p %v, %+v, %v; want age %v without interval", z, p, o, err, want)
@@ -157,7 +157,7 @@ func ExampleDecodeHead() {
 		case lt.Softmax():
 			in = append(z, 0)
 		case lt == glcnn.LossL1:
-			in = []float64{0.375}
+			in = []float64{21.5} // the age in years
 		}
 		p, o, _ := DecodeHead(cfg, in)
 		interval := "none"

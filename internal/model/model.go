@@ -43,9 +43,8 @@ type GLCNN struct {
 // reproducibly from seed: Xavier-uniform weights, zero linear biases and
 // PyTorch's default U(±1/√fan_in) convolution biases, created in state_dict
 // order, with the age head of cfg's loss type (glcnn.LossType). One bias
-// starts elsewhere: l1's, at ½, so that its first predictions are the middle
-// of the age range MinAge + K/2 rather than its youngest age. It seeds
-// libtorch's default generator.
+// starts elsewhere: l1's, whose output is the age in years, at the middle of
+// the age range, MinAge + K/2. It seeds libtorch's default generator.
 func New(cfg Config, seed uint64, device string) (*GLCNN, error) {
 	layers, err := cfg.Layers()
 	if err != nil {
@@ -72,7 +71,7 @@ func New(cfg Config, seed uint64, device string) (*GLCNN, error) {
 			m.add(l.Weight(), w)
 			bias := torchx.Zeros(l.BiasShape()...) // linear biases stay zero…
 			if l == layers.Age && cfg.LossType() == glcnn.LossL1 {
-				torchx.Fill_(bias, 0.5) // …but l1's: the middle of the range
+				torchx.Fill_(bias, float64(cfg.MinAge)+float64(cfg.K)/2) // …but l1's: the middle of the range
 			}
 			m.add(l.Bias(), bias)
 		}

@@ -222,7 +222,7 @@ func TestAgeHeadsOfEveryLossType(t *testing.T) {
 		l, _ := cfg.Layers()
 		bias := torchx.Float32s(m.p(l.Age.Bias()))
 		for _, v := range bias {
-			if want := map[bool]float32{true: 0.5, false: 0}[lt == glcnn.LossL1]; v != want {
+			if want := map[bool]float32{true: 4.5, false: 0}[lt == glcnn.LossL1]; v != want { // l1: MinAge + K/2 years
 				t.Errorf("%s: age head bias starts at %v, want %v", lt, v, want)
 				break
 			}

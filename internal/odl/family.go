@@ -20,8 +20,8 @@ import (
 // P(age > MinAge+k) = σ(z_ik) non-increasing in k whenever the biases are
 // (the paper's Theorem 1: the optimum's are). t are the levels (N, K) of
 // Targets. A shape mismatch is an error naming both shapes. The objective
-// uses CoralLoss/K, the mean over tasks, so that its scale, and μ's weight
-// on gender, are those of the ranking loss.
+// weighs it by 1/K (Weights.Terms), which makes it the mean over tasks, so
+// that its scale, and μ's weight on gender, are those of the ranking loss.
 func CoralLoss(z, t Tensor) (Tensor, error) {
 	if err := sameShape("CORAL loss", z, t); err != nil {
 		return Tensor{}, err
@@ -160,16 +160,17 @@ func MeanVarianceLoss(z Tensor, y []int) (softmax, mean, variance Tensor, err er
 }
 
 // L1Loss is the plainest baseline, a direct regression of the age: the l1
-// head's one output z_i is the age in units of the range, decoded as
-// MinAge + K·z_i (clamped into the representable ages), and the loss is the
-// mean absolute error in those units,
+// head's one output z_i is the age in years (its bias starts at the middle
+// of the range, MinAge + K/2; the decoded age is z_i clamped into the
+// representable ages), and the loss is the mean absolute error in years,
 //
-//	L_l1 = 1/N Σ_i |z_i − t_i|,   t_i = (age_i − MinAge)/K   (L1Targets),
+//	L_l1 = 1/N Σ_i |z_i − t_i|,   t_i = age_i clamped into [MinAge, MinAge+K]   (L1Targets).
 //
-// that is the MAE in years divided by K, which keeps its scale, and μ's
-// weight on gender, near the other losses'. An L1 loss fits the conditional
-// median, which is what the l1 type reports as both age and median; it
-// predicts no distribution, so no interval. z is (N, 1); t holds N values.
+// The objective weighs it by 1/K (Weights.Terms), which keeps its scale, and
+// μ's weight on gender, near the other losses'. An L1 loss fits the
+// conditional median, which is what the l1 type reports as both age and
+// median; it predicts no distribution, so no interval. z is (N, 1); t holds
+// N values.
 func L1Loss(z Tensor, t []float32) (Tensor, error) {
 	zs := z.Shape()
 	if len(zs) != 2 || zs[1] != 1 || zs[0] != int64(len(t)) {

@@ -151,7 +151,7 @@ func familyCases(t *testing.T) []lossCase {
 		{"dldl", zC, 5, 5, func(z Tensor) (Tensor, error) { return DLDLLoss(z, q) },
 			func(z []float64) float64 { return refDLDL(z, q, 5) }},
 		mv(0), mv(1), mv(2),
-		{"l1", []float64{0.1, 0.45, 1.3, 0.62, -0.2}, 5, 1, func(z Tensor) (Tensor, error) { return L1Loss(z, l1t) },
+		{"l1", []float64{10.3, 11.2, 15.1, 13.4, 9.6}, 5, 1, func(z Tensor) (Tensor, error) { return L1Loss(z, l1t) },
 			func(z []float64) float64 { return refL1(z, l1t) }},
 	}
 }
@@ -214,8 +214,8 @@ func TestTargetHelpers(t *testing.T) {
 	if fmt.Sprint(y) != "[0 0 4 4 0]" || clamped != 3 {
 		t.Errorf("Labels = %v, clamped %d", y, clamped)
 	}
-	l1, _ := L1Targets([]int{5, 6, 9}, 5, 4)
-	if fmt.Sprint(l1) != "[0 0.25 1]" {
+	l1, _ := L1Targets([]int{5, 6, 9, 3, 12}, 5, 4)
+	if fmt.Sprint(l1) != "[5 6 9 5 9]" {
 		t.Errorf("L1Targets = %v", l1)
 	}
 	q, clamped, err := GaussianTargets([]int{7, 100}, 5, 6, 1)
@@ -291,7 +291,10 @@ func TestObjectiveEveryType(t *testing.T) {
 		if len(l.Terms) != len(names) || l.Clamped != 1 || l.GenderKnownRows != 2 {
 			t.Fatalf("%s: terms %v, clamped %d, known genders %d", lt, l.Terms, l.Clamped, l.GenderKnownRows)
 		}
-		weight := map[string]float64{"odl": w.Lambda, "mean": w.MeanWeight, "variance": w.VarianceWeight}
+		weight := map[string]float64{"odl": w.Lambda, "mean": w.MeanWeight, "variance": w.VarianceWeight, "coral": 1.0 / k, "l1": 1.0 / k}
+		if got := w.Terms(lt, k); len(got) != len(names) {
+			t.Errorf("%s: %d weights for terms %v", lt, len(got), names)
+		}
 		want := w.Mu * l.Gender
 		for i, term := range l.Terms {
 			if term.Name != names[i] || !(term.Value > 0) {
@@ -300,6 +303,9 @@ func TestObjectiveEveryType(t *testing.T) {
 			wt, ok := weight[term.Name]
 			if !ok {
 				wt = 1
+			}
+			if w.Terms(lt, k)[i] != wt {
+				t.Errorf("%s: %s weighs %v, want %v", lt, term.Name, w.Terms(lt, k)[i], wt)
 			}
 			want += wt * term.Value
 		}
@@ -310,11 +316,16 @@ func TestObjectiveEveryType(t *testing.T) {
 		if math.Abs(l.Gender-(math.Log(1+math.Exp(0.5))+math.Log(1+math.Exp(1.3)))/2) > 1e-6 {
 			t.Errorf("%s: gender %v", lt, l.Gender)
 		}
-		// coral's term is the per-task mean of coral_pytorch's loss
+		// coral's term is coral_pytorch's loss (weighed by 1/K), l1's the MAE in years
 		if lt == glcnn.LossCORAL {
 			tv, _ := Targets(ages, 20, k)
-			if v, _ := l.Term("coral"); math.Abs(v-refCoral(f64(zv), tv, k)/k) > 1e-6 {
-				t.Errorf("coral term %v, want %v", v, refCoral(f64(zv), tv, k)/k)
+			if v, _ := l.Term("coral"); math.Abs(v-refCoral(f64(zv), tv, k)) > 1e-6 {
+				t.Errorf("coral term %v, want %v", v, refCoral(f64(zv), tv, k))
+			}
+		}
+		if lt == glcnn.LossL1 {
+			if v, _ := l.Term("l1"); math.Abs(v-refL1(f64(zv), []float32{20, 22, 24})) > 1e-5 {
+				t.Errorf("l1 term %v, want %v", v, refL1(f64(zv), []float32{20, 22, 24}))
 			}
 		}
 		bad := torchx.Zeros(3, int64(width+1))
@@ -433,13 +444,13 @@ func ExampleMeanVarianceLoss() {
 	// softmax 0.4161  mean 0.0645  variance 0.6941
 }
 
-// l1 regresses the age in units of the range: ages 21 and 24 over 20…24 are
-// the targets 0.25 and 1; outputs 0.3 and 0.9 (ages 21.2 and 23.6) are off
-// by 0.05 and 0.1 of the range.
+// l1 regresses the age in years: outputs 21.2 and 23.6 for people aged 21
+// and 24 are off by 0.2 and 0.4 years; an age of 30 is clamped to the
+// oldest representable, 24.
 func ExampleL1Loss() {
-	t, _ := L1Targets([]int{21, 24}, 20, 4)
-	loss, _ := L1Loss(torchx.FromFloat32([]float32{0.3, 0.9}, 2, 1), t)
+	t, _ := L1Targets([]int{21, 30}, 20, 4)
+	loss, _ := L1Loss(torchx.FromFloat32([]float32{21.2, 23.6}, 2, 1), t)
 	fmt.Printf("targets %v  loss %.4f\n", t, torchx.Item(loss))
 	// Output:
-	// targets [0.25 1]  loss 0.0750
+	// targets [21 24]  loss 0.3000
 }

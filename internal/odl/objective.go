@@ -19,7 +19,7 @@ type Weights struct {
 }
 
 // Term is one part of the age term of the objective, with its value
-// (unweighted: the objective weighs it as TermNames says).
+// (unweighted: the objective weighs it as Weights.Terms says).
 type Term struct {
 	Name  string
 	Value float64
@@ -44,6 +44,22 @@ func TermNames(t glcnn.LossType) []string {
 		return []string{"l1"}
 	}
 	return []string{"ranking", "odl"}
+}
+
+// Terms are the weights of the age term's parts (TermNames) in the
+// objective of loss type t with k tasks: λ for odl's ODL, 1/K for coral's
+// L_coral (the mean over tasks) and for l1's L_l1 (the MAE in units of the
+// range), λ₁ and λ₂ for mean-variance's mean and variance, 1 for the rest.
+func (w Weights) Terms(t glcnn.LossType, k int) []float64 {
+	switch t.Resolved() {
+	case glcnn.LossODL:
+		return []float64{1, w.Lambda}
+	case glcnn.LossCORAL, glcnn.LossL1:
+		return []float64{1 / float64(k)}
+	case glcnn.LossMeanVariance:
+		return []float64{1, w.MeanWeight, w.VarianceWeight}
+	}
+	return []float64{1}
 }
 
 // Losses are the terms of one batch's objective, as tensors (for backward)
@@ -79,7 +95,7 @@ func (l Losses) Term(name string) (float64, bool) {
 //	corn           L = L_corn                                 + μ·L_gender
 //	dldl           L = L_dldl (σ)                             + μ·L_gender
 //	mean-variance  L = L_softmax + λ₁·L_mean + λ₂·L_variance  + μ·L_gender
-//	l1             L = L_l1                                   + μ·L_gender
+//	l1             L = L_l1/K                                 + μ·L_gender
 //
 // (the functions of this package; the gender term only when a row has a
 // known gender). Ages outside [MinAge, MinAge+K] are clamped and counted.
@@ -125,31 +141,28 @@ func ObjectiveDeferred(z, g Tensor, ages []int, genders []api.Gender, c glcnn.Co
 	if cerr := torchx.Catch(func() {
 		dev := torchx.Device(z)
 		var parts []Tensor // the age term's parts, in TermNames order
-		var weights []float64
+		weights := w.Terms(c.LossType(), k)
 		switch c.LossType() {
 		case glcnn.LossODL, glcnn.LossRanking, glcnn.LossCORAL:
 			var tv []float32
 			tv, l.Clamped = Targets(ages, c.MinAge, k)
 			t := torchx.FromFloat32On(tv, dev, n, int64(k))
 			var rank Tensor
-			switch c.LossType() {
-			case glcnn.LossCORAL:
-				if rank, err = CoralLoss(z, t); err == nil {
-					rank = torchx.MulScalar(rank, 1/float64(k))
-				}
-			default:
+			if c.LossType() == glcnn.LossCORAL {
+				rank, err = CoralLoss(z, t)
+			} else {
 				rank, err = RankingLoss(z, t)
 			}
 			if err != nil {
 				return
 			}
-			parts, weights = []Tensor{rank}, []float64{1}
+			parts = []Tensor{rank}
 			if c.LossType() == glcnn.LossODL {
 				var o Tensor
 				if o, err = ODL(z, t); err != nil {
 					return
 				}
-				parts, weights = append(parts, o), append(weights, w.Lambda)
+				parts = append(parts, o)
 			}
 		case glcnn.LossCORN:
 			var y []int
@@ -158,7 +171,7 @@ func ObjectiveDeferred(z, g Tensor, ages []int, genders []api.Gender, c glcnn.Co
 			if corn, err = CornLoss(z, y); err != nil {
 				return
 			}
-			parts, weights = []Tensor{corn}, []float64{1}
+			parts = []Tensor{corn}
 		case glcnn.LossDLDL:
 			var q []float32
 			if q, l.Clamped, err = GaussianTargets(ages, c.MinAge, k, w.Sigma); err != nil {
@@ -168,7 +181,7 @@ func ObjectiveDeferred(z, g Tensor, ages []int, genders []api.Gender, c glcnn.Co
 			if kl, err = DLDLLoss(z, q); err != nil {
 				return
 			}
-			parts, weights = []Tensor{kl}, []float64{1}
+			parts = []Tensor{kl}
 		case glcnn.LossMeanVariance:
 			var y []int
 			y, l.Clamped = Labels(ages, c.MinAge, k)
@@ -176,7 +189,7 @@ func ObjectiveDeferred(z, g Tensor, ages []int, genders []api.Gender, c glcnn.Co
 			if sm, mean, variance, err = MeanVarianceLoss(z, y); err != nil {
 				return
 			}
-			parts, weights = []Tensor{sm, mean, variance}, []float64{1, w.MeanWeight, w.VarianceWeight}
+			parts = []Tensor{sm, mean, variance}
 		case glcnn.LossL1:
 			var tv []float32
 			tv, l.Clamped = L1Targets(ages, c.MinAge, k)
@@ -184,7 +197,7 @@ func ObjectiveDeferred(z, g Tensor, ages []int, genders []api.Gender, c glcnn.Co
 			if l1, err = L1Loss(z, tv); err != nil {
 				return
 			}
-			parts, weights = []Tensor{l1}, []float64{1}
+			parts = []Tensor{l1}
 		}
 		var gl Tensor
 		if gl, l.GenderKnownRows, err = GenderLoss(g, genders); err != nil {

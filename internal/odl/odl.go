@@ -13,11 +13,11 @@
 //	type           age term of the objective                        loss functions
 //	odl            L_rank + λ·L_odl                                 RankingLoss, ODL
 //	ranking        L_rank                                           RankingLoss
-//	coral          CoralLoss / K                                    CoralLoss
-//	corn           CornLoss                                         CornLoss
+//	coral          L_coral / K                                      CoralLoss
+//	corn           L_corn                                           CornLoss
 //	dldl           KL(q_σ ‖ softmax z)                              DLDLLoss
 //	mean-variance  L_softmax + λ₁·L_mean + λ₂·L_variance            MeanVarianceLoss
-//	l1             mean |z − (age − MinAge)/K|                       L1Loss
+//	l1             L_l1 / K = mean |z − age| / K                    L1Loss
 //
 // The objective adds μ·L_gender (GenderLoss) to the age term (Objective).
 // The heads' shapes are internal/glcnn's (glcnn.LossType), the decoding of
@@ -107,13 +107,13 @@ func GaussianTargets(ages []int, minAge, k int, sigma float64) (q []float32, cla
 	return q, clamped, nil
 }
 
-// L1Targets are l1's regression targets, the clamped ages in units of the
-// range: t_i = (clamp(age_i) − minAge)/K in [0, 1].
+// L1Targets are l1's regression targets, the ages in years clamped into
+// [minAge, minAge+K].
 func L1Targets(ages []int, minAge, k int) (t []float32, clamped int) {
 	y, clamped := Labels(ages, minAge, k)
 	t = make([]float32, len(y))
 	for i, yi := range y {
-		t[i] = float32(float64(yi) / float64(k))
+		t[i] = float32(minAge + yi)
 	}
 	return t, clamped
 }

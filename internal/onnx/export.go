@@ -9,7 +9,7 @@
 //	odl, ranking, coral  [N, K]       min_age + Σ_k Sigmoid(z_k)
 //	corn                 [N, K]       min_age + Σ_k Exp(CumSum_k(−Softplus(−z)))   (Π_{j≤k} σ(z_j))
 //	dldl, mean-variance  [N, K+1]     MatMul(Softmax(z), [0 1 … K]) + min_age
-//	l1                   [N, 1]       Clip(min_age + K·z, min_age, min_age + K)
+//	l1                   [N, 1]       Clip(z, min_age, min_age + K)   (z is the age in years)
 //
 // The protobuf is encoded directly with protowire; no ONNX runtime,
 // generated types or libtorch are needed.
@@ -180,10 +180,7 @@ func (b *builder) decodeAge(cfg glcnn.Config) {
 	minAge := func() string { return b.floatConst("min_age", float32(cfg.MinAge)) } // added where first used
 	switch t := cfg.LossType(); {
 	case t == glcnn.LossL1:
-		g.node("Mul", "age/mul_k", []string{OutputAgeLogits, b.floatConst("age/k", float32(cfg.K))}, []string{"age/mul_k"})
-		minAge := minAge()
-		g.node("Add", "age/add_min_age", []string{"age/mul_k", minAge}, []string{"age/add_min_age"})
-		g.node("Clip", "age/clip", []string{"age/add_min_age", minAge, b.floatConst("age/max_age", float32(cfg.MinAge+cfg.K))}, []string{"age/clip"})
+		g.node("Clip", "age/clip", []string{OutputAgeLogits, minAge(), b.floatConst("age/max_age", float32(cfg.MinAge+cfg.K))}, []string{"age/clip"})
 		g.node("Reshape", "age/reshape", []string{"age/clip", b.int64Const("age/shape", -1)}, []string{OutputAge})
 	case t.Softmax():
 		ages := make([]float32, cfg.K+1)

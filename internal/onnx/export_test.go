@@ -189,9 +189,9 @@ func TestExportEveryLossType(t *testing.T) {
 			cfg := glcnn.Config{InputH: 64, InputW: 44, K: 60, MinAge: 10, Loss: lt}
 			ws := randomWeights(t, cfg, 7000+uint64(len(lt)))
 			if lt == glcnn.LossL1 {
-				// outputs near ½ (ages near 40), not clipped at a bound, where
-				// the comparison would prove little
-				ws["l1_age.bias"].Data[0] = 0.5
+				// outputs near 40 years, not clipped at a bound, where the
+				// comparison would prove little
+				ws["l1_age.bias"].Data[0] = 40
 				for i := range ws["l1_age.weight"].Data {
 					ws["l1_age.weight"].Data[i] *= 0.1
 				}

@@ -133,7 +133,6 @@ func TestEveryLossTypeTrains(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	w := odl.Weights{Lambda: 0.5, Mu: 2, Sigma: 2, MeanWeight: 0.2, VarianceWeight: 0.05}
-	weight := map[string]float64{"odl": w.Lambda, "mean": w.MeanWeight, "variance": w.VarianceWeight}
 	// One goroutine, locked to its thread, for every type (no subtests: each
 	// would run on a goroutine of its own, and libtorch's grad mode and
 	// gotorch's GC bookkeeping are per thread).
@@ -165,11 +164,7 @@ func TestEveryLossTypeTrains(t *testing.T) {
 					v[i], _ = strconv.ParseFloat(m[i+1], 64)
 				}
 				want := w.Mu * v[len(v)-1]
-				for i, n := range names {
-					wt, ok := weight[n]
-					if !ok {
-						wt = 1
-					}
+				for i, wt := range w.Terms(lt, h.Model.K) {
 					want += wt * v[1+i]
 				}
 				if math.Abs(v[0]-want) > 5e-4 || !(v[0] > 0) {

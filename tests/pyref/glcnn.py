@@ -89,7 +89,7 @@ class GEINet(nn.Module):
     """Global-Local CNN with the age head of a loss type (odl and ranking: the
     seed's linear_age, K logits) and a gender head (2 logits)."""
 
-    def __init__(self, input_h=64, input_w=44, k=100, dropout=0.5, loss_type="odl"):
+    def __init__(self, input_h=64, input_w=44, k=100, dropout=0.5, loss_type="odl", min_age=0):
         super().__init__()
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"loss type {loss_type!r}: want one of {', '.join(LOSS_TYPES)}")
@@ -114,7 +114,7 @@ class GEINet(nn.Module):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
         if loss_type == "l1":
-            nn.init.constant_(self.l1_age.bias, 0.5)  # start mid-range
+            nn.init.constant_(self.l1_age.bias, min_age + k / 2)  # the age in years, from mid-range
 
     def age_head(self):
         return getattr(self, LOSS_TYPES[self.loss_type])
@@ -157,9 +157,9 @@ def exceed_probs(age_out, loss_type="odl"):
 
 def decode_age(age_out, min_age=0.0, loss_type="odl", k=None):
     """Each type's decoded age: the expectation min_age + sum_k P(age > min_age+k),
-    or for l1 the regression min_age + K*z clamped into [min_age, min_age+K]."""
+    or for l1 the regressed age z (years) clamped into [min_age, min_age+K]."""
     if loss_type == "l1":
-        return (min_age + k * age_out.double()[:, 0]).clamp(min_age, min_age + k)
+        return age_out.double()[:, 0].clamp(min_age, min_age + k)
     return min_age + exceed_probs(age_out, loss_type).sum(1)
 
 
@@ -168,11 +168,12 @@ def losses(age_logits, gender_logits, ages, genders, min_age=0, lam=1.0, mu=1.0,
     """Each loss type's terms (by gaitord's names), the gender CE and the total.
 
     Written from the papers: odl = BCE over the K tasks (mean) + lam * ODL;
-    coral = coral_pytorch's loss (BCE summed over tasks, mean over samples)
-    divided by K; corn = the BCE over the conditional training sets
+    coral = coral_pytorch's loss (BCE summed over tasks, mean over samples),
+    divided by K in the total; corn = the BCE over the conditional training sets
     {y >= k} of task k, over their total size; dldl = KL(q || softmax) with
     q a discretised Gaussian of std sigma over the K+1 ages; mean-variance =
-    softmax CE + mean_w * 1/2 (m - y)^2 + var_w * variance; l1 = |z - y/K|.
+    softmax CE + mean_w * 1/2 (m - y)^2 + var_w * variance; l1 = |z - age|
+    (years), divided by K in the total.
     Unknown genders (-1) are left out of the gender mean (ignore_index); with
     none known the gender term is 0. Targets are built on the host and moved
     to the logits' device."""
@@ -190,8 +191,8 @@ def losses(age_logits, gender_logits, ages, genders, min_age=0, lam=1.0, mu=1.0,
             age = age + lam * terms["odl"]
     elif loss_type == "coral":
         per_sample = -(F.logsigmoid(z) * t + (F.logsigmoid(z) - z) * (1 - t)).sum(1)
-        terms = {"coral": per_sample.mean() / k}
-        age = terms["coral"]
+        terms = {"coral": per_sample.mean()}
+        age = terms["coral"] / k
     elif loss_type == "corn":
         s, count = 0.0, 0
         for j in range(k):
@@ -215,8 +216,8 @@ def losses(age_logits, gender_logits, ages, genders, min_age=0, lam=1.0, mu=1.0,
                  "variance": (p * (a[None, :] - m[:, None]) ** 2).sum(1).mean()}
         age = terms["softmax"] + mean_w * terms["mean"] + var_w * terms["variance"]
     elif loss_type == "l1":
-        terms = {"l1": (z[:, 0] - y.to(dt) / k).abs().mean()}
-        age = terms["l1"]
+        terms = {"l1": (z[:, 0] - (min_age + y).to(dt)).abs().mean()}
+        age = terms["l1"] / k
     else:
         raise ValueError(f"loss type {loss_type!r}")
     g = torch.as_tensor(genders, dtype=torch.long)
