@@ -2,12 +2,16 @@
 // results for gait-based age and gender estimation (Zhu et al. 2020,
 // Global-Local CNN with ordinal distribution regression).
 //
-// Ordinal convention used throughout: the model emits K binary
-// probabilities p_k = sigmoid(z_k), k = 0..K−1, where
+// Ordinal convention used throughout: a model's distribution over ages is
+// given by K probabilities, k = 0..K−1,
 //
 //	p_k = P(age > minAge + k),
 //
-// so ages are supported on the integers minAge .. minAge+K.
+// so ages are supported on the integers minAge .. minAge+K. For the odl,
+// ranking and coral loss types p_k = sigmoid(z_k) of the age logits; the
+// other types' heads are read into p by DecodeHead (internal/glcnn's
+// LossType names them), and l1, which has no distribution, is decoded there
+// too. Every age, median and interval bound is within [minAge, minAge+K].
 //
 // All functions are pure: they never modify their inputs.
 package metrics
