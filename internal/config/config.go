@@ -600,8 +600,10 @@ func (c Config) Validate() error {
 	bad := func(key, format string, a ...any) error {
 		return &KeyError{Key: key, Msg: fmt.Sprintf(format, a...)}
 	}
+	// Checked before the model: the type chooses the age head. Unlike a
+	// file's metadata, a configuration must name it ("" is not odl here).
 	if _, err := glcnn.ParseLossType(c.Loss.Type); err != nil || c.Loss.Type == "" {
-		return bad("loss.type", "got %q, want odl, ranking, coral, corn, dldl, mean-variance or l1", c.Loss.Type)
+		return bad("loss.type", "got %q, want %s", c.Loss.Type, glcnn.LossTypesText())
 	}
 	if err := c.Spec().Validate(); err != nil {
 		var re *glcnn.RangeError

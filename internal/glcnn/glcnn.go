@@ -158,7 +158,7 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParseLossType(string(c.Loss)); err != nil {
 		return &RangeError{Key: "loss_type",
-			Msg:      fmt.Sprintf("got %q, want %s", c.Loss, lossTypesText()),
+			Msg:      fmt.Sprintf("got %q, want %s", c.Loss, LossTypesText()),
 			sentence: err.Error()}
 	}
 	return nil

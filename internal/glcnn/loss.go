@@ -43,8 +43,9 @@ var lossTypes = []LossType{LossODL, LossRanking, LossCORAL, LossCORN, LossDLDL, 
 // LossTypes lists every loss type, the default (odl) first.
 func LossTypes() []LossType { return append([]LossType(nil), lossTypes...) }
 
-// lossTypesText is "odl, ranking, coral, corn, dldl, mean-variance or l1".
-func lossTypesText() string {
+// LossTypesText lists the loss types for a message: "odl, ranking, coral,
+// corn, dldl, mean-variance or l1".
+func LossTypesText() string {
 	s := make([]string, len(lossTypes))
 	for i, t := range lossTypes {
 		s[i] = string(t)
@@ -63,7 +64,7 @@ func ParseLossType(s string) (LossType, error) {
 			return t, nil
 		}
 	}
-	return "", fmt.Errorf("loss type %q: want %s", s, lossTypesText())
+	return "", fmt.Errorf("loss type %q: want %s", s, LossTypesText())
 }
 
 // Resolved returns t, or LossODL for the empty type.
