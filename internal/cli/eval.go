@@ -48,6 +48,9 @@ func newEvalCmd(s Streams, g *Global, run func(*EvalOptions) error) *cobra.Comma
 	c := &cobra.Command{
 		Use:   "eval",
 		Short: "Evaluate a checkpoint: MAE, RMSE, CS(1…10), per age group and view, gender accuracy, calibration",
+		Long: `Evaluate a checkpoint on a dataset split. The 80% interval coverage is read off
+the model's own distribution (its loss type's, docs/losses.md); a model of loss
+type l1 predicts no distribution, and its evaluation has no coverage.`,
 		Example: `  gaitord eval --checkpoint runs/demo/best.ckpt
   gaitord eval --checkpoint runs/oumvlp/best.ckpt --data /data/OUMVLP --format oumvlp --json
   gaitord eval --checkpoint runs/demo/best.ckpt --report runs/demo/report`,
@@ -170,7 +173,7 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if o.JSON {
 		return json.NewEncoder(s.Out).Encode(sum)
 	}
-	fmt.Fprintf(s.Out, "%s: %s split of %s (%d GEIs)\n", o.Checkpoint, o.Split, ds.Source, len(samples))
+	fmt.Fprintf(s.Out, "%s (loss type %s): %s split of %s (%d GEIs)\n", o.Checkpoint, st.Model.LossType(), o.Split, ds.Source, len(samples))
 	fmt.Fprint(s.Out, sum.Table())
 	if o.Report != "" {
 		fmt.Fprintf(s.Out, "report written to %s\n", o.Report)

@@ -30,9 +30,13 @@ func newExportCmd(s Streams, g *Global, run func(*ExportOptions) error) *cobra.C
 		Use:   "export",
 		Short: "Export a checkpoint's model as safetensors (PyTorch names) or ONNX (opset 13)",
 		Long: `safetensors: the weights under the seed's PyTorch names, with the model configuration
-in the metadata; loads with load_state_dict(strict=True) into the seed's GEINet.
-onnx: the inference graph, input "gei" [N,1,H,W], outputs "age_logits" [N,K],
-"gender_logits" [N,2] and "age" [N] (min_age + Σ sigmoid).`,
+(input size, K, min_age, dropout, loss_type) in the metadata; a model of loss type
+odl or ranking loads with load_state_dict(strict=True) into the seed's GEINet, the
+other types name their own age head (docs/losses.md).
+onnx: the inference graph, input "gei" [N,1,H,W], outputs "age_logits" (the age
+head's outputs: [N,K] for odl, ranking, coral and corn, [N,K+1] for dldl and
+mean-variance, [N,1] for l1), "gender_logits" [N,2] and "age" [N], decoded by the
+loss type (odl: min_age + Σ sigmoid).`,
 		Example: `  gaitord export --checkpoint runs/demo/best.ckpt --format safetensors --out glcnn.safetensors
   gaitord export --checkpoint runs/demo/best.ckpt --format onnx --out glcnn.onnx`,
 		Args: cobra.NoArgs,
@@ -66,6 +70,6 @@ func RunExport(s Streams, o *ExportOptions) error {
 			return fmt.Errorf("export %s: %w", o.Out, err)
 		}
 	}
-	fmt.Fprintf(s.Out, "wrote %s (%s, %d×%d input, K=%d, min_age=%d)\n", o.Out, o.Format, st.Model.InputH, st.Model.InputW, st.Model.K, st.Model.MinAge)
+	fmt.Fprintf(s.Out, "wrote %s (%s, %d×%d input, K=%d, min_age=%d, loss type %s)\n", o.Out, o.Format, st.Model.InputH, st.Model.InputW, st.Model.K, st.Model.MinAge, st.Model.LossType())
 	return nil
 }

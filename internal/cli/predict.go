@@ -56,9 +56,10 @@ or forced with --frames), or a video file of people walking past a static camera
 (any format FFmpeg decodes, recognised by its content; with --video, folders are
 colour frames instead). A video gives one record per walker seen for a whole gait
 cycle (track, frames, period, cycles, view hint added; docs/video.md); each walker
-seen for less gets one line on stderr. The interval is read off the model's own ordinal output:
-the predicted CDF P(age ≤ a) = 1 − P(age > a), made monotone, crosses 0.1 and 0.9
-at its ends and 0.5 at the median. With --server URL the inputs go to a running
+seen for less gets one line on stderr. The interval is read off the model's own
+distribution (its loss type's, docs/losses.md): the predicted CDF P(age ≤ a) = 1 − P(age > a), made monotone, crosses 0.1 and 0.9
+at its ends and 0.5 at the median; a model of loss type l1 predicts no distribution
+(interval "-", null in JSON). With --server URL the inputs go to a running
 'gaitord serve' (token from --token-file or GAITORD_TOKEN) and the output is the same.`,
 		Example: `  gaitord predict --checkpoint runs/demo/best.ckpt person.png
   gaitord predict --checkpoint runs/demo/best.ckpt --json geis/ > predictions.jsonl
@@ -70,7 +71,7 @@ at its ends and 0.5 at the median. With --server URL the inputs go to a running
 	}
 	f := c.Flags()
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint or exported weights")
-	f.BoolVar(&o.JSON, "json", false, "print JSON Lines, one gaitord.prediction/v1 record per input (docs/prediction.md)")
+	f.BoolVar(&o.JSON, "json", false, "print JSON Lines, one gaitord.prediction/v2 record per input (docs/prediction.md)")
 	f.BoolVar(&o.Frames, "frames", false, "treat every folder as silhouette frames of one walk")
 	f.IntVar(&o.BatchSize, "batch-size", 256, "GEIs per forward pass")
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
@@ -199,8 +200,17 @@ func printPrediction(tw *tabwriter.Writer, enc *json.Encoder, p api.Prediction) 
 	if tw == nil {
 		return enc.Encode(p)
 	}
-	_, err := fmt.Fprintf(tw, "%s\t%.1f\t[%.1f, %.1f]\t%s\t%.2f\n", p.Path, p.Age, p.Interval[0], p.Interval[1], p.Gender, p.PGender())
+	_, err := fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%.2f\n", p.Path, p.Age, intervalText(p), p.Gender, p.PGender())
 	return err
+}
+
+// intervalText is the table's 80% interval column: "[lo, hi]", or "-" for a
+// model without a distribution (loss type l1).
+func intervalText(p api.Prediction) string {
+	if p.Interval == nil {
+		return "-"
+	}
+	return fmt.Sprintf("[%.1f, %.1f]", p.Interval[0], p.Interval[1])
 }
 
 // expandInputs lists the GEIs and silhouette folders named by paths, in order.

@@ -127,6 +127,9 @@ func caption(p api.Prediction) string {
 		g = "F"
 	}
 	r := func(v float64) float64 { return math.Round(v) + 0 } // + 0: no "-0"
+	if p.Interval == nil {                                    // a model without a distribution (loss type l1)
+		return fmt.Sprintf("#%d age %.0f %s", p.Track, r(p.Age), g)
+	}
 	return fmt.Sprintf("#%d age %.0f (%.0f-%.0f) %s", p.Track, r(p.Age), r(p.Interval[0]), r(p.Interval[1]), g)
 }
 
@@ -218,8 +221,8 @@ func predictTracks(ctx context.Context, s Streams, o *PredictOptions, m *model.G
 			}
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d-%d\t%.1f\t[%.1f, %.1f]\t%s\t%.2f\t%s\n", p.Path, p.Track, p.Frames[0], p.Frames[1],
-			p.Age, p.Interval[0], p.Interval[1], p.Gender, p.PGender(), p.ViewHint)
+		fmt.Fprintf(tw, "%s\t%d\t%d-%d\t%.1f\t%s\t%s\t%.2f\t%s\n", p.Path, p.Track, p.Frames[0], p.Frames[1],
+			p.Age, intervalText(p), p.Gender, p.PGender(), p.ViewHint)
 	}
 	return nil
 }

@@ -349,7 +349,7 @@ func (q *quietWriter) Write(p []byte) (int, error) {
 }
 
 func modelConfig(c config.Config) model.Config {
-	return c.Model.Spec()
+	return c.Spec()
 }
 
 func hyper(c config.Config, mc model.Config) train.Hyper {
@@ -358,8 +358,9 @@ func hyper(c config.Config, mc model.Config) train.Hyper {
 		BatchSize: c.Train.BatchSize, EvalBatchSize: c.Train.EvalBatchSize,
 		Optim:    optim.Config{LR: c.Optim.LR, Beta1: c.Optim.Betas[0], Beta2: c.Optim.Betas[1], Eps: c.Optim.Eps, WeightDecay: c.Optim.WeightDecay},
 		Schedule: train.Schedule{Type: c.Schedule.Type, StepEpochs: c.Schedule.StepEpochs, Gamma: c.Schedule.Gamma, WarmupEpochs: c.Schedule.WarmupEpochs},
-		Loss:     odl.Weights{Lambda: c.Loss.Lambda, Mu: c.Loss.Mu},
-		Workers:  c.Data.Workers, Prefetch: c.Data.Prefetch, Flip: c.Data.Flip,
+		Loss: odl.Weights{Lambda: c.Loss.Lambda, Mu: c.Loss.Mu, Sigma: c.Loss.Sigma,
+			MeanWeight: c.Loss.MeanWeight, VarianceWeight: c.Loss.VarianceWeight},
+		Workers: c.Data.Workers, Prefetch: c.Data.Prefetch, Flip: c.Data.Flip,
 	}
 }
 

@@ -62,9 +62,9 @@ func (f *fake) hooks() Hooks {
 			f.evals = append(f.evals, r.Name())
 			lambda := 0.0
 			fmt.Sscan(r.Cell.Value("loss.lambda"), &lambda)
-			acc, ri := 0.9, 0.01*float64(r.Seed)
+			acc, ri, cov := 0.9, 0.01*float64(r.Seed), 0.8
 			return metrics.Summary{N: 10, MAE: 5 + lambda/2 + float64(r.Seed)/10, CS: []float64{.1, .2, .3, .4, .5 + lambda/10},
-				GenderAccuracy: &acc, RankInconsistency: &ri, Coverage80: 0.8}, nil
+				GenderAccuracy: &acc, RankInconsistency: &ri, Coverage80: &cov}, nil
 		},
 	}
 }

@@ -41,7 +41,7 @@ var Metrics = []Metric{
 		return s.CS[4], true
 	}},
 	{"gender_acc", func(s metrics.Summary) (float64, bool) { return deref(s.GenderAccuracy) }},
-	{"coverage80", func(s metrics.Summary) (float64, bool) { return s.Coverage80, s.N > 0 }},
+	{"coverage80", func(s metrics.Summary) (float64, bool) { return deref(s.Coverage80) }}, // nil for l1: no interval
 	{"rank_inconsistency", func(s metrics.Summary) (float64, bool) { return deref(s.RankInconsistency) }},
 }
 

@@ -39,7 +39,8 @@ func summaryFixture(t *testing.T) (*Plan, []*Result, map[string][]float64) {
 		if k >= len(m) {
 			continue
 		}
-		sum := metrics.Summary{N: 50, MAE: m[k], CS: []float64{0, 0, 0, 0, 0.4 + 0.01*float64(k)}, Coverage80: 0.7 + 0.05*float64(k)}
+		cov := 0.7 + 0.05*float64(k)
+		sum := metrics.Summary{N: 50, MAE: m[k], CS: []float64{0, 0, 0, 0, 0.4 + 0.01*float64(k)}, Coverage80: &cov}
 		if r.Cell.Value("loss.lambda") == "1" {
 			acc, ri := 0.8+0.1*float64(k), 0.02*float64(k)
 			sum.GenderAccuracy, sum.RankInconsistency = &acc, &ri

@@ -15,11 +15,15 @@ func TestPredictionIsRowI(t *testing.T) {
 		Ordinal: []metrics.Ordinal{metrics.Decode(p[0], 20), metrics.Decode(p[1], 20)}}
 	got := out.Prediction(1)
 	o := metrics.Decode(p[1], 20)
-	if got.Age != o.Age || got.Age != 20+0.99+0.8 || got.Median != o.Median || got.Interval != [2]float64{o.Lo80, o.Hi80} ||
+	if got.Age != o.Age || got.Age != 20+0.99+0.8 || got.Median != o.Median || got.Interval == nil || *got.Interval != [2]float64{o.Lo80, o.Hi80} || got.RankPairs != 0 ||
 		got.Gender != api.Male || got.PMale != 0.75 || &got.PAgeGT[0] != &p[1][0] || got.Path != "" || got.Source != "" {
 		t.Fatalf("row 1: %+v", got)
 	}
 	if g := out.Prediction(0).Gender; g != api.Female { // exactly 0.5 reads as female
 		t.Fatalf("row 0 gender %v", g)
+	}
+	// Record is eval's: the rank counts instead of the distribution.
+	if r := out.Record(1); r.PAgeGT != nil || r.RankPairs != o.Pairs || r.RankViolations != o.Violations || r.Age != got.Age {
+		t.Fatalf("record 1: %+v", r)
 	}
 }

@@ -595,6 +595,9 @@ func detail(x []float32, size gei.Size, p []float64, minAge int) api.PredictionD
 	if err := gei.EncodePNG(&buf, x, size); err == nil {
 		d.InputPNG = "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())
 	}
+	if len(p) == 0 { // a model without a distribution (loss type l1)
+		return d
+	}
 	f := metrics.CDF(p)
 	d.PAge = make([]float64, len(f)-1)
 	for j := range d.PAge {

@@ -784,9 +784,12 @@ func TestConfigs(t *testing.T) {
 		c("negative-lr", "optim:\n  lr: -0.001\n", `key "optim.lr": got -0.001`),
 		c("input-100x50", "model:\n  input_height: 100\n  input_width: 50\n", `key "model.input_height/input_width": 100×50 not supported`),
 		c("not-yaml", "train: [unclosed\n", "not valid YAML"),
+		c("unknown-loss-type", "loss:\n  type: softmax\n", `key "loss.type": got "softmax", want odl, ranking, coral, corn, dldl, mean-variance or l1`),
+		c("dldl-sigma-zero", "loss:\n  type: dldl\n  sigma: 0\n", `key "loss.sigma": got 0, want > 0`),
 		c("missing", "", "no such file or directory"),
 		flag("set-zero-batch", []string{"--set", "train.batch_size=0"}, `key "train.batch_size" (from --set train.batch_size=0): got 0, want ≥ 1`),
 		flag("flag-negative-batch", []string{"--batch-size", "-1"}, `key "train.batch_size" (from --set train.batch_size=-1): got -1`),
+		flag("set-loss-type-case", []string{"--set", "loss.type=CORAL"}, `key "loss.type" (from --set loss.type=CORAL): got "CORAL"`),
 		{name: "config-is-a-folder", args: []string{"train", "--config", dir, "--out", filepath.Join(dir, "run-folder"), "--epochs", "1"}, code: 1,
 			err: []string{"gaitord: config " + dir + ": ", "is a directory"}, noFile: []string{filepath.Join(dir, "run-folder")}},
 	})
@@ -876,6 +879,15 @@ func TestCheckpoints(t *testing.T) {
 	if err := saveWeights(p("metadata-k-not-int.safetensors"), model.DefaultConfig(), badMD); err != nil {
 		t.Fatal(err)
 	}
+	lossMD := checkpoint.ModelMetadata(model.DefaultConfig())
+	lossMD["loss_type"] = "softmax"
+	if err := saveWeights(p("unknown-loss-type.safetensors"), model.DefaultConfig(), lossMD); err != nil {
+		t.Fatal(err)
+	}
+	lossMD["loss_type"] = "corn" // odl's linear_age under a corn label
+	if err := saveWeights(p("odl-labelled-corn.safetensors"), model.DefaultConfig(), lossMD); err != nil {
+		t.Fatal(err)
+	}
 	ckMD := checkpoint.ModelMetadata(model.DefaultConfig())
 	ckMD["gaitord.kind"] = checkpoint.KindCheckpoint
 	if err := saveWeights(p("checkpoint-without-state.ckpt"), model.DefaultConfig(), ckMD); err != nil {
@@ -912,6 +924,8 @@ func TestCheckpoints(t *testing.T) {
 	both("128x88-claims-64x44", "128x88-claims-64x44.safetensors", 0, "model (64×44, K=100) needs")
 	both("metadata-k-not-an-integer", "metadata-k-not-int.safetensors", small, `metadata k = "lots" is not an integer`)
 	both("checkpoint-lacking-state", "checkpoint-without-state.ckpt", 0, "checkpoint metadata lacks")
+	both("unknown-loss-type", "unknown-loss-type.safetensors", small, `metadata loss_type: loss type "softmax": want odl, ranking, coral, corn, dldl, mean-variance or l1`)
+	both("odl-weights-labelled-corn", "odl-labelled-corn.safetensors", 0, "missing corn_age.weight (shape [100 1024])", "unexpected linear_age.weight")
 	both("folder", "", small, "not a regular file")
 	both("missing", "absent.ckpt", small, "no such file or directory")
 	cases = append(cases,

@@ -76,13 +76,19 @@ function card(p, d) {
   const age = el("span", "age", p.age.toFixed(1));
   age.dataset.age = String(p.age);
   age.appendChild(el("span", "unit", "years"));
-  const iv = el("span", "interval", `80% interval ${p.age_interval80[0].toFixed(1)} – ${p.age_interval80[1].toFixed(1)}, median ${p.age_median.toFixed(1)}`);
+  // a model of loss type l1 predicts no distribution: no interval (null)
+  const iv = el("span", "interval", p.age_interval80
+    ? `80% interval ${p.age_interval80[0].toFixed(1)} – ${p.age_interval80[1].toFixed(1)}, median ${p.age_median.toFixed(1)}`
+    : `no interval (the model predicts no distribution)`);
   const g = el("span", "gender");
   const pg = p.gender === "male" ? p.p_male : 1 - p.p_male;
   g.append(el("strong", null, p.gender), document.createTextNode(` (p ${pg.toFixed(2)})`));
   line.append(age, iv, g);
-  right.append(line, el("div", "path", p.path), chart(d.p_age, d.min_age, p),
-    el("div", "legend", "bars: predicted P(age = a) · shaded: 80% interval · red line: expected age"));
+  right.append(line, el("div", "path", p.path));
+  if (d.p_age && d.p_age.length && p.age_interval80) {
+    right.append(chart(d.p_age, d.min_age, p),
+      el("div", "legend", "bars: predicted P(age = a) · shaded: 80% interval · red line: expected age"));
+  }
   c.append(left, right);
   return c;
 }
