@@ -1,7 +1,9 @@
 // Package infer runs a trained GL-CNN on batches of preprocessed GEIs and
 // decodes its ordinal output: expected age, median, 80% interval, rank
 // inconsistency and P(male). Training validation, `gaitord eval` and
-// `gaitord predict` all go through Batch, so they cannot disagree.
+// `gaitord predict` all go through Batch, so they cannot disagree. Set and
+// Sets fuse several GEIs of one person into one prediction (the network's
+// set form), decoded the same way.
 package infer
 
 import (
