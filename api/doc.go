@@ -12,8 +12,8 @@
 //
 //	field            type          when       meaning
 //	schema           string        always     "gaitord.prediction/v1" (see Schema)
-//	path             string        always     the input: a GEI file, a folder of silhouette frames, a video
-//	source           string        optional   "gei" or "silhouettes" (how path was read)
+//	path             string        always     the input: a GEI file, a folder of silhouette frames, an OpenGait pickle, a video; for a fused prediction the folder fused or the subject
+//	source           string        optional   how path was read: "gei", "silhouettes", "opengait", "fused", "video"
 //	age              number        always     expected age in years, min_age + Σ_k p_age_gt[k]
 //	age_median       number        always     where the monotone CDF P(age ≤ a) crosses 0.5
 //	age_interval80   [lo, hi]      always     80% interval: where that CDF crosses 0.1 and 0.9
@@ -30,6 +30,7 @@
 //	period           number        optional   video: the gait period, in frames
 //	cycles           integer       optional   video: gait cycles averaged into the GEI
 //	view_hint        string        optional   video: the walking direction as estimated from the track
+//	n_inputs         integer       optional   fused: the number of GEIs fused into this prediction
 //
 // Optional fields are left out of the JSON when unset (Go's omitempty: zero
 // numbers, empty strings, nil slices and pointers). Lines written by

@@ -19,7 +19,9 @@ type Prediction struct {
 	Schema string `json:"schema"`
 	// Path names the input the prediction is about.
 	Path string `json:"path"`
-	// Source says how Path was read: "gei", "silhouettes" (or, later, "video").
+	// Source says how Path was read: "gei", "silhouettes", "opengait" (an
+	// OpenGait pickle of one walk), "fused" (several GEIs of one person
+	// fused into one prediction, see NInputs) or "video".
 	Source string `json:"source,omitempty"`
 
 	// Age is the expected age, MinAge + Σ_k PAgeGT[k], in years.
@@ -56,6 +58,10 @@ type Prediction struct {
 	Cycles int `json:"cycles,omitempty"`
 	// ViewHint is the walking direction estimated from a video track.
 	ViewHint string `json:"view_hint,omitempty"`
+
+	// NInputs is the number of GEIs fused into a prediction of Source
+	// "fused" (predict --fuse, eval --per-subject); 0 for a single GEI.
+	NInputs int `json:"n_inputs,omitempty"`
 }
 
 // PGender is the probability of the predicted gender: PMale for Male,

@@ -14,8 +14,8 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/prediction-v1.jsonl from the records in this test")
 
 // v1Records are the records of testdata/prediction-v1.jsonl: a predict line,
-// an evaluation record (true age 0 and gender female must survive omitempty)
-// and a video record.
+// an evaluation record (true age 0 and gender female must survive omitempty),
+// a video record and a fused record.
 func v1Records() []Prediction {
 	return []Prediction{
 		{Path: "geis/00002.png", Source: "gei", Age: 34.25, Median: 33.5, Interval: [2]float64{25.75, 43},
@@ -24,6 +24,8 @@ func v1Records() []Prediction {
 			View: "090", TrueAge: Int(0), TrueGender: Female, RankViolations: 2, RankPairs: 99},
 		{Path: "street.mp4", Source: "video", Age: 45, Median: 44.5, Interval: [2]float64{36, 55}, Gender: Male, PMale: 0.75,
 			Track: 3, Frames: &[2]int{120, 212}, Period: 31.5, Cycles: 3, ViewHint: "090"},
+		{Path: "people/00004", Source: "fused", Age: 52.5, Median: 52, Interval: [2]float64{47.25, 58}, Gender: Female, PMale: 0.25,
+			NInputs: 8},
 	}
 }
 
@@ -127,7 +129,7 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 	p := Prediction{Schema: Schema, Path: "x", Source: "gei", Age: 1.0 / 3, Median: 2, Interval: [2]float64{0.1, 1e300},
 		Gender: Female, PMale: 0.1 + 0.2, PAgeGT: []float64{0.9999999999999999, 5e-324},
 		View: "270", TrueAge: Int(120), TrueGender: Male, RankViolations: 1, RankPairs: 2,
-		Track: 1, Frames: &[2]int{0, 1}, Period: 1e-9, Cycles: 1, ViewHint: "left"}
+		Track: 1, Frames: &[2]int{0, 1}, Period: 1e-9, Cycles: 1, ViewHint: "left", NInputs: 3}
 	// every field is set, so a field added without a test entry shows here
 	v := reflect.ValueOf(p)
 	for i := range v.NumField() {
