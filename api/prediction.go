@@ -9,6 +9,15 @@ import (
 // and reads (see the package documentation for the versioning rule).
 const Schema = "gaitord.prediction/v1"
 
+// Values of Prediction.Source.
+const (
+	SourceGEI         = "gei"         // a GEI PNG
+	SourceSilhouettes = "silhouettes" // a folder of silhouette frames of one walk
+	SourceOpenGait    = "opengait"    // an OpenGait pickle of one walk
+	SourceFused       = "fused"       // several GEIs of one person fused (NInputs)
+	SourceVideo       = "video"       // a video
+)
+
 // Prediction is one age and gender prediction. The JSON layout is documented
 // field by field in the package documentation; the Go fields carry the same
 // names in Go spelling.
