@@ -9,6 +9,7 @@ package onnx
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/gaitord/gaitord/internal/atomicfile"
@@ -29,9 +30,17 @@ const (
 // "gei" is float [N,1,H,W] with symbolic batch N; outputs are "age_logits"
 // [N,K], "gender_logits" [N,2] and "age" [N] = MinAge + Σ sigmoid(age_logits).
 // Initializers carry the PyTorch parameter names; producer_name is "gaitord
-// <version>". The weights are checked against cfg first
-// (glcnn.Config.CheckWeights), so nothing is written for a misfit.
+// <version>"; metadata_props hold input_height, input_width, k and min_age.
+// The weights are checked against cfg first (glcnn.Config.CheckWeights), so
+// nothing is written for a misfit.
 func Export(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config) error {
+	return ExportWith(w, weights, cfg, nil)
+}
+
+// ExportWith is Export with extra metadata_props entries (key, value) after
+// the model's own, in the order given; a key that repeats another is an
+// error, before anything is written.
+func ExportWith(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config, extra [][2]string) error {
 	if err := cfg.CheckWeights(weights); err != nil {
 		return fmt.Errorf("onnx export: %w", err)
 	}
@@ -39,13 +48,21 @@ func Export(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config) erro
 	if err != nil {
 		return fmt.Errorf("onnx export: %w", err)
 	}
-	g := buildGraph(weights, cfg, layers)
 	meta := [][2]string{
 		{"input_height", strconv.Itoa(cfg.InputH)},
 		{"input_width", strconv.Itoa(cfg.InputW)},
 		{"k", strconv.Itoa(cfg.K)},
 		{"min_age", strconv.Itoa(cfg.MinAge)},
 	}
+	seen := map[string]bool{}
+	for _, kv := range append(slices.Clone(meta), extra...) {
+		if seen[kv[0]] {
+			return fmt.Errorf("onnx export: metadata key %q given twice", kv[0])
+		}
+		seen[kv[0]] = true
+	}
+	meta = append(meta, extra...)
+	g := buildGraph(weights, cfg, layers)
 	doc := "GL-CNN gait age/gender estimator (Zhu et al. 2020), ordinal age head"
 	if err := writeModel(w, g, producerPrefix+version.Version, doc, meta); err != nil {
 		return fmt.Errorf("onnx export: %w", err)
@@ -56,7 +73,12 @@ func Export(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config) erro
 // WriteFile exports the model to path atomically: it writes a temporary file
 // in the same directory, fsyncs it and renames it over path.
 func WriteFile(path string, weights map[string]glcnn.Weight, cfg glcnn.Config) error {
-	if err := atomicfile.Write(path, func(w io.Writer) error { return Export(w, weights, cfg) }); err != nil {
+	return WriteFileWith(path, weights, cfg, nil)
+}
+
+// WriteFileWith is WriteFile with extra metadata_props (see ExportWith).
+func WriteFileWith(path string, weights map[string]glcnn.Weight, cfg glcnn.Config, extra [][2]string) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return ExportWith(w, weights, cfg, extra) }); err != nil {
 		return fmt.Errorf("write onnx model %s: %w", path, err)
 	}
 	return nil
