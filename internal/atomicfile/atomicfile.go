@@ -89,7 +89,7 @@ func WriteAll(files []File) error {
 		tmp, err := stage(f.Path, f.Write)
 		if err != nil {
 			removeAll(tmps)
-			return fmt.Errorf("%s: %w", f.Path, err)
+			return fmt.Errorf("%s: %w", f.Path, unwrapPath(err))
 		}
 		tmps = append(tmps, tmp)
 	}
@@ -101,7 +101,7 @@ func WriteAll(files []File) error {
 			}
 			removeAll(done)
 			removeAll(tmps[i:])
-			return fmt.Errorf("%s: %w", f.Path, err)
+			return fmt.Errorf("%s: %w", f.Path, unwrapPath(err))
 		}
 	}
 	synced := map[string]bool{}
@@ -112,6 +112,21 @@ func WriteAll(files []File) error {
 		}
 	}
 	return nil
+}
+
+// unwrapPath drops an *os.PathError's or *os.LinkError's operation and
+// paths (those of a temporary file), keeping the cause: the caller names
+// the target instead.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }
 
 // errNotRegular says what a non-regular target is.
