@@ -163,7 +163,7 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	}
 	sum := metrics.Evaluate(preds, trainMean)
 	sum.MissingImages = missing
-	sum.Checkpoint = o.Checkpoint
+	sum.Checkpoint, sum.Split, sum.Data = o.Checkpoint, o.Split, ds.Source
 	if sum.CheckpointSHA256, err = checkpoint.SHA256(o.Checkpoint); err != nil {
 		return err
 	}
