@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -63,6 +64,10 @@ func TestGroupSubjects(t *testing.T) {
 // labels, the set size and no view. Groups are filled across batch borders
 // (batch size 3, sets of 1, 2 and 4).
 func TestPredictSubjectsFusesEachSubject(t *testing.T) {
+	// libtorch from one OS thread, as gaitord's main goroutine; the thread,
+	// which infer.GC marks as collecting, ends with the test (never
+	// unlocked), so later tests start on unmarked threads.
+	runtime.LockOSThread()
 	cfg := model.Config{InputH: 64, InputW: 44, K: 20, MinAge: 10, Dropout: 0.5}
 	m, err := model.New(cfg, 5, "cpu")
 	if err != nil {
