@@ -9,11 +9,11 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# installs libtorch-dev + libopenblas0-pthread + libgloo-dev, builds libcgotorch.so and libtorchx.so
+# installs libtorch-dev + libopenblas0-pthread + libgloo-dev + ffmpeg, builds libcgotorch.so and libtorchx.so
 RUN scripts/install_libtorch.sh && make build
 
 FROM debian:bookworm-slim
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libtorch1.13 libopenblas0-pthread \
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libtorch1.13 libopenblas0-pthread ffmpeg \
     && rm -rf /var/lib/apt/lists/*
 # the binary's rpath points into /src/.cache/native: keep the same path
 COPY --from=build /src/.cache/native /src/.cache/native

@@ -11,15 +11,15 @@
 // unit the prediction service and the video path return. Its JSON object is:
 //
 //	field            type          when       meaning
-//	schema           string        always     "gaitord.prediction/v1" (see Schema)
+//	schema           string        always     "gaitord.prediction/v2" (see Schema)
 //	path             string        always     the input: a GEI file, a folder of silhouette frames, an OpenGait pickle, a video; for a fused prediction the folder fused or the subject
 //	source           string        optional   how path was read: "gei", "silhouettes", "opengait", "fused", "video"
-//	age              number        always     expected age in years, min_age + Σ_k p_age_gt[k]
-//	age_median       number        always     where the monotone CDF P(age ≤ a) crosses 0.5
-//	age_interval80   [lo, hi]      always     80% interval: where that CDF crosses 0.1 and 0.9
+//	age              number        always     age in years, in [min_age, min_age + K]: min_age + Σ_k p_age_gt[k] (l1: the regressed age)
+//	age_median       number        always     where the monotone CDF P(age ≤ a) crosses 0.5 (l1: the regressed age)
+//	age_interval80   [lo, hi]|null always     80% interval: where that CDF crosses 0.1 and 0.9; null for l1 (no distribution)
 //	gender           string        always     "male" if p_male > 0.5, else "female"
 //	p_male           number        always     P(gender = male), in [0, 1]
-//	p_age_gt         [number]      optional   K ordinal outputs, p_age_gt[k] = P(age > min_age + k)
+//	p_age_gt         [number]      optional   K ordinal probabilities, p_age_gt[k] = P(age > min_age + k)
 //	view             string        optional   camera view of a dataset sample ("090")
 //	true_age         integer       optional   the label's age, in evaluation records
 //	true_gender      string        optional   the label's gender ("male"/"female"), in evaluation records
@@ -37,12 +37,23 @@
 // `gaitord predict --json` before the schema field existed carry the same
 // fields without "schema"; they decode as v1.
 //
+// The model's loss type (docs/losses.md) decides how age, age_median,
+// age_interval80 and p_age_gt are read off its output; every type but l1
+// predicts a distribution over the ages min_age…min_age+K and gives all
+// four. l1 regresses the age alone: age_median is that age,
+// age_interval80 is null and p_age_gt is absent.
+//
 // # Versioning
 //
 // Schema names the layout, "gaitord.prediction/v<N>". Adding an optional
 // field keeps the version; renaming, removing or re-typing a field, or
 // changing a field's meaning, makes a new one. Decoding refuses a record of
 // another version with an error naming both, rather than misreading it.
+//
+// v2 (the loss family) lets age_interval80 be null, for a model without a
+// predictive distribution, and reads age and age_median by the model's loss
+// type. Every v1 record is a valid v2 record, so this package reads both
+// (SchemaV1) and writes v2.
 //
 // # Gender
 //

@@ -7,7 +7,12 @@ import (
 
 // Schema is the version of the Prediction layout that this package writes
 // and reads (see the package documentation for the versioning rule).
-const Schema = "gaitord.prediction/v1"
+const Schema = "gaitord.prediction/v2"
+
+// SchemaV1 is the previous layout, which this package still reads: a v1
+// record is a v2 record whose age_interval80 is never null (v2 made it null
+// for a model without a predictive distribution, loss type l1).
+const SchemaV1 = "gaitord.prediction/v1"
 
 // Values of Prediction.Source.
 const (
@@ -23,8 +28,8 @@ const (
 // names in Go spelling.
 type Prediction struct {
 	// Schema is the record's layout version. MarshalJSON writes Schema when
-	// it is empty; UnmarshalJSON accepts "" (records that predate the field)
-	// or Schema and leaves it as read.
+	// it is empty; UnmarshalJSON accepts "" (records that predate the field),
+	// SchemaV1 or Schema and leaves it as read.
 	Schema string `json:"schema"`
 	// Path names the input the prediction is about.
 	Path string `json:"path"`
@@ -33,17 +38,23 @@ type Prediction struct {
 	// fused into one prediction, see NInputs) or "video".
 	Source string `json:"source,omitempty"`
 
-	// Age is the expected age, MinAge + Σ_k PAgeGT[k], in years.
+	// Age is the predicted age in years: the expected age MinAge + Σ_k
+	// PAgeGT[k] of the model's distribution, or, for a model without one
+	// (loss type l1), the regressed age. It lies in [MinAge, MinAge + K].
 	Age float64 `json:"age"`
-	// Median is the age at which the monotone predicted CDF crosses 0.5.
+	// Median is the age at which the monotone predicted CDF crosses 0.5 (the
+	// regressed age for l1, whose L1 loss fits a conditional median).
 	Median float64 `json:"age_median"`
-	// Interval is the 80% interval [lo, hi]: the CDF crosses 0.1 and 0.9.
-	Interval [2]float64 `json:"age_interval80"`
+	// Interval is the 80% interval [lo, hi]: where the CDF crosses 0.1 and
+	// 0.9, within [MinAge, MinAge + K]. Nil (JSON null) when the model
+	// predicts no distribution (loss type l1).
+	Interval *[2]float64 `json:"age_interval80"`
 	// Gender is the predicted gender, GenderOf(PMale).
 	Gender Gender `json:"gender"`
 	// PMale is P(gender = male).
 	PMale float64 `json:"p_male"`
-	// PAgeGT are the K ordinal outputs, PAgeGT[k] = P(age > MinAge + k).
+	// PAgeGT are the K ordinal probabilities PAgeGT[k] = P(age > MinAge + k)
+	// of the model's distribution (nil for l1).
 	PAgeGT []float64 `json:"p_age_gt,omitempty"`
 
 	// View is the camera view of a dataset sample, "" when unknown.
@@ -93,6 +104,9 @@ func (p Prediction) AgeError() (e float64, ok bool) {
 // Int returns a pointer to n, for TrueAge.
 func Int(n int) *int { return &n }
 
+// Interval80 returns a pointer to [lo, hi], for Interval.
+func Interval80(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
+
 // plain is Prediction without its methods, for the JSON codecs below.
 type plain Prediction
 
@@ -104,15 +118,15 @@ func (p Prediction) MarshalJSON() ([]byte, error) {
 	return json.Marshal(plain(p))
 }
 
-// UnmarshalJSON decodes a record; a "schema" other than Schema (or absent)
-// is an error, as is a gender other than "male", "female" or "".
+// UnmarshalJSON decodes a record; a "schema" other than Schema, SchemaV1 (or
+// absent) is an error, as is a gender other than "male", "female" or "".
 func (p *Prediction) UnmarshalJSON(b []byte) error {
 	var q plain
 	if err := json.Unmarshal(b, &q); err != nil {
 		return err
 	}
-	if q.Schema != "" && q.Schema != Schema {
-		return fmt.Errorf("prediction record of schema %q: this reader knows %q", q.Schema, Schema)
+	if q.Schema != "" && q.Schema != Schema && q.Schema != SchemaV1 {
+		return fmt.Errorf("prediction record of schema %q: this reader knows %q and %q", q.Schema, Schema, SchemaV1)
 	}
 	*p = Prediction(q)
 	return nil

@@ -11,22 +11,31 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/prediction-v1.jsonl from the records in this test")
+var update = flag.Bool("update", false, "rewrite testdata/prediction-v2.jsonl from the records in this test")
 
-// v1Records are the records of testdata/prediction-v1.jsonl: a predict line,
-// an evaluation record (true age 0 and gender female must survive omitempty),
-// a video record and a fused record.
+// v1Records are the records of testdata/prediction-v1.jsonl, written by the
+// v1 encoder: a predict line, an evaluation record (true age 0 and gender
+// female must survive omitempty) and a video record.
 func v1Records() []Prediction {
 	return []Prediction{
-		{Path: "geis/00002.png", Source: "gei", Age: 34.25, Median: 33.5, Interval: [2]float64{25.75, 43},
+		{Path: "geis/00002.png", Source: "gei", Age: 34.25, Median: 33.5, Interval: Interval80(25.75, 43),
 			Gender: Male, PMale: 0.875, PAgeGT: []float64{1, 0.5, 0.25}},
-		{Path: "GEI/090-00/00007.png", Age: 18.5, Median: 18, Interval: [2]float64{12, 26}, Gender: Female, PMale: 0.5,
+		{Path: "GEI/090-00/00007.png", Age: 18.5, Median: 18, Interval: Interval80(12, 26), Gender: Female, PMale: 0.5,
 			View: "090", TrueAge: Int(0), TrueGender: Female, RankViolations: 2, RankPairs: 99},
-		{Path: "street.mp4", Source: "video", Age: 45, Median: 44.5, Interval: [2]float64{36, 55}, Gender: Male, PMale: 0.75,
+		{Path: "street.mp4", Source: "video", Age: 45, Median: 44.5, Interval: Interval80(36, 55), Gender: Male, PMale: 0.75,
 			Track: 3, Frames: &[2]int{120, 212}, Period: 31.5, Cycles: 3, ViewHint: "090"},
-		{Path: "people/00004", Source: "fused", Age: 52.5, Median: 52, Interval: [2]float64{47.25, 58}, Gender: Female, PMale: 0.25,
-			NInputs: 8},
 	}
+}
+
+// v2Records are the records of testdata/prediction-v2.jsonl: the v1 ones,
+// an l1 model's evaluation record, without a distribution (a null interval,
+// no p_age_gt, no rank pairs), and a fused record (n_inputs).
+func v2Records() []Prediction {
+	return append(v1Records(),
+		Prediction{Path: "GEI/090-00/00009.png", Age: 41.5, Median: 41.5, Gender: Male, PMale: 0.625,
+			View: "090", TrueAge: Int(40), TrueGender: Male},
+		Prediction{Path: "people/00004", Source: "fused", Age: 52.5, Median: 52, Interval: Interval80(47.25, 58),
+			Gender: Female, PMale: 0.25, NInputs: 8})
 }
 
 func readLines(t *testing.T, path string) [][]byte {
@@ -43,13 +52,14 @@ func readLines(t *testing.T, path string) [][]byte {
 	return out
 }
 
-// TestGoldenV1 pins the JSON encoding byte for byte: field names, order,
-// which optional fields are left out, and the schema written by default.
-func TestGoldenV1(t *testing.T) {
-	const golden = "testdata/prediction-v1.jsonl"
+// TestGoldenV2 pins the JSON encoding byte for byte: field names, order,
+// which optional fields are left out, a null interval, and the schema
+// written by default.
+func TestGoldenV2(t *testing.T) {
+	const golden = "testdata/prediction-v2.jsonl"
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	for _, p := range v1Records() {
+	for _, p := range v2Records() {
 		if err := enc.Encode(p); err != nil {
 			t.Fatal(err)
 		}
@@ -66,16 +76,45 @@ func TestGoldenV1(t *testing.T) {
 	if !bytes.Equal(buf.Bytes(), want) {
 		t.Fatalf("encoding differs from %s:\ngot\n%s\nwant\n%s", golden, buf.Bytes(), want)
 	}
+	lines := readLines(t, golden)
+	if !bytes.Contains(lines[3], []byte(`"age_interval80":null`)) || bytes.Contains(lines[3], []byte("p_age_gt")) {
+		t.Errorf("the l1 record reads %s: want a null interval and no p_age_gt", lines[3])
+	}
 	// and it decodes back to the same records, schema filled in
-	for i, line := range readLines(t, golden) {
+	for i, line := range lines {
+		var got Prediction
+		if err := json.Unmarshal(line, &got); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		w := v2Records()[i]
+		w.Schema = Schema
+		if !reflect.DeepEqual(got, w) {
+			t.Errorf("line %d decodes to %+v, want %+v", i+1, got, w)
+		}
+	}
+}
+
+// TestReadsV1 decodes the records the v1 encoder wrote: every v1 record is
+// a v2 record, read with its schema kept, and it re-encodes as v2 with the
+// same fields.
+func TestReadsV1(t *testing.T) {
+	for i, line := range readLines(t, "testdata/prediction-v1.jsonl") {
 		var got Prediction
 		if err := json.Unmarshal(line, &got); err != nil {
 			t.Fatalf("line %d: %v", i+1, err)
 		}
 		w := v1Records()[i]
-		w.Schema = Schema
+		w.Schema = SchemaV1
 		if !reflect.DeepEqual(got, w) {
 			t.Errorf("line %d decodes to %+v, want %+v", i+1, got, w)
+		}
+		got.Schema = ""
+		again, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := bytes.Replace(line, []byte(SchemaV1), []byte(Schema), 1); !bytes.Equal(again, want) {
+			t.Errorf("line %d re-encodes as\n%s\nwant\n%s", i+1, again, want)
 		}
 	}
 }
@@ -85,9 +124,9 @@ func TestGoldenV1(t *testing.T) {
 func TestLegacyPredictLines(t *testing.T) {
 	lines := readLines(t, "testdata/predict-legacy.jsonl")
 	want := []Prediction{
-		{Path: "geis/00002.png", Source: "gei", Age: 34.25, Median: 33.5, Interval: [2]float64{25.75, 43},
+		{Path: "geis/00002.png", Source: "gei", Age: 34.25, Median: 33.5, Interval: Interval80(25.75, 43),
 			Gender: Male, PMale: 0.875, PAgeGT: []float64{1, 0.5, 0.25}},
-		{Path: "walks/00001", Source: "silhouettes", Age: 61, Median: 60.5, Interval: [2]float64{50, 70.25},
+		{Path: "walks/00001", Source: "silhouettes", Age: 61, Median: 60.5, Interval: Interval80(50, 70.25),
 			Gender: Female, PMale: 0.125, PAgeGT: []float64{0.75, 0.5}},
 	}
 	if len(lines) != len(want) {
@@ -126,7 +165,7 @@ func TestLegacyPredictLines(t *testing.T) {
 }
 
 func TestRoundTripKeepsEveryField(t *testing.T) {
-	p := Prediction{Schema: Schema, Path: "x", Source: "gei", Age: 1.0 / 3, Median: 2, Interval: [2]float64{0.1, 1e300},
+	p := Prediction{Schema: Schema, Path: "x", Source: "gei", Age: 1.0 / 3, Median: 2, Interval: Interval80(0.1, 1e300),
 		Gender: Female, PMale: 0.1 + 0.2, PAgeGT: []float64{0.9999999999999999, 5e-324},
 		View: "270", TrueAge: Int(120), TrueGender: Male, RankViolations: 1, RankPairs: 2,
 		Track: 1, Frames: &[2]int{0, 1}, Period: 1e-9, Cycles: 1, ViewHint: "left", NInputs: 3}
@@ -152,7 +191,7 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 
 func TestSchemaAndGenderChecked(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{`{"schema":"gaitord.prediction/v2","path":"a"}`, `prediction record of schema "gaitord.prediction/v2": this reader knows "gaitord.prediction/v1"`},
+		{`{"schema":"gaitord.prediction/v3","path":"a"}`, `prediction record of schema "gaitord.prediction/v3": this reader knows "gaitord.prediction/v2" and "gaitord.prediction/v1"`},
 		{`{"path":"a","gender":"M"}`, `gender "M": want "male", "female" or ""`},
 		{`{"path":"a","true_gender":"x"}`, `gender "x"`},
 		{`{"path":"a","age":"old"}`, `cannot unmarshal string`},

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh — gaitord's main job on its built-in synthetic data:
-# synth → train → eval → predict → export. Run through `make demo`.
+# synth → train → eval → predict → export, then one video → age step
+# (synth --video, predict --annotate). Run through `make demo`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . <(scripts/install_libtorch.sh --print)
@@ -24,3 +25,9 @@ $bin predict --checkpoint "$run/best.ckpt" "$sample"
 grep "^$(basename "$sample" .png | sed 's/^0*//')," "$data/labels.csv" | sed 's/^/   true label (ID,gender,age): /'
 echo "== gaitord export --checkpoint $run/best.ckpt --format onnx --out $run/glcnn.onnx"
 $bin export --checkpoint "$run/best.ckpt" --format onnx --out "$run/glcnn.onnx"
+footage=${FOOTAGE:-$run/footage}
+echo "== gaitord synth --video --out $footage --video-size 320x240   (one walker, with ground truth)"
+rm -rf "$footage"
+$bin synth --video --out "$footage" --walkers 1 --video-size 320x240 --seed 2
+echo "== gaitord predict --checkpoint $run/best.ckpt --annotate $footage/walk_annotated.mp4 $footage/walk.mp4"
+$bin predict --checkpoint "$run/best.ckpt" --annotate "$footage/walk_annotated.mp4" "$footage/walk.mp4"

@@ -45,6 +45,16 @@ apt_install() {
 go_min=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$root/go.mod")
 [[ -n "${GOTORCH_SRC:-}" ]] || command -v go >/dev/null || die "Go is not on PATH (need Go >= ${go_min:-the go line of go.mod}), and GOTORCH_SRC is not set"
 
+# ffmpeg: the programs (ffmpeg, ffprobe) that decode and encode footage for the
+# video pipeline (internal/ffmpeg); gaitord runs them, it does not link them.
+# Without root and without ffmpeg the build goes on: only the video commands
+# need it, and they say how to install it.
+if [[ $(id -u) -eq 0 ]]; then
+  apt_install ffmpeg
+elif ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+  log "warning: ffmpeg/ffprobe not found; the video commands need them: sudo apt-get install -y ffmpeg"
+fi
+
 cuda=0
 abi_flag=""
 if [[ -z "${LIBTORCH:-}" ]]; then

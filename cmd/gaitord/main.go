@@ -13,7 +13,7 @@ func main() {
 	os.Exit(cli.Main(os.Args[1:], cli.DefaultStreams()))
 }
 
-// passiveOpenMP re-executes long-running commands (train, eval, data) with
+// passiveOpenMP re-executes long-running commands (train, eval, data, serve) with
 // OMP_WAIT_POLICY=PASSIVE unless the user set a policy. With libgomp's
 // default spin-waiting, idle OpenMP workers take the cores from the thread
 // that feeds them, and small operations ran 200× slower on 2 threads
@@ -26,7 +26,7 @@ func passiveOpenMP() {
 		return
 	}
 	switch os.Args[1] {
-	case "train", "eval", "data":
+	case "train", "eval", "data", "serve":
 	default:
 		return
 	}

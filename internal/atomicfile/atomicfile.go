@@ -41,6 +41,46 @@ func WriteBytes(path string, data []byte) error {
 	})
 }
 
+// WriteVia creates or replaces path with a file that another program
+// writes: produce gets the name of an empty temporary file in path's
+// folder (its name does not end in path's extension) and must fill it,
+// for example by running a program that writes there. The file is then
+// given mode 0644, synced and renamed over path as by Write; if produce
+// fails, the temporary file is removed and path is left untouched.
+func WriteVia(path string, produce func(tmp string) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	f.Close()
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	if err = produce(tmp); err != nil {
+		return err
+	}
+	if f, err = os.OpenFile(tmp, os.O_RDWR, 0); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
 // File is one member of a set written by WriteAll.
 type File struct {
 	Path  string

@@ -1,10 +1,13 @@
 // Package checkpoint saves and loads gaitord's training state and exported
 // weights. Both are safetensors files: the model's parameters under the
-// seed's PyTorch names (so `load_state_dict(strict=True)` takes them), and,
+// seed's PyTorch names (so `load_state_dict(strict=True)` takes them, for the
+// odl and ranking loss types, whose age head is the seed's linear_age), and,
 // for a training checkpoint, Adam's moment estimates under
 // "optim.exp_avg.<name>" and "optim.exp_avg_sq.<name>". The header's
-// __metadata__ records the model configuration and, for checkpoints, the
-// epoch, step, RNG state and the experiment's resolved configuration.
+// __metadata__ records the model configuration — input size, K, min_age,
+// dropout and the loss type ("loss_type"; a file written before the loss
+// family has none and loads as odl) — and, for checkpoints, the epoch, step,
+// RNG state and the experiment's resolved configuration.
 //
 // Names, shapes and the model configuration's ranges are checked against
 // internal/glcnn, the network's specification; the package needs no libtorch.
@@ -67,6 +70,7 @@ func ModelMetadata(c glcnn.Config) map[string]string {
 		"k":               strconv.Itoa(c.K),
 		"min_age":         strconv.Itoa(c.MinAge),
 		"dropout":         strconv.FormatFloat(c.Dropout, 'g', -1, 64),
+		"loss_type":       string(c.LossType()),
 		"gaitord.version": version.Version,
 	}
 }
@@ -135,6 +139,25 @@ func Load(path string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
+	defer f.Close()
+	return read(path, f)
+}
+
+// Read is Load on a file of size bytes read through r, for a caller that
+// holds the file open itself (`gaitord serve` hashes and loads the same open
+// file, so a checkpoint renamed over the path meanwhile cannot mix the two).
+// name stands for the file in errors.
+func Read(name string, r io.ReaderAt, size int64) (*State, error) {
+	f, err := safetensors.ReadNamed(r, size, name)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	return read(name, f)
+}
+
+// read decodes and checks the State held by f; path names it in errors.
+func read(path string, f *safetensors.File) (*State, error) {
+	var err error
 	md := f.Metadata()
 	s := &State{Kind: md["gaitord.kind"]}
 	if s.Kind == "" {
@@ -189,6 +212,13 @@ func Load(path string) (*State, error) {
 
 func modelConfigFrom(md map[string]string, f *safetensors.File) (glcnn.Config, error) {
 	c := glcnn.DefaultConfig()
+	// A file without a loss type predates the loss family: odl, whose head is
+	// the seed's linear_age.
+	lt, err := glcnn.ParseLossType(md["loss_type"])
+	if err != nil {
+		return c, fmt.Errorf("metadata loss_type: %w", err)
+	}
+	c.Loss = lt
 	ints := map[string]*int{"input_height": &c.InputH, "input_width": &c.InputW, "k": &c.K, "min_age": &c.MinAge}
 	for key, dst := range ints {
 		v, ok := md[key]
@@ -209,14 +239,16 @@ func modelConfigFrom(md map[string]string, f *safetensors.File) (glcnn.Config, e
 		c.Dropout = d
 	}
 	if _, ok := md["k"]; !ok {
-		// K from the age head's shape, when the metadata does not say (the
-		// parameter names do not depend on the configuration).
-		l, err := glcnn.DefaultConfig().Layers()
+		// K from the age head's bias, when the metadata does not say (the
+		// parameter names do not depend on K).
+		l, err := c.Layers()
 		if err != nil {
 			return c, err
 		}
 		if t, err := f.Tensor(l.Age.Bias()); err == nil && len(t.Shape) == 1 {
-			c.K = int(t.Shape[0])
+			if k, ok := glcnn.KFromAgeBias(c.Loss, t.Shape[0]); ok {
+				c.K = k
+			}
 		}
 	}
 	if err := c.Validate(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -204,5 +205,143 @@ func TestSHA256(t *testing.T) {
 	}
 	if _, err := SHA256(path + ".missing"); err == nil || !strings.Contains(err.Error(), "hash "+path+".missing: ") {
 		t.Fatalf("missing file: %v", err)
+	}
+}
+
+// Read on a file's bytes gives what Load gives; its errors use the name given.
+func TestReadEqualsLoad(t *testing.T) {
+	c := glcnn.DefaultConfig()
+	w := map[string]glcnn.Weight{}
+	for i, s := range c.Specs() {
+		n := int64(1)
+		for _, d := range s.Shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		for k := range v {
+			v[k] = float32(i) + float32(k%7)/8
+		}
+		w[s.Name] = glcnn.Weight{Shape: s.Shape, Data: v}
+	}
+	path := filepath.Join(t.TempDir(), "w.safetensors")
+	if err := SaveWeights(path, c, w, 41.5); err != nil {
+		t.Fatal(err)
+	}
+	want, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read("upload", bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Model != want.Model || got.Kind != KindWeights || got.TrainMeanAge != 41.5 || len(got.Weights) != len(w) {
+		t.Fatalf("Read: %s", got.MarshalSummary())
+	}
+	for name, v := range want.Weights {
+		if !slices.Equal(got.Weights[name].Data, v.Data) || !slices.Equal(got.Weights[name].Shape, v.Shape) {
+			t.Fatalf("tensor %s differs", name)
+		}
+	}
+	if _, err := Read("upload", bytes.NewReader(b[:len(b)/2]), int64(len(b)/2)); err == nil || !strings.Contains(err.Error(), "load upload") {
+		t.Fatalf("truncated: %v", err)
+	}
+}
+
+// zeroWeights are weights of every parameter of c, all zero.
+func zeroWeights(c glcnn.Config) map[string]glcnn.Weight {
+	w := map[string]glcnn.Weight{}
+	for _, s := range c.Specs() {
+		w[s.Name] = glcnn.Weight{Shape: s.Shape, Data: make([]float32, glcnn.Numel(s.Shape))}
+	}
+	return w
+}
+
+// Every loss type survives an export: the metadata names it, Load reads it
+// back with the type's head.
+func TestLossTypeRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	for _, lt := range glcnn.LossTypes() {
+		c := glcnn.Config{InputH: 64, InputW: 44, K: 7, MinAge: 3, Dropout: 0.5, Loss: lt}
+		path := filepath.Join(dir, string(lt)+".safetensors")
+		if err := SaveWeights(path, c, zeroWeights(c), 41.5); err != nil {
+			t.Fatal(err)
+		}
+		f, err := safetensors.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Metadata()["loss_type"]; got != string(lt) {
+			t.Errorf("%s: metadata loss_type %q", lt, got)
+		}
+		st, err := Load(path)
+		if err != nil {
+			t.Fatalf("%s: %v", lt, err)
+		}
+		if st.Model != c || st.TrainMeanAge != 41.5 {
+			t.Errorf("%s: loaded %+v (mean age %v), saved %+v", lt, st.Model, st.TrainMeanAge, c)
+		}
+	}
+	// The empty type is written as odl.
+	c := glcnn.Config{InputH: 64, InputW: 44, K: 7, Dropout: 0.5}
+	path := filepath.Join(dir, "empty.safetensors")
+	if err := SaveWeights(path, c, zeroWeights(c), 0); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := Load(path); err != nil || st.Model.Loss != glcnn.LossODL {
+		t.Errorf("empty loss type: %+v, %v", st, err)
+	}
+}
+
+// Files written before the loss family carry no loss_type: they load as
+// odl. A file that does not state K gets it from its age head's bias, by its
+// loss type; a loss_type gaitord does not know is refused, naming the file.
+func TestLossTypeFromOlderAndPlainFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, c glcnn.Config, md map[string]string) string {
+		t.Helper()
+		w := zeroWeights(c)
+		var ts []safetensors.Tensor
+		for _, s := range c.Specs() {
+			ts = append(ts, safetensors.FromFloat32(s.Name, s.Shape, w[s.Name].Data))
+		}
+		path := filepath.Join(dir, name)
+		if err := safetensors.Write(path, ts, md); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// a checkpoint-era export: full model metadata, no loss_type
+	old := write("old.safetensors", glcnn.Config{InputH: 64, InputW: 44, K: 90, MinAge: 2, Dropout: 0.5},
+		map[string]string{"input_height": "64", "input_width": "44", "k": "90", "min_age": "2", "dropout": "0.5", "gaitord.kind": "weights"})
+	st, err := Load(old)
+	if err != nil || st.Model.Loss != glcnn.LossODL || st.Model.K != 90 {
+		t.Fatalf("older export: %+v, %v", st, err)
+	}
+	// no metadata at all (a state_dict saved from PyTorch): odl, K from linear_age.bias
+	st, err = Load(write("plain.safetensors", glcnn.Config{InputH: 64, InputW: 44, K: 60}, nil))
+	if err != nil || st.Model.Loss != glcnn.LossODL || st.Model.K != 60 {
+		t.Fatalf("plain state_dict: %+v, %v", st, err)
+	}
+	for lt, k := range map[glcnn.LossType]int{glcnn.LossCORAL: 12, glcnn.LossCORN: 13, glcnn.LossDLDL: 14, glcnn.LossMeanVariance: 15} {
+		c := glcnn.Config{InputH: 64, InputW: 44, K: k, Loss: lt}
+		st, err := Load(write(string(lt)+".safetensors", c, map[string]string{"loss_type": string(lt)}))
+		if err != nil || st.Model.Loss != lt || st.Model.K != k {
+			t.Errorf("%s without k: %+v, %v", lt, st, err)
+		}
+	}
+	bad := write("bad.safetensors", glcnn.Config{InputH: 64, InputW: 44, K: 100}, map[string]string{"loss_type": "softmax"})
+	_, err = Load(bad)
+	if err == nil || err.Error() != "load "+bad+`: metadata loss_type: loss type "softmax": want odl, ranking, coral, corn, dldl, mean-variance or l1` {
+		t.Errorf("unknown loss type: %v", err)
+	}
+	// an odl file read as another type's would not fit: the metadata decides
+	coralMeta := write("mislabelled.safetensors", glcnn.Config{InputH: 64, InputW: 44, K: 100}, map[string]string{"loss_type": "coral"})
+	if _, err := Load(coralMeta); err == nil || !strings.Contains(err.Error(), "missing coral_age.weight") {
+		t.Errorf("odl weights labelled coral: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gaitord/gaitord/internal/data"
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/engine"
+	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/report"
@@ -51,6 +52,9 @@ func newEvalCmd(s Streams, g *Global, run func(*EvalOptions) error) *cobra.Comma
 	c := &cobra.Command{
 		Use:   "eval",
 		Short: "Evaluate a checkpoint: MAE, RMSE, CS(1…10), per age group and view, gender accuracy, calibration",
+		Long: `Evaluate a checkpoint on a dataset split. The 80% interval coverage is read off
+the model's own distribution (its loss type's, docs/losses.md); a model of loss
+type l1 predicts no distribution, and its evaluation has no coverage.`,
 		Example: `  gaitord eval --checkpoint runs/demo/best.ckpt
   gaitord eval --checkpoint runs/oumvlp/best.ckpt --data /data/OUMVLP --format oumvlp --json
   gaitord eval --checkpoint runs/demo/best.ckpt --report runs/demo/report
@@ -116,6 +120,11 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.PerSubject {
+		if err := infer.CanFuse(st.Model); err != nil {
+			return fmt.Errorf("eval --per-subject: %s: %w", o.Checkpoint, err)
+		}
+	}
 	cfg, err := dataConfig(st, o.Checkpoint, o.Config, o.Sets)
 	if err != nil {
 		return err
@@ -158,6 +167,11 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	loader := dataset.NewLoader(samples, loaderOptions)
 	defer loader.Close()
 	preds, err := train.Predict(m, loader, samples)
+	// End Predict's loop of GC calls (gotorch's rule, as predict does): a
+	// later loop in this process (gaitord experiment's next run) would
+	// otherwise count its long-lived tensors as the loop's and wait for
+	// them forever.
+	infer.FinishGC()
 	if err != nil {
 		return err
 	}
@@ -189,7 +203,7 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if o.JSON {
 		return json.NewEncoder(s.Out).Encode(sum)
 	}
-	fmt.Fprintf(s.Out, "%s: %s split of %s (%d GEIs)\n", o.Checkpoint, o.Split, ds.Source, len(samples))
+	fmt.Fprintf(s.Out, "%s (loss type %s): %s split of %s (%d GEIs)\n", o.Checkpoint, st.Model.LossType(), o.Split, ds.Source, len(samples))
 	fmt.Fprint(s.Out, sum.Table())
 	if sum.PerSubject != nil {
 		fmt.Fprintln(s.Out)

@@ -37,13 +37,17 @@ func newExportCmd(s Streams, g *Global, run func(*ExportOptions) error) *cobra.C
 		Use:   "export",
 		Short: "Export a checkpoint's model as safetensors (PyTorch names) or ONNX (opset 13)",
 		Long: `safetensors: the weights under the seed's PyTorch names, with the model configuration
-in the metadata; loads with load_state_dict(strict=True) into the seed's GEINet.
-Beside NAME.safetensors it writes the model card NAME.md (architecture, input and
-preprocessing, loss type and decoding, training data and configuration, evaluation
-metrics) and NAME.json (the configuration); all three files are written or none.
-onnx: the inference graph, input "gei" [N,1,H,W], outputs "age_logits" [N,K],
-"gender_logits" [N,2] and "age" [N] (min_age + Σ sigmoid); the same facts as the
-card in its metadata_props.
+(input size, K, min_age, dropout, loss_type) in the metadata; a model of loss type
+odl or ranking loads with load_state_dict(strict=True) into the seed's GEINet, the
+other types name their own age head (docs/losses.md). Beside NAME.safetensors it
+writes the model card NAME.md (architecture, input and preprocessing, loss type and
+decoding, training data and configuration, evaluation metrics) and NAME.json (the
+configuration); all three files are written or none.
+onnx: the inference graph, input "gei" [N,1,H,W], outputs "age_logits" (the age
+head's outputs: [N,K] for odl, ranking, coral and corn, [N,K+1] for dldl and
+mean-variance, [N,1] for l1), "gender_logits" [N,2] and "age" [N], decoded by the
+loss type (odl: min_age + Σ sigmoid); the same facts as the card in its
+metadata_props.
 
 The card quotes an evaluation report: --report DIR (what eval --report DIR wrote),
 or by default the report/ folder beside the checkpoint when its summary.json
@@ -108,7 +112,7 @@ func RunExport(s Streams, o *ExportOptions) error {
 		}
 		also = "; model card in metadata_props"
 	}
-	fmt.Fprintf(s.Out, "wrote %s (%s, %d×%d input, K=%d, min_age=%d%s)\n", o.Out, o.Format, st.Model.InputH, st.Model.InputW, st.Model.K, st.Model.MinAge, also)
+	fmt.Fprintf(s.Out, "wrote %s (%s, %d×%d input, K=%d, min_age=%d, loss type %s%s)\n", o.Out, o.Format, st.Model.InputH, st.Model.InputW, st.Model.K, st.Model.MinAge, st.Model.LossType(), also)
 	if facts.Report != nil {
 		fmt.Fprintf(s.Out, "evaluation quoted from %s\n", facts.Report.Path)
 	} else {

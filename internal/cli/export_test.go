@@ -60,7 +60,7 @@ func TestRunExportWritesCardAndConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	card, cfg := filepath.Join(dir, "exp", "glcnn.md"), filepath.Join(dir, "exp", "glcnn.json")
-	if want := "wrote " + out + " (safetensors, 64×44 input, K=100, min_age=0; model card " + card + ", configuration " + cfg + ")\nevaluation quoted from " +
+	if want := "wrote " + out + " (safetensors, 64×44 input, K=100, min_age=0, loss type odl; model card " + card + ", configuration " + cfg + ")\nevaluation quoted from " +
 		filepath.Join(dir, "run", "report", "summary.json") + "\n"; stdout.String() != want {
 		t.Fatalf("stdout %q, want %q", stdout.String(), want)
 	}

@@ -32,6 +32,10 @@ var envFlags = []string{
 	"checkpoint", "config", "json", "report", "split", "no-images", "resume", "nproc", "master-port",
 	"tree", "height", "width", "workers", "subjects", "views", "seed", "min-age", "max-age",
 	"quiet", "verbose",
+	// gaitord serve, and predict --server: the server's address and limits, and
+	// the token file that both sides of the API read.
+	"addr", "token-file", "server", "max-batch", "max-wait", "max-queue", "max-body", "request-timeout",
+	"header-timeout", "read-timeout", "idle-timeout", "grace", "cors-origin", "log-format",
 }
 
 // keyAnnotation marks a flag that stands for a configuration key; its value

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 
+	"github.com/gaitord/gaitord/internal/ffmpeg"
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/opengait"
 	"github.com/spf13/cobra"
@@ -22,6 +23,8 @@ type GEIOptions struct {
 	Frames  string // one folder of silhouette frames
 	Tree    string // a silhouette tree: OU-MVLP's, or OpenGait's (Format)
 	Format  string // the tree's layout: "oumvlp" or "opengait"
+	Video   string // a video file, or a folder of colour frames: one GEI per walker
+	Masks   string // with Video: folder for each walker's silhouette frames
 	Out     string // a GEI PNG (with Frames) or a dataset root (with Tree)
 	Height  int
 	Width   int
@@ -30,6 +33,10 @@ type GEIOptions struct {
 	Match     string // file-name pattern choosing the silhouette pickle of a walk folder
 	Labels    string // ID,gender,age label file; with Partition: write a manifest
 	Partition string // OpenGait partition JSON (TRAIN_SET, TEST_SET)
+	// MaxPixels is the largest video frame accepted (width × height).
+	MaxPixels int
+	// FPS is the frame rate of a folder of colour frames (--video DIR).
+	FPS float64
 }
 
 // Tree formats of `gaitord gei --tree`.
@@ -47,11 +54,15 @@ func newGEICmd(s Streams, g *Global, run func(*GEIOptions) error) *cobra.Command
 	o := &GEIOptions{}
 	c := &cobra.Command{
 		Use:   "gei",
-		Short: "Build GEIs from binary silhouette frames: one folder, or a whole OU-MVLP or OpenGait silhouette tree",
+		Short: "Build GEIs from binary silhouette frames (one folder, or an OU-MVLP or OpenGait silhouette tree) or from a video",
 		Long: `Per frame: crop to the silhouette's bounding box, scale to the GEI height keeping the
 aspect ratio, centre on the horizontal centroid; then average the frames. Empty frames
 are skipped and counted. --tree converts OU-MVLP's Silhouette_<view>-<seq>/<subject>/
-folders into the GEI/<view>-<seq>/<subject>.png layout, in parallel.
+folders into the GEI/<view>-<seq>/<subject>.png layout, in parallel. --video finds the
+people walking past a static camera in a video file (or a folder of colour frames) and
+writes one GEI per walker seen for a whole gait cycle, OUT/<name>_track<N>.png, and with
+--masks the silhouette frames averaged into it, MASKS/<name>_track<N>/<frame>.png
+(full-frame, what --frames reads back into the same GEI); docs/video.md.
 
 --tree DIR --format opengait reads OpenGait's pretreated <subject>/<type>/<view>/*.pkl
 pickles (never executing them; docs/opengait.md). Without --labels it writes the OU-MVLP
@@ -61,17 +72,22 @@ TRAIN_SET and TEST_SET) it writes GEI/<subject>/<type>/<view>.png and a manifest
 		Example: `  gaitord gei --frames Silhouette_090-00/00001 --out 00001.png
   gaitord gei --tree /data/OUMVLP_silhouettes --out /data/OUMVLP
   gaitord gei --tree /data/OUMVLP-pkl --format opengait --out /data/OUMVLP
-  gaitord gei --tree /data/CASIA-B-pkl --format opengait --labels ages.csv --partition CASIA-B.json --out /data/casia`,
+  gaitord gei --tree /data/CASIA-B-pkl --format opengait --labels ages.csv --partition CASIA-B.json --out /data/casia
+  gaitord gei --video walk.mp4 --out geis/ --masks masks/`,
 		Args: cobra.NoArgs,
 	}
 	f := c.Flags()
 	f.StringVar(&o.Frames, "frames", "", "folder of silhouette frames (*.png) of one walk")
 	f.StringVar(&o.Tree, "tree", "", "silhouette tree: OU-MVLP's Silhouette_<view>-<seq>/ folders, or OpenGait's (--format opengait)")
 	f.StringVar(&o.Format, "format", treeOUMVLP, "--tree layout: oumvlp or opengait")
-	f.StringVarP(&o.Out, "out", "o", "", "output PNG (--frames) or dataset root (--tree)")
 	f.StringVar(&o.Match, "match", "", "opengait: file-name pattern of the silhouette pickle in each walk folder (e.g. '*-aligned-sils.pkl')")
 	f.StringVar(&o.Labels, "labels", "", "opengait: label file (ID,gender,age); with --partition, write a manifest")
 	f.StringVar(&o.Partition, "partition", "", "opengait: OpenGait partition JSON (TRAIN_SET, TEST_SET); with --labels")
+	f.StringVar(&o.Video, "video", "", "video file (or folder of colour frames) of people walking past a static camera")
+	f.StringVar(&o.Masks, "masks", "", "with --video: folder for each walker's silhouette frames")
+	f.IntVar(&o.MaxPixels, "max-pixels", ffmpeg.DefaultMaxPixels, "with --video: largest frame accepted, width × height")
+	f.Float64Var(&o.FPS, "fps", 25, "with --video DIR: frame rate of the colour frames")
+	f.StringVarP(&o.Out, "out", "o", "", "output PNG (--frames), dataset root (--tree) or folder (--video)")
 	f.IntVar(&o.Height, "height", 64, "GEI height (64 or 128)")
 	f.IntVar(&o.Width, "width", 44, "GEI width (44 or 88)")
 	f.IntVar(&o.Workers, "workers", 0, "parallel workers for --tree (0 = cores)")
@@ -84,14 +100,18 @@ TRAIN_SET and TEST_SET) it writes GEI/<subject>/<type>/<view>.png and a manifest
 func RunGEI(s Streams, g *Global, o *GEIOptions) error {
 	size := gei.Size{H: o.Height, W: o.Width}
 	switch {
-	case (o.Frames == "") == (o.Tree == ""):
-		return usagef("give exactly one of --frames DIR or --tree DIR")
+	case count(o.Frames != "", o.Tree != "", o.Video != "") != 1:
+		return usagef("give exactly one of --frames DIR or --tree DIR or --video FILE")
 	case o.Format != treeOUMVLP && o.Format != treeOpenGait:
 		return usagef("--format %q: want %s or %s", o.Format, treeOUMVLP, treeOpenGait)
 	case o.Format != treeOpenGait && (o.Match != "" || o.Labels != "" || o.Partition != ""):
 		return usagef("--match, --labels and --partition are for --tree DIR --format opengait")
-	case o.Frames != "" && o.Format == treeOpenGait:
+	case o.Tree == "" && o.Format == treeOpenGait:
 		return usagef("--format opengait converts a tree (--tree DIR); predict reads one pickle directly")
+	case o.Masks != "" && o.Video == "":
+		return usagef("--masks needs --video")
+	case o.Video != "":
+		return runGEIVideo(s, o)
 	case o.Frames != "":
 		img, used, skipped, err := gei.LoadSilhouetteDir(o.Frames, size)
 		if err != nil {

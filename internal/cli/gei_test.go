@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"github.com/gaitord/gaitord/internal/ffmpeg"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +36,8 @@ for rel in sys.argv[2:]:
 
 func TestGEIFlagsForOpenGait(t *testing.T) {
 	o := execute(t, newGEICmd, "--tree", "t", "--format", "opengait", "--out", "o", "--labels", "l.csv", "--partition", "p.json", "--match", "*-sils.pkl")
-	want := GEIOptions{Tree: "t", Format: "opengait", Out: "o", Labels: "l.csv", Partition: "p.json", Match: "*-sils.pkl", Height: 64, Width: 44}
+	want := GEIOptions{Tree: "t", Format: "opengait", Out: "o", Labels: "l.csv", Partition: "p.json", Match: "*-sils.pkl", Height: 64, Width: 44,
+		MaxPixels: ffmpeg.DefaultMaxPixels, FPS: 25}
 	if *o != want {
 		t.Fatalf("options %+v, want %+v", *o, want)
 	}

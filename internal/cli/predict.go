@@ -9,6 +9,7 @@ import (
 
 	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/engine"
+	"github.com/gaitord/gaitord/internal/ffmpeg"
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/inputs"
@@ -30,47 +31,78 @@ type PredictOptions struct {
 	Device     string
 	Threads    int
 	Paths      []string
+	Server     string // predict through `gaitord serve` at this URL instead of loading the checkpoint
+	TokenFile  string // the server's token (else $GAITORD_TOKEN)
+	Video      bool   // folders are colour frames (footage), not GEIs or silhouettes
+	SaveGEI    string // folder for each video track's GEI
+	Annotate   string // annotated video (one footage input) or folder (several)
+	MaxPixels  int    // largest video frame accepted (width × height)
 }
 
 // newPredictCmd builds the command; run replaces RunPredict (tests pass one to see
 // the options the flags produce).
 func newPredictCmd(s Streams, g *Global, run func(*PredictOptions) error) *cobra.Command {
 	if run == nil {
-		run = func(o *PredictOptions) error { return RunPredict(s, g, o) }
+		run = func(o *PredictOptions) error {
+			if o.Server != "" {
+				return RunPredictRemote(s, o)
+			}
+			return RunPredict(s, g, o)
+		}
 	}
 	o := &PredictOptions{}
 	c := &cobra.Command{
-		Use:   "predict --checkpoint FILE PATH...",
-		Short: "Predict age (with an 80% interval) and gender for GEIs, silhouette frames or OpenGait pickles",
+		Use:   "predict (--checkpoint FILE | --server URL) PATH...",
+		Short: "Predict age (with an 80% interval) and gender for GEIs, silhouette frames, OpenGait pickles or videos",
 		Long: `Each PATH is a GEI PNG, a folder of GEI PNGs, a folder of binary silhouette
 frames (turned into a GEI first; detected when its PNGs are pure black and white,
-or forced with --frames), or an OpenGait pickle of one walk (a T×H×W uint8 NumPy
-array, recognised by its content; docs/opengait.md). The interval is read off the
-model's own ordinal output: the predicted CDF P(age ≤ a) = 1 − P(age > a), made
-monotone, crosses 0.1 and 0.9 at its ends and 0.5 at the median.
+or forced with --frames), an OpenGait pickle of one walk (a T×H×W uint8 NumPy
+array, recognised by its content; docs/opengait.md), or a video file of people
+walking past a static camera (any format FFmpeg decodes, recognised by its
+content; with --video, folders are colour frames instead). A video gives one
+record per walker seen for a whole gait cycle (track, frames, period, cycles,
+view hint added; docs/video.md); each walker seen for less gets one line on
+stderr. The interval is read off the model's own distribution (its loss type's,
+docs/losses.md): the predicted CDF P(age ≤ a) = 1 − P(age > a), made monotone,
+crosses 0.1 and 0.9 at its ends and 0.5 at the median; a model of loss type l1
+predicts no distribution (interval "-", null in JSON). With --server URL the
+inputs go to a running 'gaitord serve' (token from --token-file or
+GAITORD_TOKEN) and the output is the same.
 
 With --fuse, each PATH is one person and gives one prediction: every GEI,
 silhouette folder and pickle in it and its subfolders goes through the network,
 and the ordinal probabilities P(age > k) and P(male) are averaged over them
-(the network's set form) before decoding. A bad file fails its whole set.`,
+(the network's set form) before decoding; this needs a model whose head outputs
+P(age > k) (loss type odl, ranking or coral). A bad file fails its whole set.`,
 		Example: `  gaitord predict --checkpoint runs/demo/best.ckpt person.png
   gaitord predict --checkpoint runs/demo/best.ckpt --json geis/ > predictions.jsonl
   gaitord predict --checkpoint runs/demo/best.ckpt --frames Silhouette_090-00/00001
   gaitord predict --checkpoint runs/demo/best.ckpt 001/nm-01/090/090.pkl
-  gaitord predict --checkpoint runs/demo/best.ckpt --fuse person1/ person2/`,
+  gaitord predict --checkpoint runs/demo/best.ckpt --fuse person1/ person2/
+  gaitord predict --server http://127.0.0.1:8080 --json geis/
+  gaitord predict --checkpoint runs/demo/best.ckpt --json --save-gei geis/ walk.mp4
+  gaitord predict --checkpoint runs/demo/best.ckpt --annotate walk_annotated.mp4 walk.mp4`,
 		Args: cobra.MinimumNArgs(1),
 	}
 	f := c.Flags()
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint or exported weights")
-	f.BoolVar(&o.JSON, "json", false, "print JSON Lines, one gaitord.prediction/v1 record per input (docs/prediction.md)")
+	f.BoolVar(&o.JSON, "json", false, "print JSON Lines, one gaitord.prediction/v2 record per input (docs/prediction.md)")
 	f.BoolVar(&o.Frames, "frames", false, "treat every folder as silhouette frames of one walk")
 	f.BoolVar(&o.Fuse, "fuse", false, "each PATH is one person: fuse all its GEIs into one prediction")
 	f.IntVar(&o.BatchSize, "batch-size", 256, "GEIs per forward pass (with --fuse: one pass per set)")
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
-	_ = c.MarkFlagRequired("checkpoint")
+	f.StringVar(&o.Server, "server", "", "predict through 'gaitord serve' at this URL (no --checkpoint)")
+	f.StringVar(&o.TokenFile, "token-file", "", "with --server: file holding the bearer token (default $GAITORD_TOKEN)")
+	f.BoolVar(&o.Video, "video", false, "treat every folder as colour frames of footage (PNG/JPEG in name order)")
+	f.StringVar(&o.SaveGEI, "save-gei", "", "write each video track's GEI to DIR/<video name>_track<N>.png")
+	f.StringVar(&o.Annotate, "annotate", "", "write the video with boxes, track ids and ages drawn (a folder for several videos)")
+	f.IntVar(&o.MaxPixels, "max-pixels", ffmpeg.DefaultMaxPixels, "largest video frame accepted, width × height")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		o.Paths = args
+		if o.Server == "" && o.Checkpoint == "" {
+			return usagef(`required flag(s) "checkpoint" not set (or give --server URL)`)
+		}
 		return run(o)
 	}
 	return c
@@ -89,35 +121,59 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 	if o.BatchSize <= 0 {
 		return usagef("--batch-size %d: must be positive", o.BatchSize)
 	}
+	if o.MaxPixels <= 0 {
+		return usagef("--max-pixels %d: must be positive", o.MaxPixels)
+	}
+	footage, paths := splitFootage(o.Paths, o.Video)
+	if o.Fuse && (len(footage) > 0 || o.Video || o.SaveGEI != "" || o.Annotate != "") {
+		return usagef("--fuse fuses GEIs, silhouette folders and OpenGait pickles; it takes no video (--video, --save-gei, --annotate)")
+	}
+	annotate, err := annotateTargets(o.Annotate, footage)
+	if err != nil {
+		return err
+	}
 	engine.SetThreads(o.Threads)
 	m, st, err := loadModel(o.Checkpoint, o.Device)
 	if err != nil {
 		return err
 	}
+	if o.Fuse {
+		if err := infer.CanFuse(st.Model); err != nil {
+			return fmt.Errorf("predict --fuse: %s: %w", o.Checkpoint, err)
+		}
+	}
 	size := gei.Size{H: st.Model.InputH, W: st.Model.InputW}
-	pr := newPrinter(s.Out, o.JSON, o.Fuse)
+	var pr *printer
+	if len(paths) > 0 {
+		pr = newPrinter(s.Out, o.JSON, o.Fuse)
+	}
 	var failed, total int
 	if o.Fuse {
-		failed, total, err = predictSets(s, m, size, o, pr)
+		failed, total, err = predictSets(s, m, size, paths, o, pr)
 	} else {
-		failed, total, err = predictEach(s, m, size, o, pr)
+		failed, total, err = predictEach(s, m, size, paths, o, pr)
 	}
+	if err == nil {
+		err = pr.flush()
+	}
+	if err != nil {
+		infer.FinishGC()
+		return err
+	}
+	vf, err := predictFootage(s, o, m, size, footage, annotate)
 	infer.FinishGC()
 	if err != nil {
 		return err
 	}
-	if err := pr.flush(); err != nil {
-		return err
-	}
-	if failed > 0 {
-		return &PredictFailedError{Failed: failed, Total: total}
+	if failed += vf; failed > 0 {
+		return &PredictFailedError{Failed: failed, Total: total + len(footage)}
 	}
 	return nil
 }
 
 // predictEach predicts every input on its own, BatchSize at a time.
-func predictEach(s Streams, m *model.GLCNN, size gei.Size, o *PredictOptions, pr *printer) (failed, total int, err error) {
-	ins := inputs.Expand(o.Paths, o.Frames)
+func predictEach(s Streams, m *model.GLCNN, size gei.Size, paths []string, o *PredictOptions, pr *printer) (failed, total int, err error) {
+	ins := inputs.Expand(paths, o.Frames)
 	for start := 0; start < len(ins); start += o.BatchSize {
 		var ok []inputs.Input
 		var images []float32
@@ -140,7 +196,9 @@ func predictEach(s Streams, m *model.GLCNN, size gei.Size, o *PredictOptions, pr
 			return failed, len(ins), err
 		}
 		for j, in := range ok {
-			if err := pr.print(record(out, j, in.Path, in.Source, 0)); err != nil {
+			p := out.Prediction(j) // the record serve returns too
+			p.Path, p.Source = in.Path, in.Source
+			if err := pr.print(p); err != nil {
 				return failed, len(ins), err
 			}
 		}
@@ -149,8 +207,8 @@ func predictEach(s Streams, m *model.GLCNN, size gei.Size, o *PredictOptions, pr
 }
 
 // predictSets makes one fused prediction per path (infer.Set).
-func predictSets(s Streams, m *model.GLCNN, size gei.Size, o *PredictOptions, pr *printer) (failed, total int, err error) {
-	for _, path := range o.Paths {
+func predictSets(s Streams, m *model.GLCNN, size gei.Size, paths []string, o *PredictOptions, pr *printer) (failed, total int, err error) {
+	for _, path := range paths {
 		members, err := inputs.Set(path, o.Frames)
 		if err != nil {
 			failed++
@@ -175,31 +233,26 @@ func predictSets(s Streams, m *model.GLCNN, size gei.Size, o *PredictOptions, pr
 		out, err := infer.Set(m, images, len(members))
 		infer.GC()
 		if err != nil {
-			return failed, len(o.Paths), err
+			return failed, len(paths), err
 		}
-		if err := pr.print(record(out, 0, path, api.SourceFused, len(members))); err != nil {
-			return failed, len(o.Paths), err
+		p := out.Prediction(0)
+		p.Path, p.Source, p.NInputs = path, api.SourceFused, len(members)
+		if err := pr.print(p); err != nil {
+			return failed, len(paths), err
 		}
 	}
-	return failed, len(o.Paths), nil
+	return failed, len(paths), nil
 }
 
-// record is row i of out as a prediction record.
-func record(out infer.Output, i int, path, source string, n int) api.Prediction {
-	d := out.Ordinal[i]
-	return api.Prediction{
-		Path: path, Source: source, Age: d.Age, Median: d.Median, Interval: [2]float64{d.Lo80, d.Hi80},
-		Gender: api.GenderOf(out.PMale[i]), PMale: out.PMale[i], PAgeGT: out.P[i], NInputs: n,
-	}
-}
-
-// printer writes predictions as a table or as JSON Lines.
+// printer writes prediction records as a table or as JSON Lines: predict's
+// and predict --server's one output. A nil printer prints nothing.
 type printer struct {
 	tw   *tabwriter.Writer // nil for JSON
 	enc  *json.Encoder
-	fuse bool
+	fuse bool // the table has a GEIS column (NInputs)
 }
 
+// newPrinter starts the output: the table's header, unless asJSON.
 func newPrinter(w io.Writer, asJSON, fuse bool) *printer {
 	p := &printer{enc: json.NewEncoder(w), fuse: fuse}
 	if !asJSON {
@@ -213,24 +266,35 @@ func newPrinter(w io.Writer, asJSON, fuse bool) *printer {
 	return p
 }
 
+// print prints one record as a table row or a JSON line.
 func (p *printer) print(r api.Prediction) error {
 	if p.tw == nil {
 		return p.enc.Encode(r)
 	}
 	var err error
 	if p.fuse {
-		_, err = fmt.Fprintf(p.tw, "%s\t%d\t%.1f\t[%.1f, %.1f]\t%s\t%.2f\n", r.Path, r.NInputs, r.Age, r.Interval[0], r.Interval[1], r.Gender, r.PGender())
+		_, err = fmt.Fprintf(p.tw, "%s\t%d\t%.1f\t%s\t%s\t%.2f\n", r.Path, r.NInputs, r.Age, intervalText(r), r.Gender, r.PGender())
 	} else {
-		_, err = fmt.Fprintf(p.tw, "%s\t%.1f\t[%.1f, %.1f]\t%s\t%.2f\n", r.Path, r.Age, r.Interval[0], r.Interval[1], r.Gender, r.PGender())
+		_, err = fmt.Fprintf(p.tw, "%s\t%.1f\t%s\t%s\t%.2f\n", r.Path, r.Age, intervalText(r), r.Gender, r.PGender())
 	}
 	return err
 }
 
+// flush writes out the table.
 func (p *printer) flush() error {
-	if p.tw == nil {
+	if p == nil || p.tw == nil {
 		return nil
 	}
 	return p.tw.Flush()
+}
+
+// intervalText is the table's 80% interval column: "[lo, hi]", or "-" for a
+// model without a distribution (loss type l1).
+func intervalText(p api.Prediction) string {
+	if p.Interval == nil {
+		return "-"
+	}
+	return fmt.Sprintf("[%.1f, %.1f]", p.Interval[0], p.Interval[1])
 }
 
 // unwrapPath drops an *os.PathError's repetition of the path.

@@ -54,9 +54,13 @@ const ExitInterrupted = 130
 type InterruptedError struct {
 	Checkpoint string
 	Quiet      bool
+	Msg        string // the whole message, when set (experiment's)
 }
 
 func (e *InterruptedError) Error() string {
+	if e.Msg != "" {
+		return e.Msg
+	}
 	return fmt.Sprintf("interrupted; state saved to %s, continue with --resume", e.Checkpoint)
 }
 
@@ -85,7 +89,23 @@ size is per worker; rank 0 writes the run folder.`,
 	f.StringVarP(&o.Config, "config", "c", defaultConfig, "experiment configuration (YAML)")
 	f.StringVarP(&o.Out, "out", "o", "", "run folder (default runs/<config name>)")
 	f.BoolVar(&o.Resume, "resume", false, "continue the run in --out from its last checkpoint")
-	f.StringArrayVar(&o.Sets, "set", nil, "override a configuration key, e.g. --set train.epochs=20 (repeatable)")
+	trainKeyFlags(c, &o.Sets)
+	f.IntVar(&o.NProc, "nproc", 1, "data-parallel worker processes to start on this machine")
+	f.IntVar(&o.MasterPort, "master-port", 0, "with --nproc: the workers' rendezvous port (0 = a free one)")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		o.WorkerArgs = workerArgs(c)
+		o.Sets = keySets(c, o.Sets)
+		return run(o)
+	}
+	return c
+}
+
+// trainKeyFlags declares train's --set and the flags that stand for keys
+// (--data, --format, --device, --epochs, --batch-size, --threads), which
+// experiment shares.
+func trainKeyFlags(c *cobra.Command, sets *[]string) {
+	f := c.Flags()
+	f.StringArrayVar(sets, "set", nil, "override a configuration key, e.g. --set train.epochs=20 (repeatable)")
 	f.String("data", "", "dataset root (or manifest CSV); sets data.root")
 	f.String("format", "", "dataset format: synthetic, oumvlp, oulp-age or manifest; sets data.format")
 	f.String("device", "", "cpu, cuda or cuda:N; sets train.device")
@@ -96,14 +116,6 @@ size is per worker; rank 0 writes the run folder.`,
 		"epochs": "train.epochs", "batch-size": "train.batch_size", "threads": "train.threads"} {
 		keyFlag(c, flag, key)
 	}
-	f.IntVar(&o.NProc, "nproc", 1, "data-parallel worker processes to start on this machine")
-	f.IntVar(&o.MasterPort, "master-port", 0, "with --nproc: the workers' rendezvous port (0 = a free one)")
-	c.RunE = func(c *cobra.Command, _ []string) error {
-		o.WorkerArgs = workerArgs(c)
-		o.Sets = keySets(c, o.Sets)
-		return run(o)
-	}
-	return c
 }
 
 // defaultConfig is the --config default; when it is not where the command
@@ -337,7 +349,7 @@ func (q *quietWriter) Write(p []byte) (int, error) {
 }
 
 func modelConfig(c config.Config) model.Config {
-	return c.Model.Spec()
+	return c.Spec()
 }
 
 func hyper(c config.Config, mc model.Config) train.Hyper {
@@ -346,8 +358,9 @@ func hyper(c config.Config, mc model.Config) train.Hyper {
 		BatchSize: c.Train.BatchSize, EvalBatchSize: c.Train.EvalBatchSize,
 		Optim:    optim.Config{LR: c.Optim.LR, Beta1: c.Optim.Betas[0], Beta2: c.Optim.Betas[1], Eps: c.Optim.Eps, WeightDecay: c.Optim.WeightDecay},
 		Schedule: train.Schedule{Type: c.Schedule.Type, StepEpochs: c.Schedule.StepEpochs, Gamma: c.Schedule.Gamma, WarmupEpochs: c.Schedule.WarmupEpochs},
-		Loss:     odl.Weights{Lambda: c.Loss.Lambda, Mu: c.Loss.Mu},
-		Workers:  c.Data.Workers, Prefetch: c.Data.Prefetch, Flip: c.Data.Flip,
+		Loss: odl.Weights{Lambda: c.Loss.Lambda, Mu: c.Loss.Mu, Sigma: c.Loss.Sigma,
+			MeanWeight: c.Loss.MeanWeight, VarianceWeight: c.Loss.VarianceWeight},
+		Workers: c.Data.Workers, Prefetch: c.Data.Prefetch, Flip: c.Data.Flip,
 	}
 }
 

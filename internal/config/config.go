@@ -56,7 +56,7 @@ type Config struct {
 	Model    Model    `mapstructure:"model" yaml:"model"`       // network shape
 	Optim    Optim    `mapstructure:"optim" yaml:"optim"`       // optimiser
 	Schedule Schedule `mapstructure:"schedule" yaml:"schedule"` // learning-rate schedule
-	Loss     Loss     `mapstructure:"loss" yaml:"loss"`         // loss weights
+	Loss     Loss     `mapstructure:"loss" yaml:"loss"`         // loss type and weights
 	Train    Train    `mapstructure:"train" yaml:"train"`       // run settings
 	Data     Data     `mapstructure:"data" yaml:"data"`         // dataset and loader
 	Dist     Dist     `mapstructure:"dist" yaml:"dist"`         // data-parallel training
@@ -83,9 +83,12 @@ type Model struct {
 	Dropout     float64 `mapstructure:"dropout" yaml:"dropout"`           // after the hidden linear layers, training only; [0, 1)
 }
 
-// Spec is the section as the network's specification.
-func (m Model) Spec() glcnn.Config {
-	return glcnn.Config{InputH: m.InputHeight, InputW: m.InputWidth, K: m.K, MinAge: m.MinAge, Dropout: m.Dropout}
+// Spec is the network's specification: the model section, and the loss
+// type of the loss section, which chooses the age head.
+func (c Config) Spec() glcnn.Config {
+	m := c.Model
+	return glcnn.Config{InputH: m.InputHeight, InputW: m.InputWidth, K: m.K, MinAge: m.MinAge, Dropout: m.Dropout,
+		Loss: glcnn.LossType(c.Loss.Type)}
 }
 
 // Optim is the optimiser (section "optim"); only Adam is supported.
@@ -105,10 +108,15 @@ type Schedule struct {
 	WarmupEpochs int     `mapstructure:"warmup_epochs" yaml:"warmup_epochs"` // linear warm-up epochs, ≥ 0
 }
 
-// Loss weights the objective ranking + Lambda·ODL + Mu·gender (section "loss").
+// Loss is the objective (section "loss"): the loss type (docs/losses.md)
+// and the weights and parameters the types read.
 type Loss struct {
-	Lambda float64 `mapstructure:"lambda" yaml:"lambda"` // ordinal distribution loss weight, ≥ 0
-	Mu     float64 `mapstructure:"mu" yaml:"mu"`         // gender cross-entropy weight, ≥ 0
+	Type           string  `mapstructure:"type" yaml:"type"`                       // odl, ranking, coral, corn, dldl, mean-variance or l1
+	Lambda         float64 `mapstructure:"lambda" yaml:"lambda"`                   // odl: ordinal distribution loss weight, ≥ 0
+	Mu             float64 `mapstructure:"mu" yaml:"mu"`                           // every type: gender cross-entropy weight, ≥ 0
+	Sigma          float64 `mapstructure:"sigma" yaml:"sigma"`                     // dldl: the Gaussian label distribution's standard deviation, years, > 0
+	MeanWeight     float64 `mapstructure:"mean_weight" yaml:"mean_weight"`         // mean-variance: λ₁, ≥ 0
+	VarianceWeight float64 `mapstructure:"variance_weight" yaml:"variance_weight"` // mean-variance: λ₂, ≥ 0
 }
 
 // Train are the run's settings (section "train").
@@ -592,7 +600,12 @@ func (c Config) Validate() error {
 	bad := func(key, format string, a ...any) error {
 		return &KeyError{Key: key, Msg: fmt.Sprintf(format, a...)}
 	}
-	if err := c.Model.Spec().Validate(); err != nil {
+	// Checked before the model: the type chooses the age head. Unlike a
+	// file's metadata, a configuration must name it ("" is not odl here).
+	if _, err := glcnn.ParseLossType(c.Loss.Type); err != nil || c.Loss.Type == "" {
+		return bad("loss.type", "got %q, want %s", c.Loss.Type, glcnn.LossTypesText())
+	}
+	if err := c.Spec().Validate(); err != nil {
 		var re *glcnn.RangeError
 		if !errors.As(err, &re) {
 			return err
@@ -638,6 +651,15 @@ func (c Config) Validate() error {
 	}
 	if !(c.Loss.Mu >= 0) || !finite(c.Loss.Mu) {
 		return bad("loss.mu", "got %v, want ≥ 0 and finite", c.Loss.Mu)
+	}
+	if !(c.Loss.Sigma > 0) || !finite(c.Loss.Sigma) {
+		return bad("loss.sigma", "got %v, want > 0 and finite (years)", c.Loss.Sigma)
+	}
+	if !(c.Loss.MeanWeight >= 0) || !finite(c.Loss.MeanWeight) {
+		return bad("loss.mean_weight", "got %v, want ≥ 0 and finite", c.Loss.MeanWeight)
+	}
+	if !(c.Loss.VarianceWeight >= 0) || !finite(c.Loss.VarianceWeight) {
+		return bad("loss.variance_weight", "got %v, want ≥ 0 and finite", c.Loss.VarianceWeight)
 	}
 	t := c.Train
 	if t.BatchSize < 1 {

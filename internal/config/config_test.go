@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gaitord/gaitord/internal/glcnn"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -66,7 +68,7 @@ func TestKeysMatchTheStruct(t *testing.T) {
 	if got := Keys(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Keys() = %v\nstruct  = %v", got, want)
 	}
-	if len(want) != 39 {
+	if len(want) != 43 {
 		t.Fatalf("%d keys", len(want))
 	}
 	if EnvVar("data.synth.min_age") != "GAITORD_DATA_SYNTH_MIN_AGE" {
@@ -364,6 +366,12 @@ func TestValidateRules(t *testing.T) {
 		{"schedule.warmup_epochs", "got -1", func(c *Config) { c.Schedule.WarmupEpochs = -1 }},
 		{"loss.lambda", "got -1, want ≥ 0", func(c *Config) { c.Loss.Lambda = -1 }},
 		{"loss.mu", "got -0.5, want ≥ 0", func(c *Config) { c.Loss.Mu = -0.5 }},
+		{"loss.type", `got "mse", want odl, ranking, coral, corn, dldl, mean-variance or l1`, func(c *Config) { c.Loss.Type = "mse" }},
+		{"loss.type", `got "", want odl`, func(c *Config) { c.Loss.Type = "" }},
+		{"loss.sigma", "got 0, want > 0 and finite (years)", func(c *Config) { c.Loss.Sigma = 0 }},
+		{"loss.sigma", "got +Inf", func(c *Config) { c.Loss.Sigma = math.Inf(1) }},
+		{"loss.mean_weight", "got -0.2, want ≥ 0", func(c *Config) { c.Loss.MeanWeight = -0.2 }},
+		{"loss.variance_weight", "got NaN, want ≥ 0", func(c *Config) { c.Loss.VarianceWeight = math.NaN() }},
 		{"train.batch_size", "got 0, want ≥ 1", func(c *Config) { c.Train.BatchSize = 0 }},
 		{"train.epochs", "got 0, want ≥ 1", func(c *Config) { c.Train.Epochs = 0 }},
 		{"train.val_fraction", "got 1, want [0, 1)", func(c *Config) { c.Train.ValFraction = 1 }},
@@ -411,7 +419,7 @@ func TestWriteYAMLRoundTrip(t *testing.T) {
 		Model:    Model{InputHeight: 128, InputWidth: 88, K: 90, MinAge: 2, Dropout: 0.25},
 		Optim:    Optim{Name: "adam", LR: 3.3e-7, Betas: [2]float64{0.85, 0.995}, Eps: 2.5e-6, WeightDecay: 1e-5},
 		Schedule: Schedule{Type: "cosine", StepEpochs: 7, Gamma: 0.5, WarmupEpochs: 2},
-		Loss:     Loss{Lambda: 0.3, Mu: 2},
+		Loss:     Loss{Type: "mean-variance", Lambda: 0.3, Mu: 2, Sigma: 0.75, MeanWeight: 0.125, VarianceWeight: 1e-3},
 		Train:    Train{BatchSize: 7, Epochs: 3, Seed: -42, ValFraction: 0.2, EvalBatchSize: 9, Threads: 2, Device: "cuda:1"},
 		Data: Data{Root: "/data/x: y #z", Format: "manifest", Labels: "l.csv", Views: []string{"000", "090", "true"},
 			Workers: 3, Prefetch: 0, Flip: true, AllowOutside: true,
@@ -452,6 +460,28 @@ func TestWriteYAMLRoundTrip(t *testing.T) {
 	}
 	missing := filepath.Join(dir, "no", "such", "c.yaml")
 	if err := c.WriteYAML(missing); err == nil || !strings.Contains(err.Error(), "config "+missing+": write: ") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// The loss type reaches the network's specification (it chooses the age
+// head), from the file, the environment or --set; a wrong one names the key
+// and where it came from.
+func TestLossTypeReachesTheSpec(t *testing.T) {
+	c := Default()
+	if c.Loss.Type != "odl" || c.Spec().Loss != glcnn.LossODL || c.Loss.Sigma != 2 || c.Loss.MeanWeight != 0.2 || c.Loss.VarianceWeight != 0.05 {
+		t.Fatalf("defaults: %+v, spec %+v", c.Loss, c.Spec())
+	}
+	c, err := Load("", []string{"loss.type=dldl", "loss.sigma=3.5"})
+	if err != nil || c.Spec().Loss != glcnn.LossDLDL || c.Loss.Sigma != 3.5 || c.Spec().K != 100 {
+		t.Fatalf("--set: %+v %v", c.Spec(), err)
+	}
+	t.Setenv("GAITORD_LOSS_TYPE", "corn")
+	if c, err := Load("", nil); err != nil || c.Spec().Loss != glcnn.LossCORN {
+		t.Fatalf("environment: %+v %v", c.Spec(), err)
+	}
+	_, err = Load("", []string{"loss.type=CORAL"})
+	if err == nil || err.Error() != `config (defaults): key "loss.type" (from --set loss.type=CORAL): got "CORAL", want odl, ranking, coral, corn, dldl, mean-variance or l1` {
 		t.Fatalf("err = %v", err)
 	}
 }

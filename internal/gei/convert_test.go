@@ -1,6 +1,7 @@
 package gei
 
 import (
+	"bytes"
 	"errors"
 	"image"
 	"image/png"
@@ -176,5 +177,31 @@ func TestRunJobs(t *testing.T) {
 	}
 	if _, err := RunJobs(jobs, Size{H: 10, W: 10}, 1, build, nil); err == nil {
 		t.Fatal("unsupported size accepted")
+	}
+}
+
+// EncodePNG writes the bytes WritePNG writes.
+func TestEncodePNGMatchesWritePNG(t *testing.T) {
+	g := make([]float32, 64*44)
+	for k := range g {
+		g[k] = float32(k%97) / 96
+	}
+	path := filepath.Join(t.TempDir(), "g.png")
+	if err := WritePNG(path, g, DefaultSize); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := EncodePNG(&buf, g, Size{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Fatal("EncodePNG differs from WritePNG's file")
+	}
+	if err := EncodePNG(&buf, g[:5], DefaultSize); err == nil || !strings.Contains(err.Error(), "5 values") {
+		t.Fatalf("short GEI: %v", err)
 	}
 }

@@ -16,7 +16,7 @@ func FuzzLoad(f *testing.F) {
 	f.Cleanup(func() { pixelLimit = MaxPixels })
 	f.Add(encodePNG(f, grayImage(44, 64, func(x, y int) uint8 { return uint8(x * y) })))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := loadBytes("fuzz.png", data, DefaultSize)
+		got, err := Decode("fuzz.png", data, DefaultSize)
 		if err == nil {
 			checkGEI(t, got)
 		}

@@ -31,11 +31,16 @@ func Load(path string, size Size) ([]float32, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read GEI %s: %w", path, err)
 	}
-	return loadBytes(path, data, size)
+	return Decode(path, data, size)
 }
 
-// loadBytes is Load on data already read; name is used in errors.
-func loadBytes(name string, data []byte, size Size) ([]float32, error) {
+// Decode is Load on PNG bytes already in memory, for example an upload to
+// `gaitord serve`: the same header checks, decoding and Preprocess. name
+// stands for the file in errors (it is never opened).
+func Decode(name string, data []byte, size Size) ([]float32, error) {
+	if len(data) > maxFileBytes {
+		return nil, fmt.Errorf("read GEI %s: %w: %d bytes (limit %d)", name, ErrTooLarge, len(data), maxFileBytes)
+	}
 	img, err := decodePNG(data)
 	if err != nil {
 		return nil, fmt.Errorf("read GEI %s: %w", name, err)

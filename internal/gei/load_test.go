@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -167,5 +168,32 @@ func TestBombRefusedBeforeDecoding(t *testing.T) {
 	_, err = decodePNG(pngHeaderOnly(64, 64))
 	if err == nil || errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "decode PNG") {
 		t.Fatalf("small header-only PNG: %v", err)
+	}
+}
+
+// Decode is Load on bytes: same values, errors naming the given name.
+func TestDecodeEqualsLoad(t *testing.T) {
+	img := grayImage(88, 128, func(x, y int) uint8 { return uint8(x + 2*y) })
+	data := encodePNG(t, img)
+	path := writeFile(t, t.TempDir(), "g.png", data)
+	want, err := Load(path, DefaultSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode("upload.png", data, DefaultSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatal("Decode differs from Load")
+	}
+	for _, c := range []struct {
+		data []byte
+		is   error
+	}{{nil, ErrEmptyFile}, {pngHeaderOnly(100000, 100000), ErrTooLarge}, {data[:len(data)/2], nil}} {
+		_, err := Decode("upload.png", c.data, DefaultSize)
+		if err == nil || !strings.Contains(err.Error(), "upload.png") || (c.is != nil && !errors.Is(err, c.is)) {
+			t.Fatalf("%d bytes: %v", len(c.data), err)
+		}
 	}
 }

@@ -10,37 +10,52 @@ import (
 	"strings"
 )
 
-// accumulator sums normalised silhouette frames into a GEI.
-type accumulator struct {
+// Accumulator builds a GEI from silhouette frames added one at a time: the
+// mean of the frames normalised as FromSilhouettes describes. It is what
+// FromSilhouettes and LoadSilhouetteDir use, and what the video pipeline
+// uses for the silhouettes it cuts out of footage, so a GEI from footage
+// and one from mask files are made the same way.
+type Accumulator struct {
 	size          Size
 	sum           []float64
 	used, skipped int
 }
 
-// newAccumulator returns an empty accumulator for a resolved size.
-func newAccumulator(size Size) *accumulator {
-	return &accumulator{size: size, sum: make([]float64, size.H*size.W)}
+// NewAccumulator returns an empty accumulator; the zero size means DefaultSize.
+func NewAccumulator(size Size) (*Accumulator, error) {
+	size, err := size.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return &Accumulator{size: size, sum: make([]float64, size.H*size.W)}, nil
 }
 
-// add normalises one frame and adds it; nil or all-black frames are skipped.
-func (a *accumulator) add(img image.Image) {
+// Add normalises one frame (see FromSilhouettes) and adds it; nil, empty
+// or all-black frames are skipped and counted. It reports whether the
+// frame was used.
+func (a *Accumulator) Add(img image.Image) bool {
 	if img == nil || img.Bounds().Empty() {
 		a.skipped++
-		return
+		return false
 	}
 	p, ok := cropToSilhouette(toPlane(img))
 	if !ok {
 		a.skipped++
-		return
+		return false
 	}
 	for k, v := range fit(p, a.size) {
 		a.sum[k] += float64(v)
 	}
 	a.used++
+	return true
 }
 
-// gei returns the mean of the added frames, or ErrNoFrames if none was used.
-func (a *accumulator) gei() ([]float32, error) {
+// Used and Skipped count the frames averaged and the frames skipped.
+func (a *Accumulator) Used() int    { return a.used }
+func (a *Accumulator) Skipped() int { return a.skipped }
+
+// GEI returns the mean of the added frames, or ErrNoFrames if none was used.
+func (a *Accumulator) GEI() ([]float32, error) {
 	if a.used == 0 {
 		return nil, fmt.Errorf("%w (%d skipped as empty)", ErrNoFrames, a.skipped)
 	}
@@ -85,26 +100,25 @@ func cropToSilhouette(p plane) (plane, bool) {
 // Nil, empty and all-black frames are skipped and counted in skipped; used
 // counts the averaged frames. No usable frame is an error (ErrNoFrames).
 func FromSilhouettes(frames []image.Image, size Size) (gei []float32, used, skipped int, err error) {
-	size, err = size.resolve()
+	acc, err := NewAccumulator(size)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	acc := newAccumulator(size)
 	for _, f := range frames {
-		acc.add(f)
+		acc.Add(f)
 	}
-	gei, err = acc.gei()
+	gei, err = acc.GEI()
 	return gei, acc.used, acc.skipped, err
 }
 
 // LoadSilhouetteDir reads every *.png file in dir (case-insensitive
 // extension, sorted by name) as a silhouette frame and builds their GEI as
-// FromSilhouettes does, decoding one frame at a time. Each frame's PNG
-// header is checked against MaxPixels and MaxSide before decoding. A frame
-// that cannot be read is an error naming it; a folder without PNG files or
-// without a usable frame is an error naming the folder.
+// FromSilhouettes does, decoding one frame at a time (see Walk). Each
+// frame's PNG header is checked against MaxPixels and MaxSide before
+// decoding. A frame that cannot be read is an error naming it; a folder
+// without PNG files or without a usable frame is an error naming the folder.
 func LoadSilhouetteDir(dir string, size Size) (gei []float32, used, skipped int, err error) {
-	size, err = size.resolve()
+	w, err := NewWalk(size)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -115,20 +129,60 @@ func LoadSilhouetteDir(dir string, size Size) (gei []float32, used, skipped int,
 	if len(names) == 0 {
 		return nil, 0, 0, fmt.Errorf("read silhouette folder %s: no .png frames", dir)
 	}
-	acc := newAccumulator(size)
 	for _, name := range names {
 		path := filepath.Join(dir, name)
-		img, err := readFrame(path)
+		data, err := readFile(path)
 		if err != nil {
-			return nil, acc.used, acc.skipped, err
+			return nil, w.acc.Used(), w.acc.Skipped(), fmt.Errorf("read silhouette %s: %w", path, err)
 		}
-		acc.add(img)
+		if err := w.AddPNG(path, data); err != nil {
+			return nil, w.acc.Used(), w.acc.Skipped(), err
+		}
 	}
-	gei, err = acc.gei()
+	gei, used, skipped, err = w.GEI()
 	if err != nil {
-		return nil, acc.used, acc.skipped, fmt.Errorf("read silhouette folder %s: %w", dir, err)
+		return nil, used, skipped, fmt.Errorf("read silhouette folder %s: %w", dir, err)
 	}
-	return gei, acc.used, acc.skipped, nil
+	return gei, used, skipped, nil
+}
+
+// Walk builds one GEI from the silhouette frames of one walk, added one at a
+// time so that only one decoded frame is held at once: LoadSilhouetteDir
+// reads a folder through it and `gaitord serve` the frames of an upload. The
+// GEI is the one FromSilhouettes gives for the same frames in the same order.
+type Walk struct{ acc *Accumulator }
+
+// NewWalk returns an empty Walk for size (the zero Size is DefaultSize).
+func NewWalk(size Size) (*Walk, error) {
+	acc, err := NewAccumulator(size)
+	if err != nil {
+		return nil, err
+	}
+	return &Walk{acc: acc}, nil
+}
+
+// Add adds one decoded frame; nil, empty and all-black frames are skipped.
+func (w *Walk) Add(img image.Image) { w.acc.Add(img) }
+
+// AddPNG decodes one silhouette frame held in memory, with the header
+// checks of Load, and adds it; name stands for the frame in errors.
+func (w *Walk) AddPNG(name string, data []byte) error {
+	if len(data) > maxFileBytes {
+		return fmt.Errorf("read silhouette %s: %w: %d bytes (limit %d)", name, ErrTooLarge, len(data), maxFileBytes)
+	}
+	img, err := decodePNG(data)
+	if err != nil {
+		return fmt.Errorf("read silhouette %s: %w", name, err)
+	}
+	w.acc.Add(img)
+	return nil
+}
+
+// GEI returns the mean of the frames added so far and how many were used
+// and skipped; no usable frame is ErrNoFrames.
+func (w *Walk) GEI() (gei []float32, used, skipped int, err error) {
+	gei, err = w.acc.GEI()
+	return gei, w.acc.Used(), w.acc.Skipped(), err
 }
 
 // IsSilhouette reports whether the PNG at path is a binary silhouette frame
@@ -200,17 +254,4 @@ func pngNames(dir string) ([]string, error) {
 	}
 	sort.Strings(names)
 	return names, nil
-}
-
-// readFrame reads and decodes one silhouette PNG with the size checks.
-func readFrame(path string) (image.Image, error) {
-	data, err := readFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read silhouette %s: %w", path, err)
-	}
-	img, err := decodePNG(data)
-	if err != nil {
-		return nil, fmt.Errorf("read silhouette %s: %w", path, err)
-	}
-	return img, nil
 }

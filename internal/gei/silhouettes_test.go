@@ -2,6 +2,7 @@ package gei
 
 import (
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"math/rand/v2"
@@ -177,5 +178,74 @@ func TestListPNGs(t *testing.T) {
 	none := filepath.Join(dir, "none")
 	if _, err := ListPNGs(none); err == nil || err.Error() != none+": no such file or directory" {
 		t.Fatalf("missing folder: %v", err)
+	}
+}
+
+// The video pipeline adds crops whose bounds sit where the walker was in
+// the frame; an Accumulator must treat them as the same frames at (0, 0).
+func TestAccumulatorTakesOffsetCrops(t *testing.T) {
+	frames, want := translatedFrames()
+	acc, err := NewAccumulator(Size{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames {
+		big := image.NewGray(image.Rect(-7, -3, 300, 400))
+		for y := 0; y < 200; y++ {
+			copy(big.Pix[(y+3)*big.Stride+7:], f.(*image.Gray).Pix[y*150:(y+1)*150])
+		}
+		crop := big.SubImage(image.Rect(i*13-7, -3, i*13+150, 220))
+		if used := acc.Add(crop); used != (i != 2) {
+			t.Fatalf("frame %d: Add reported %v", i, used)
+		}
+	}
+	got, err := acc.GEI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Used() != 3 || acc.Skipped() != 1 {
+		t.Fatalf("used %d skipped %d, want 3 and 1", acc.Used(), acc.Skipped())
+	}
+	assertClose(t, got, want, 1e-6)
+	if _, err := NewAccumulator(Size{H: 3, W: 3}); err == nil {
+		t.Fatal("unsupported size accepted")
+	}
+}
+
+// A Walk fed the frames' PNG bytes gives FromSilhouettes' GEI; its errors name
+// the frame and keep the sentinel errors.
+func TestWalkFromPNGBytes(t *testing.T) {
+	frames, want := translatedFrames()
+	w, err := NewWalk(DefaultSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames {
+		if err := w.AddPNG(fmt.Sprintf("upload/%d.png", i), encodePNG(t, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, used, skipped, err := w.GEI()
+	if err != nil || used != 3 || skipped != 1 {
+		t.Fatalf("used %d skipped %d err %v", used, skipped, err)
+	}
+	assertClose(t, got, want, 1e-6)
+	ref, _, _, _ := FromSilhouettes(append([]image.Image(nil), frames...), DefaultSize)
+	if !slices.Equal(got, ref) {
+		t.Fatal("Walk differs from FromSilhouettes")
+	}
+
+	if err := w.AddPNG("upload/bomb.png", pngHeaderOnly(100000, 100000)); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "upload/bomb.png") {
+		t.Fatalf("bomb frame: %v", err)
+	}
+	if err := w.AddPNG("upload/empty.png", nil); !errors.Is(err, ErrEmptyFile) {
+		t.Fatalf("empty frame: %v", err)
+	}
+	empty, _ := NewWalk(Size{})
+	if _, _, _, err := empty.GEI(); !errors.Is(err, ErrNoFrames) {
+		t.Fatalf("no frames: %v", err)
+	}
+	if _, err := NewWalk(Size{H: 10, W: 10}); err == nil {
+		t.Fatal("NewWalk accepted 10x10")
 	}
 }

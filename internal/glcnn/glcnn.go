@@ -40,6 +40,10 @@
 //	linear_age     1024 → K   (logit k: "age > MinAge + k", k = 0…K−1)
 //	linear_gender  1024 → 2   (index 1 = male)
 //
+// linear_age is the age head of the odl and ranking losses; the other members
+// of the loss family (Config.Loss) put their own head in its place, named and
+// shaped as LossType documents.
+//
 // Each convolution keeps the map size (padding = (kernel−1)/2), so a block's
 // output is ⌊H/2⌋ × ⌊W/2⌋ of its input, and a part block's output height is
 // the sum of its strips' ⌊rows/2⌋.
@@ -67,12 +71,24 @@ import (
 const LeakySlope = 0.01
 
 // Config is the network's shape: input size, number of ordinal tasks, the
-// youngest age and the dropout rate of the two hidden linear layers.
+// youngest age, the dropout rate of the two hidden linear layers and the loss
+// type, which chooses the age head.
 type Config struct {
-	InputH, InputW int     // GEI height and width: 64×44 or 128×88
-	K              int     // ordinal tasks "age > MinAge+k", k = 0…K−1: 2…1000
-	MinAge         int     // age of the first task's threshold: 0…120
-	Dropout        float64 // dropout after linear_layer1 and linear_layer2 (training only): [0, 1)
+	InputH, InputW int      // GEI height and width: 64×44 or 128×88
+	K              int      // ordinal tasks "age > MinAge+k", k = 0…K−1: 2…1000; ages MinAge…MinAge+K are representable
+	MinAge         int      // age of the first task's threshold: 0…120
+	Dropout        float64  // dropout after linear_layer1 and linear_layer2 (training only): [0, 1)
+	Loss           LossType // the age head's loss type; "" reads as LossODL
+}
+
+// LossType is c.Loss, LossODL when empty.
+func (c Config) LossType() LossType { return c.Loss.Resolved() }
+
+// Canonical is c with the loss type spelled out, for comparing
+// configurations ("" and "odl" are the same network).
+func (c Config) Canonical() Config {
+	c.Loss = c.Loss.Resolved()
+	return c
 }
 
 // DefaultConfig is the paper's setting for OU-MVLP GEIs: 64×44, K = 100,
@@ -93,7 +109,8 @@ const (
 type RangeError struct {
 	// Key names the value as the experiment configuration's model section
 	// and the files' metadata do: "input_height/input_width", "k",
-	// "min_age" or "dropout".
+	// "min_age" or "dropout"; or "loss_type", the files' metadata key (the
+	// configuration checks its loss.type itself).
 	Key string
 	// Msg says what is wrong in words that follow the key:
 	// "got 1, want 2…1000 ordinal tasks".
@@ -138,6 +155,11 @@ func (c Config) Validate() error {
 		return &RangeError{Key: "dropout",
 			Msg:      fmt.Sprintf("got %v, want [0, 1)", c.Dropout),
 			sentence: fmt.Sprintf("dropout = %v: want [0, 1)", c.Dropout)}
+	}
+	if _, err := ParseLossType(string(c.Loss)); err != nil {
+		return &RangeError{Key: "loss_type",
+			Msg:      fmt.Sprintf("got %q, want %s", c.Loss, LossTypesText()),
+			sentence: err.Error()}
 	}
 	return nil
 }

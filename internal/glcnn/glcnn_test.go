@@ -225,3 +225,110 @@ func TestCheckWeights(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Every loss type's age head: names, shapes, output width, and K read back
+// from the bias length; the rest of the network is the same for all.
+func TestAgeHeads(t *testing.T) {
+	base := DefaultConfig()
+	baseSpecs := base.Specs()
+	for _, c := range []struct {
+		loss          LossType
+		param         string
+		weight, bias  []int64
+		outputs       int
+		kBack, distro bool
+	}{
+		{"", "linear_age", []int64{100, 1024}, []int64{100}, 100, true, true},
+		{LossODL, "linear_age", []int64{100, 1024}, []int64{100}, 100, true, true},
+		{LossRanking, "linear_age", []int64{100, 1024}, []int64{100}, 100, true, true},
+		{LossCORAL, "coral_age", []int64{1, 1024}, []int64{100}, 100, true, true},
+		{LossCORN, "corn_age", []int64{100, 1024}, []int64{100}, 100, true, true},
+		{LossDLDL, "dldl_age", []int64{101, 1024}, []int64{101}, 101, true, true},
+		{LossMeanVariance, "mean_variance_age", []int64{101, 1024}, []int64{101}, 101, true, true},
+		{LossL1, "l1_age", []int64{1, 1024}, []int64{1}, 1, false, false},
+	} {
+		cfg := base
+		cfg.Loss = c.loss
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("%q: %v", c.loss, err)
+		}
+		specs := cfg.Specs()
+		if len(specs) != len(baseSpecs) {
+			t.Fatalf("%q: %d parameters", c.loss, len(specs))
+		}
+		for i, s := range specs {
+			want := baseSpecs[i]
+			switch i {
+			case 14:
+				want = ParamSpec{c.param + ".weight", c.weight}
+			case 15:
+				want = ParamSpec{c.param + ".bias", c.bias}
+			}
+			if s.Name != want.Name || !slices.Equal(s.Shape, want.Shape) {
+				t.Errorf("%q: parameter %d is %s %v, want %s %v", c.loss, i, s.Name, s.Shape, want.Name, want.Shape)
+			}
+		}
+		if got := cfg.AgeOutputs(); got != c.outputs {
+			t.Errorf("%q: AgeOutputs %d, want %d", c.loss, got, c.outputs)
+		}
+		if k, ok := KFromAgeBias(cfg.LossType(), c.bias[0]); ok != c.kBack || (ok && k != 100) {
+			t.Errorf("%q: KFromAgeBias(%d) = %d, %v", c.loss, c.bias[0], k, ok)
+		}
+		if cfg.LossType().Distribution() != c.distro {
+			t.Errorf("%q: Distribution() = %v", c.loss, !c.distro)
+		}
+		if err := cfg.CheckWeights(weightsOf(cfg)); err != nil {
+			t.Errorf("%q: fitting weights refused: %v", c.loss, err)
+		}
+		// the parameter count changes by the head alone
+		head := Numel(c.weight) + Numel(c.bias)
+		if got, want := cfg.NumParams(), base.NumParams()-(100*1024+100)+head; got != want {
+			t.Errorf("%q: NumParams %d, want %d", c.loss, got, want)
+		}
+	}
+	// A head of another type does not fit, and the error names the type.
+	coral := base
+	coral.Loss = LossCORAL
+	err := coral.CheckWeights(weightsOf(base))
+	if err == nil || !strings.Contains(err.Error(), "missing coral_age.weight (shape [1 1024])") || !strings.Contains(err.Error(), "unexpected linear_age.weight") {
+		t.Errorf("odl weights under coral: %v", err)
+	}
+	corn := base
+	corn.Loss, corn.K = LossCORN, 90
+	if err := corn.CheckWeights(weightsOf(Config{InputH: 64, InputW: 44, K: 100, Loss: LossCORN})); err == nil ||
+		!strings.Contains(err.Error(), "corn_age.bias has shape [100], model (64×44, K=90, corn) needs [90]") {
+		t.Errorf("K mismatch under corn: %v", err)
+	}
+}
+
+func TestLossTypes(t *testing.T) {
+	want := []LossType{"odl", "ranking", "coral", "corn", "dldl", "mean-variance", "l1"}
+	if got := LossTypes(); !slices.Equal(got, want) {
+		t.Fatalf("LossTypes() = %v", got)
+	}
+	for _, lt := range want {
+		if got, err := ParseLossType(string(lt)); err != nil || got != lt {
+			t.Errorf("ParseLossType(%q) = %q, %v", lt, got, err)
+		}
+	}
+	if got, err := ParseLossType(""); err != nil || got != LossODL {
+		t.Errorf(`ParseLossType("") = %q, %v`, got, err)
+	}
+	_, err := ParseLossType("CORAL")
+	if err == nil || err.Error() != `loss type "CORAL": want odl, ranking, coral, corn, dldl, mean-variance or l1` {
+		t.Errorf("ParseLossType(CORAL): %v", err)
+	}
+	c := DefaultConfig()
+	c.Loss = "mse"
+	err = c.Validate()
+	var re *RangeError
+	if !errors.As(err, &re) || re.Key != "loss_type" || re.Msg != `got "mse", want odl, ranking, coral, corn, dldl, mean-variance or l1` {
+		t.Errorf("Validate with loss mse: %v", err)
+	}
+	if (Config{K: 5}).Canonical().Loss != LossODL || (Config{K: 5, Loss: LossL1}).Canonical().Loss != LossL1 {
+		t.Error("Canonical does not spell out the loss type")
+	}
+	if !LossDLDL.Softmax() || !LossMeanVariance.Softmax() || LossCORN.Softmax() || LossType("").Softmax() {
+		t.Error("Softmax()")
+	}
+}

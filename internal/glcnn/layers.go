@@ -30,7 +30,23 @@ func (b Block) Bias() string { return b.Param + ".bias" }
 // Linear is a fully connected layer y = x·Wᵀ + b.
 type Linear struct {
 	Param   string // prefix of its parameters, also its GEINet attribute: "linear_layer1"
-	In, Out int64  // weight [Out, In], bias [Out]
+	In, Out int64  // weight [Out, In], bias [Out] (or [BiasLen])
+	// BiasLen, when not 0, is the bias's length in place of Out: CORAL's head
+	// has one weight row shared by every task (Out = 1) and one bias per task
+	// (BiasLen = K), y = x·wᵀ + b broadcast to (N, K).
+	BiasLen int64
+}
+
+// Width is the number of values the layer puts out per sample:
+// max(Out, BiasLen).
+func (l Linear) Width() int64 { return max(l.Out, l.BiasLen) }
+
+// BiasShape is the shape of the bias: [Out], or [BiasLen] when set.
+func (l Linear) BiasShape() []int64 {
+	if l.BiasLen != 0 {
+		return []int64{l.BiasLen}
+	}
+	return []int64{l.Out}
 }
 
 // Weight is the name of the layer's weight tensor.
@@ -47,7 +63,7 @@ type Layers struct {
 	Fuse    Block    // conv: on both branches concatenated along channels, global first
 	Flatten int64    // length of the feature vector that enters Hidden[0]: Fuse.Out·Fuse.OutH·Fuse.OutW
 	Hidden  []Linear // linear_layer1, linear_layer2: each followed by leaky_relu(LeakySlope) and dropout (training only)
-	Age     Linear   // linear_age: K ordinal logits, z_k for "age > MinAge + k"
+	Age     Linear   // the age head of the configuration's loss type (see LossType): linear_age, K ordinal logits z_k for "age > MinAge + k", for odl and ranking
 	Gender  Linear   // linear_gender: 2 logits, index 1 = male
 }
 
@@ -123,7 +139,7 @@ func (c Config) Layers() (Layers, error) {
 		{Param: "linear_layer1", In: l.Flatten, Out: hiddenWidth},
 		{Param: "linear_layer2", In: hiddenWidth, Out: hiddenWidth},
 	}
-	l.Age = Linear{Param: "linear_age", In: hiddenWidth, Out: int64(c.K)}
+	l.Age = ageHead(c.Loss, hiddenWidth, int64(c.K))
 	l.Gender = Linear{Param: "linear_gender", In: hiddenWidth, Out: 2}
 	return l, nil
 }
@@ -176,14 +192,15 @@ type ParamSpec struct {
 
 // Specs lists the parameters in PyTorch's state_dict order: weight then bias
 // of gl_conv1, gl_conv2, lc_conv1, lc_conv2, conv, linear_layer1,
-// linear_layer2, linear_age and linear_gender.
+// linear_layer2, the age head (linear_age for odl and ranking, see LossType)
+// and linear_gender.
 func (l Layers) Specs() []ParamSpec {
 	var s []ParamSpec
 	for _, b := range l.Blocks() {
 		s = append(s, ParamSpec{b.Weight(), []int64{b.Out, b.In, b.KH, b.KW}}, ParamSpec{b.Bias(), []int64{b.Out}})
 	}
 	for _, f := range l.Linears() {
-		s = append(s, ParamSpec{f.Weight(), []int64{f.Out, f.In}}, ParamSpec{f.Bias(), []int64{f.Out}})
+		s = append(s, ParamSpec{f.Weight(), []int64{f.Out, f.In}}, ParamSpec{f.Bias(), f.BiasShape()})
 	}
 	return s
 }

@@ -27,14 +27,20 @@ func pyref(t *testing.T) string {
 
 // TestSpecMatchesPyTorch compares the specification with the PyTorch
 // reference network (tests/pyref/glcnn.py GEINet, the seed's network with its
-// flatten size following the input): the state_dict's names, order and
+// flatten size following the input, and each loss type's age head, written
+// there from the papers): the state_dict's names, order and
 // shapes; every block's output shape from a real forward pass; and the FLOP
 // count that forward hooks on its Conv2d and Linear modules take during that
 // pass (2 per multiply-add).
 func TestSpecMatchesPyTorch(t *testing.T) {
 	script := pyref(t)
-	for _, c := range []Config{DefaultConfig(), {InputH: 128, InputW: 88, K: 90, MinAge: 2, Dropout: 0.5}, {InputH: 64, InputW: 44, K: 2}} {
-		out, err := exec.Command(python, script, "spec", "--h", strconv.Itoa(c.InputH), "--w", strconv.Itoa(c.InputW), "--k", strconv.Itoa(c.K)).Output()
+	cfgs := []Config{DefaultConfig(), {InputH: 128, InputW: 88, K: 90, MinAge: 2, Dropout: 0.5}, {InputH: 64, InputW: 44, K: 2}}
+	for _, lt := range LossTypes()[1:] { // every other loss type's head
+		cfgs = append(cfgs, Config{InputH: 64, InputW: 44, K: 100, Loss: lt})
+	}
+	for _, c := range cfgs {
+		out, err := exec.Command(python, script, "spec", "--h", strconv.Itoa(c.InputH), "--w", strconv.Itoa(c.InputW), "--k", strconv.Itoa(c.K),
+			"--loss", string(c.LossType())).Output()
 		if err != nil {
 			t.Fatalf("glcnn.py spec: %v", err)
 		}
@@ -61,7 +67,7 @@ func TestSpecMatchesPyTorch(t *testing.T) {
 				t.Fatalf("bad entry %s", p)
 			}
 			if specs[i].Name != name || !slices.Equal(specs[i].Shape, shape) {
-				t.Errorf("%d×%d K=%d: parameter %d is %s %v, PyTorch's state_dict has %s %v", c.InputH, c.InputW, c.K, i, specs[i].Name, specs[i].Shape, name, shape)
+				t.Errorf("%d×%d K=%d %s: parameter %d is %s %v, PyTorch's state_dict has %s %v", c.InputH, c.InputW, c.K, c.LossType(), i, specs[i].Name, specs[i].Shape, name, shape)
 			}
 		}
 		blocks := l.Blocks()
@@ -74,8 +80,8 @@ func TestSpecMatchesPyTorch(t *testing.T) {
 			}
 		}
 		if got := l.FLOPs(); got != ref.FLOPs {
-			t.Errorf("%d×%d K=%d: FLOPs %d, PyTorch's hooks count %d", c.InputH, c.InputW, c.K, got, ref.FLOPs)
+			t.Errorf("%d×%d K=%d %s: FLOPs %d, PyTorch's hooks count %d", c.InputH, c.InputW, c.K, c.LossType(), got, ref.FLOPs)
 		}
-		t.Logf("%d×%d K=%d: %d parameters (%d values), %d FLOPs, as PyTorch", c.InputH, c.InputW, c.K, len(specs), l.NumParams(), ref.FLOPs)
+		t.Logf("%d×%d K=%d %s: %d parameters (%d values), %d FLOPs, as PyTorch", c.InputH, c.InputW, c.K, c.LossType(), len(specs), l.NumParams(), ref.FLOPs)
 	}
 }

@@ -33,7 +33,7 @@ func (c Config) CheckWeights(w map[string]Weight) error {
 		case !ok:
 			problems = append(problems, fmt.Sprintf("missing %s (shape %v)", s.Name, s.Shape))
 		case !slices.Equal(got.Shape, s.Shape):
-			problems = append(problems, fmt.Sprintf("%s has shape %v, model (%d×%d, K=%d) needs %v", s.Name, got.Shape, c.InputH, c.InputW, c.K, s.Shape))
+			problems = append(problems, fmt.Sprintf("%s has shape %v, model (%s) needs %v", s.Name, got.Shape, c.brief(), s.Shape))
 		case int64(len(got.Data)) != Numel(s.Shape):
 			problems = append(problems, fmt.Sprintf("%s holds %d values for shape %v", s.Name, len(got.Data), s.Shape))
 		default:
@@ -56,6 +56,16 @@ func (c Config) CheckWeights(w map[string]Weight) error {
 		return fmt.Errorf("weights do not fit the model: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// brief names the configuration in an error: "64×44, K=100", and the loss
+// type after it when not odl ("64×44, K=100, coral").
+func (c Config) brief() string {
+	s := fmt.Sprintf("%d×%d, K=%d", c.InputH, c.InputW, c.K)
+	if t := c.LossType(); t != LossODL {
+		s += ", " + string(t)
+	}
+	return s
 }
 
 // nonFinite describes the NaN and infinite values of one tensor, or returns "".

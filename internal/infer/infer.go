@@ -1,14 +1,16 @@
 // Package infer runs a trained GL-CNN on batches of preprocessed GEIs and
-// decodes its ordinal output: expected age, median, 80% interval, rank
-// inconsistency and P(male). Training validation, `gaitord eval` and
-// `gaitord predict` all go through Batch, so they cannot disagree. Set and
-// Sets fuse several GEIs of one person into one prediction (the network's
-// set form), decoded the same way.
+// decodes its age output by the model's loss type (metrics.DecodeHead):
+// age, median, 80% interval, rank inconsistency, and P(male). Training
+// validation, `gaitord eval` and `gaitord predict` all go through Batch, so
+// they cannot disagree. Set and Sets fuse several GEIs of one person into one
+// prediction (the network's set form), for the loss types whose head outputs
+// P(age > k).
 package infer
 
 import (
 	"fmt"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/torchx"
@@ -17,16 +19,27 @@ import (
 
 // Output is the decoded prediction for one batch.
 type Output struct {
-	P        [][]float64       // P(age > MinAge+k), one row of K per sample
+	P        [][]float64       // P(age > MinAge+k), one row of K per sample; nil rows for l1 (no distribution)
 	PMale    []float64         // P(gender = male)
-	Ordinal  []metrics.Ordinal // expected age, median, interval, rank inconsistency
-	AgeLogit [][]float32       // raw age logits, one row of K per sample
+	Ordinal  []metrics.Ordinal // age, median, interval (when the type has one), rank inconsistency
+	AgeLogit [][]float32       // the age head's raw outputs, one row of Config().AgeOutputs() per sample
+}
+
+// Record is sample j's evaluation record: age, median, interval (nil for a
+// model without a distribution), gender, P(male) and the rank inconsistency;
+// the caller adds what it knows of the input (path, source, labels).
+func (o Output) Record(j int) api.Prediction {
+	d := o.Ordinal[j]
+	return api.Prediction{Age: d.Age, Median: d.Median, Interval: d.Interval(),
+		Gender: api.GenderOf(o.PMale[j]), PMale: o.PMale[j], RankViolations: d.Violations, RankPairs: d.Pairs}
 }
 
 // Batch runs the model in evaluation mode, under libtorch's inference mode,
-// on n GEIs laid out row-major in images (n·H·W values in [0, 1]). It restores the model's
-// training mode afterwards. All libtorch tensors it creates are dead when it
-// returns, so a caller's loop may call GC after each batch.
+// on n GEIs laid out row-major in images (n·H·W values in [0, 1]), and
+// decodes each sample's age outputs by the model's loss type
+// (metrics.DecodeHead). It restores the model's training mode afterwards.
+// All libtorch tensors it creates are dead when it returns, so a caller's
+// loop may call GC after each batch.
 func Batch(m *model.GLCNN, images []float32, n int) (Output, error) {
 	c := m.Config()
 	if n <= 0 || len(images) != n*c.InputH*c.InputW {
@@ -35,7 +48,7 @@ func Batch(m *model.GLCNN, images []float32, n int) (Output, error) {
 	was := m.Training()
 	m.Train(false)
 	defer m.Train(was)
-	var logits, probs, gprobs []float32
+	var logits, gprobs []float32
 	err := torchx.Catch(func() {
 		// InferenceMode, not just NoGrad: no autograd state at all; every
 		// tensor made here is copied to Go memory before it returns.
@@ -43,25 +56,36 @@ func Batch(m *model.GLCNN, images []float32, n int) (Output, error) {
 			x := torchx.FromFloat32On(images, m.Device(), int64(n), 1, int64(c.InputH), int64(c.InputW))
 			age, gender := m.Forward(x)
 			logits = torchx.Float32s(age)
-			probs = torchx.Float32s(torchx.Sigmoid(age))
 			gprobs = torchx.Float32s(torchx.Softmax(gender, 1))
 		})
 	})
 	if err != nil {
 		return Output{}, err
 	}
+	w := c.AgeOutputs()
 	out := Output{P: make([][]float64, n), PMale: make([]float64, n), Ordinal: make([]metrics.Ordinal, n), AgeLogit: make([][]float32, n)}
+	row := make([]float64, w)
 	for i := 0; i < n; i++ {
-		row := make([]float64, c.K)
-		for k := range row {
-			row[k] = float64(probs[i*c.K+k])
+		out.AgeLogit[i] = logits[i*w : (i+1)*w]
+		for k, v := range out.AgeLogit[i] {
+			row[k] = float64(v)
 		}
-		out.P[i] = row
-		out.AgeLogit[i] = logits[i*c.K : (i+1)*c.K]
+		if out.P[i], out.Ordinal[i], err = metrics.DecodeHead(c, row); err != nil {
+			return Output{}, err
+		}
 		out.PMale[i] = float64(gprobs[2*i+1])
-		out.Ordinal[i] = metrics.Decode(row, c.MinAge)
 	}
 	return out, nil
+}
+
+// Prediction is sample j of o as the prediction record that `gaitord
+// predict --json` prints and `gaitord serve` returns: Record's figures with
+// the model's distribution (PAgeGT = P[j], absent for l1) instead of the rank
+// counts, and without Path and Source, which the caller knows.
+func (o Output) Prediction(j int) api.Prediction {
+	p := o.Record(j)
+	p.RankViolations, p.RankPairs, p.PAgeGT = 0, 0, o.P[j]
+	return p
 }
 
 // GC frees the tensors of finished steps; call it once per step of a loop on

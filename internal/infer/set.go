@@ -3,6 +3,7 @@ package infer
 import (
 	"fmt"
 
+	"github.com/gaitord/gaitord/internal/glcnn"
 	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/torchx"
@@ -16,7 +17,7 @@ import (
 //	p_k   = (1/s) Σ_j σ(z_jk)            P(age > MinAge + k), k = 0…K−1
 //	pMale = (1/s) Σ_j softmax(g_j)[1]
 //
-// and p is decoded as Batch decodes one GEI's (metrics.Decode: expected age,
+// and p is decoded as Batch decodes an odl model's GEI (metrics.Decode: expected age,
 // median, 80% interval from the made-monotone CDF, rank inconsistency). A
 // set of one GEI gives Batch's output. images holds the s GEIs row-major
 // (s·H·W values in [0, 1]); the whole set is one forward pass. The returned
@@ -27,10 +28,27 @@ func Set(m *model.GLCNN, images []float32, s int) (Output, error) {
 	return Sets(m, images, 1, s)
 }
 
+// CanFuse says whether a model of configuration c can fuse a set: only the
+// loss types whose head outputs the logits of P(age > k) (odl, ranking,
+// coral; model.GLCNN.ForwardSet) can, since the set pools those
+// probabilities. For the others it is a one-line error naming the type.
+func CanFuse(c glcnn.Config) error {
+	switch t := c.LossType(); t {
+	case glcnn.LossODL, glcnn.LossRanking, glcnn.LossCORAL:
+		return nil
+	default:
+		return fmt.Errorf("a model of loss type %s cannot fuse GEIs: set pooling averages P(age > k), which its head does not output (odl, ranking and coral do)", t)
+	}
+}
+
 // Sets is Set for n sets of s GEIs each, laid out set after set (n·s·H·W
-// values), in one forward pass; the Output has one row per set.
+// values), in one forward pass; the Output has one row per set. A model of a
+// loss type that cannot fuse (CanFuse) is refused before any work.
 func Sets(m *model.GLCNN, images []float32, n, s int) (Output, error) {
 	c := m.Config()
+	if err := CanFuse(c); err != nil {
+		return Output{}, err
+	}
 	if n <= 0 || s <= 0 || len(images) != n*s*c.InputH*c.InputW {
 		return Output{}, fmt.Errorf("infer: %d values for %d sets of %d GEIs of %d×%d", len(images), n, s, c.InputH, c.InputW)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gaitord/gaitord/internal/glcnn"
 	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/model"
 )
@@ -119,5 +120,32 @@ func TestSetIsTheMeanOfPerGEIProbabilities(t *testing.T) {
 		if _, err := Sets(m, make([]float32, bad.values), bad.n, bad.s); err == nil || !strings.Contains(err.Error(), "64×44") {
 			t.Fatalf("Sets(%d values, n=%d, s=%d): %v", bad.values, bad.n, bad.s, err)
 		}
+	}
+}
+
+// Only the heads whose outputs are the logits of P(age > k) can be pooled
+// over a set; the others are refused in one line naming the loss type, before
+// any forward pass.
+func TestCanFuseByLossType(t *testing.T) {
+	for _, lt := range glcnn.LossTypes() {
+		err := CanFuse(glcnn.Config{InputH: 64, InputW: 44, K: 90, Loss: lt})
+		switch lt {
+		case glcnn.LossODL, glcnn.LossRanking, glcnn.LossCORAL:
+			if err != nil {
+				t.Errorf("%s: %v", lt, err)
+			}
+		default:
+			want := "a model of loss type " + string(lt) + " cannot fuse GEIs: set pooling averages P(age > k), which its head does not output (odl, ranking and coral do)"
+			if err == nil || err.Error() != want {
+				t.Errorf("%s: %v, want %q", lt, err, want)
+			}
+		}
+	}
+	m, err := model.New(model.Config{InputH: 64, InputW: 44, K: 12, MinAge: 2, Dropout: 0.5, Loss: glcnn.LossDLDL}, 11, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Set(m, make([]float32, 2*64*44), 2); err == nil || !strings.Contains(err.Error(), "loss type dldl cannot fuse") {
+		t.Fatalf("Set on a dldl model: %v", err)
 	}
 }

@@ -36,18 +36,20 @@ type ViewSummary struct {
 
 // Summary aggregates a set of evaluation records (api.Prediction with a
 // TrueAge). Let e_i = Age_i − TrueAge_i over the N records, [lo_i, hi_i]
-// their Interval:
+// their Interval (over the N₈₀ records that have one):
 //
 //	MAE  = (1/N) Σ |e_i|
 //	RMSE = √((1/N) Σ e_i²)
 //	CS(θ) = (1/N) #{ i : |e_i| ≤ θ },  CS[θ−1] for θ = 1..10
 //	GenderAccuracy = #{correct} / #{known TrueGender},  predicted: api.GenderOf(PMale)
 //	RankInconsistency = Σ RankViolations_i / Σ RankPairs_i
-//	Coverage80 = (1/N) #{ i : lo_i ≤ TrueAge_i ≤ hi_i }
+//	Coverage80 = (1/N₈₀) #{ i : lo_i ≤ TrueAge_i ≤ hi_i }
 //	BaselineMAE = (1/N) Σ |trainMeanAge − TrueAge_i|
 //
-// Ratios with an empty denominator (no known gender, no pairs) are nil.
-// With N = 0 all other figures are 0 and CS is empty.
+// Ratios with an empty denominator (no known gender, no pairs) are nil;
+// Coverage80 is nil, and left out of the JSON and the table, when no record
+// has an interval (a model without a distribution, loss type l1). With N = 0
+// all other figures are 0 and CS is empty.
 type Summary struct {
 	N                 int                    `json:"n"`
 	MAE               float64                `json:"mae"`
@@ -57,7 +59,7 @@ type Summary struct {
 	GenderN           int                    `json:"gender_n"`
 	GenderAccuracy    *float64               `json:"gender_accuracy"`
 	RankInconsistency *float64               `json:"rank_inconsistency"`
-	Coverage80        float64                `json:"coverage80"`
+	Coverage80        *float64               `json:"coverage80,omitempty"`
 	TrainMeanAge      float64                `json:"train_mean_age"`
 	BaselineMAE       float64                `json:"baseline_mae"`
 	PerView           map[string]ViewSummary `json:"per_view,omitempty"`
@@ -171,15 +173,18 @@ func Evaluate(preds []api.Prediction, trainMeanAge float64) Summary {
 	s := Summary{N: len(preds), TrainMeanAge: trainMeanAge}
 	groups := make([][]api.Prediction, len(AgeGroupLabels))
 	var sq, base, covered float64
-	var viol, pairs int
+	var viol, pairs, withInterval int
 	hasView := false
 	for _, p := range preds {
 		t := float64(*p.TrueAge)
 		e := p.Age - t
 		sq += e * e
 		base += math.Abs(trainMeanAge - t)
-		if p.Interval[0] <= t && t <= p.Interval[1] {
-			covered++
+		if p.Interval != nil {
+			withInterval++
+			if p.Interval[0] <= t && t <= p.Interval[1] {
+				covered++
+			}
 		}
 		viol += p.RankViolations
 		pairs += p.RankPairs
@@ -208,7 +213,9 @@ func Evaluate(preds []api.Prediction, trainMeanAge float64) Summary {
 	for th := 1; th <= MaxTheta; th++ {
 		s.CS[th-1] = cumulativeScore(preds, float64(th))
 	}
-	s.Coverage80 = covered / n
+	if withInterval > 0 {
+		s.Coverage80 = ptr(covered / float64(withInterval))
+	}
 	s.BaselineMAE = base / n
 	if hasView {
 		byView := map[string][]api.Prediction{}
@@ -244,7 +251,9 @@ func (s Summary) Table() string {
 	fmt.Fprintf(w, "RMSE (years)\t%.3f\n", s.RMSE)
 	fmt.Fprintf(w, "baseline MAE (mean %.2f)\t%.3f\n", s.TrainMeanAge, s.BaselineMAE)
 	fmt.Fprintf(w, "gender accuracy (n=%d)\t%s\n", s.GenderN, fmtOpt(s.GenderAccuracy, "%.3f"))
-	fmt.Fprintf(w, "80%% interval coverage\t%.3f\n", s.Coverage80)
+	if s.Coverage80 != nil {
+		fmt.Fprintf(w, "80%% interval coverage\t%.3f\n", *s.Coverage80)
+	}
 	fmt.Fprintf(w, "rank inconsistency\t%s\n", fmtOpt(s.RankInconsistency, "%.4f"))
 	for i, c := range s.CS {
 		fmt.Fprintf(w, "CS(%d)\t%.3f\n", i+1, c)

@@ -12,10 +12,10 @@ import (
 // fixture: errors |Age−True| = 2.5, 7, 0.5, 1; trainMeanAge = 30.
 func fixture() []api.Prediction {
 	return []api.Prediction{
-		{Path: "a", View: "090", TrueAge: api.Int(25), TrueGender: api.Male, Age: 27.5, Interval: [2]float64{24, 28}, PMale: 0.8, RankViolations: 1, RankPairs: 10},
-		{Path: "b", View: "090", TrueAge: api.Int(62), TrueGender: api.Female, Age: 55, Interval: [2]float64{50, 60}, PMale: 0.6, RankViolations: 0, RankPairs: 10},
-		{Path: "c", View: "000", TrueAge: api.Int(8), TrueGender: api.GenderUnknown, Age: 8.5, Interval: [2]float64{5, 12}, PMale: 0.3, RankViolations: 2, RankPairs: 10},
-		{Path: "d", View: "000", TrueAge: api.Int(31), TrueGender: api.Female, Age: 30, Interval: [2]float64{29, 33}, PMale: 0.2, RankViolations: 1, RankPairs: 10},
+		{Path: "a", View: "090", TrueAge: api.Int(25), TrueGender: api.Male, Age: 27.5, Interval: api.Interval80(24, 28), PMale: 0.8, RankViolations: 1, RankPairs: 10},
+		{Path: "b", View: "090", TrueAge: api.Int(62), TrueGender: api.Female, Age: 55, Interval: api.Interval80(50, 60), PMale: 0.6, RankViolations: 0, RankPairs: 10},
+		{Path: "c", View: "000", TrueAge: api.Int(8), TrueGender: api.GenderUnknown, Age: 8.5, Interval: api.Interval80(5, 12), PMale: 0.3, RankViolations: 2, RankPairs: 10},
+		{Path: "d", View: "000", TrueAge: api.Int(31), TrueGender: api.Female, Age: 30, Interval: api.Interval80(29, 33), PMale: 0.2, RankViolations: 1, RankPairs: 10},
 	}
 }
 
@@ -54,7 +54,7 @@ func TestEvaluate(t *testing.T) {
 	// (1+0+2+1)/40
 	optEq(t, "RankInconsistency", s.RankInconsistency, 0.1)
 	// b: 62 ∉ [50,60]; others covered.
-	if !near(s.Coverage80, 0.75) {
+	if !near(*s.Coverage80, 0.75) {
 		t.Errorf("Coverage80 = %v, want 0.75", s.Coverage80)
 	}
 	// (|30−25|+|30−62|+|30−8|+|30−31|)/4 = (5+32+22+1)/4 = 15
@@ -102,8 +102,8 @@ func TestEvaluate(t *testing.T) {
 func TestEvaluateEdgeCases(t *testing.T) {
 	// No views, no known gender, no pairs, p_male exactly 0.5.
 	preds := []api.Prediction{
-		{TrueAge: api.Int(70), TrueGender: api.GenderUnknown, Age: 70, Interval: [2]float64{71, 75}, PMale: 0.5},
-		{TrueAge: api.Int(-3), TrueGender: "x", Age: 0, Interval: [2]float64{-3, -3}},
+		{TrueAge: api.Int(70), TrueGender: api.GenderUnknown, Age: 70, Interval: api.Interval80(71, 75), PMale: 0.5},
+		{TrueAge: api.Int(-3), TrueGender: "x", Age: 0, Interval: api.Interval80(-3, -3)},
 	}
 	s := Evaluate(preds, 0)
 	if s.PerView != nil {
@@ -116,7 +116,7 @@ func TestEvaluateEdgeCases(t *testing.T) {
 		t.Errorf("RankInconsistency = %v, want nil", *s.RankInconsistency)
 	}
 	// Errors 0 and 3; baseline |0−70|+|0+3| = 73 → 36.5; coverage: 70 ∉ [71,75], −3 ∈ [−3,−3].
-	if !near(s.MAE, 1.5) || !near(s.BaselineMAE, 36.5) || !near(s.Coverage80, 0.5) {
+	if !near(s.MAE, 1.5) || !near(s.BaselineMAE, 36.5) || !near(*s.Coverage80, 0.5) {
 		t.Errorf("MAE %v baseline %v coverage %v, want 1.5 36.5 0.5", s.MAE, s.BaselineMAE, s.Coverage80)
 	}
 	if g := s.AgeGroups[0]; g.N != 1 || g.MAE == nil || !near(*g.MAE, 3) {
@@ -244,5 +244,37 @@ func TestTable(t *testing.T) {
 		} else if c != col {
 			t.Errorf("misaligned line %q: value at %d, want %d", l, c, col)
 		}
+	}
+}
+
+// Records without an interval (a model of loss type l1) have no coverage:
+// nil, left out of the JSON and of the table; mixed with records that have
+// one, coverage counts those alone.
+func TestEvaluateWithoutIntervals(t *testing.T) {
+	preds := []api.Prediction{
+		{TrueAge: api.Int(30), Age: 32, Median: 32},
+		{TrueAge: api.Int(50), Age: 47, Median: 47},
+	}
+	s := Evaluate(preds, 40)
+	if s.Coverage80 != nil || !near(s.MAE, 2.5) {
+		t.Fatalf("coverage %v, MAE %v; want nil, 2.5", s.Coverage80, s.MAE)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "coverage80") {
+		t.Errorf("summary JSON names coverage80: %s", b)
+	}
+	if strings.Contains(s.Table(), "coverage") {
+		t.Errorf("table shows a coverage:\n%s", s.Table())
+	}
+	preds = append(preds, api.Prediction{TrueAge: api.Int(20), Age: 21, Interval: api.Interval80(15, 25)},
+		api.Prediction{TrueAge: api.Int(60), Age: 50, Interval: api.Interval80(40, 55)})
+	if s := Evaluate(preds, 40); s.Coverage80 == nil || !near(*s.Coverage80, 0.5) {
+		t.Errorf("mixed records: coverage %v, want 1 of the 2 with an interval", s.Coverage80)
+	}
+	if !strings.Contains(Evaluate(preds, 40).Table(), "80% interval coverage      0.500") {
+		t.Errorf("table:\n%s", Evaluate(preds, 40).Table())
 	}
 }

@@ -2,12 +2,16 @@
 // results for gait-based age and gender estimation (Zhu et al. 2020,
 // Global-Local CNN with ordinal distribution regression).
 //
-// Ordinal convention used throughout: the model emits K binary
-// probabilities p_k = sigmoid(z_k), k = 0..K−1, where
+// Ordinal convention used throughout: a model's distribution over ages is
+// given by K probabilities, k = 0..K−1,
 //
 //	p_k = P(age > minAge + k),
 //
-// so ages are supported on the integers minAge .. minAge+K.
+// so ages are supported on the integers minAge .. minAge+K. For the odl,
+// ranking and coral loss types p_k = sigmoid(z_k) of the age logits; the
+// other types' heads are read into p by DecodeHead (internal/glcnn's
+// LossType names them), and l1, which has no distribution, is decoded there
+// too. Every age, median and interval bound is within [minAge, minAge+K].
 //
 // All functions are pure: they never modify their inputs.
 package metrics
@@ -113,15 +117,18 @@ func CDF(p []float64) []float64 {
 }
 
 // Quantile returns the age at which the predicted CDF (see CDF) crosses q,
-// treating F as piecewise linear between consecutive integer ages:
+// treating F as piecewise linear between consecutive integer ages and
+// clamping the result into the representable ages [minAge, minAge+K]:
 //
 //	a_j = minAge − 1 + j,  j* = min{ j : F(a_j) ≥ q },
-//	Quantile = a_{j*−1} + (q − F(a_{j*−1})) / (F(a_{j*}) − F(a_{j*−1})).
+//	Quantile = clamp(a_{j*−1} + (q − F(a_{j*−1})) / (F(a_{j*}) − F(a_{j*−1})), minAge, minAge+K).
 //
-// Since F(a_{j*−1}) < q ≤ F(a_{j*}) the denominator is positive. q is
-// clamped to [0, 1]; q = 0 yields minAge−1 and q = 1 the smallest age with
-// F = 1. The result therefore lies in [minAge−1, minAge+K]. A NaN q yields
-// NaN.
+// Since F(a_{j*−1}) < q ≤ F(a_{j*}) the denominator is positive. Without the
+// clamp a q below F(minAge) = P(age = minAge) would interpolate into
+// (minAge−1, minAge), an age the model cannot represent (a poorly trained
+// model printed an 80% interval starting at −0.24 years for minAge 0). q is
+// clamped to [0, 1]; q = 0 yields minAge and q = 1 the smallest age with
+// F = 1. A NaN q yields NaN.
 func Quantile(p []float64, minAge int, q float64) float64 {
 	if math.IsNaN(q) {
 		return math.NaN()
@@ -129,16 +136,17 @@ func Quantile(p []float64, minAge int, q float64) float64 {
 	q = clamp01(q)
 	f := CDF(p)
 	base := float64(minAge - 1)
+	lo, hi := float64(minAge), float64(minAge+len(p))
 	if q <= 0 {
-		return base
+		return lo
 	}
 	for j := 1; j < len(f); j++ {
 		if f[j] >= q {
-			return base + float64(j-1) + (q-f[j-1])/(f[j]-f[j-1])
+			return min(max(base+float64(j-1)+(q-f[j-1])/(f[j]-f[j-1]), lo), hi)
 		}
 	}
 	// Unreachable: f[len(f)-1] = 1 ≥ q.
-	return base + float64(len(f)-1)
+	return hi
 }
 
 // Median returns Quantile(p, minAge, 0.5).
@@ -169,23 +177,35 @@ func RankInconsistency(p []float64) (violations, pairs int) {
 
 // Ordinal bundles the per-sample decodings of one ordinal output vector.
 type Ordinal struct {
-	Age        float64 // ExpectedAge
-	Median     float64 // Median
-	Lo80, Hi80 float64 // Interval80
-	Violations int     // RankInconsistency violations
-	Pairs      int     // RankInconsistency pairs
+	Age         float64 // ExpectedAge, within [minAge, minAge+K]
+	Median      float64 // Median
+	Lo80, Hi80  float64 // Interval80; 0 when !HasInterval
+	HasInterval bool    // false for a model without a distribution (l1)
+	Violations  int     // RankInconsistency violations
+	Pairs       int     // RankInconsistency pairs
 }
 
-// Decode computes every per-sample decoding of p at once.
+// Interval is [Lo80, Hi80] for a prediction record, nil without one.
+func (o Ordinal) Interval() *[2]float64 {
+	if !o.HasInterval {
+		return nil
+	}
+	return &[2]float64{o.Lo80, o.Hi80}
+}
+
+// Decode computes every per-sample decoding of p at once. The expected age
+// is clamped into [minAge, minAge+K] like the quantiles (it lies there for
+// any p in [0, 1]; the clamp only guards against rounding and bad input).
 func Decode(p []float64, minAge int) Ordinal {
 	lo, hi := Interval80(p, minAge)
 	v, n := RankInconsistency(p)
 	return Ordinal{
-		Age:        ExpectedAge(p, minAge),
-		Median:     Median(p, minAge),
-		Lo80:       lo,
-		Hi80:       hi,
-		Violations: v,
-		Pairs:      n,
+		Age:         min(max(ExpectedAge(p, minAge), float64(minAge)), float64(minAge+len(p))),
+		Median:      Median(p, minAge),
+		Lo80:        lo,
+		Hi80:        hi,
+		HasInterval: true,
+		Violations:  v,
+		Pairs:       n,
 	}
 }

@@ -86,14 +86,14 @@ func TestCDF(t *testing.T) {
 func TestQuantile(t *testing.T) {
 	p := []float64{0.875, 0.75, 0.5, 0.25, 0.125} // F(19..25) = 0,.125,.25,.5,.75,.875,1
 	cases := []struct{ q, want float64 }{
-		{0, 19},
-		{-1, 19}, // clamped to 0
-		{0.0625, 19.5},
-		{0.1, 19.8},
-		{0.125, 20}, // exactly on a knot
-		{0.3, 21.2}, // F(21)=.25, F(22)=.5 → 21 + .05/.25
-		{0.5, 22},   // F(22)=.5 exactly
-		{0.6, 22.4}, // F(22)=.5, F(23)=.75 → 22 + .1/.25
+		{0, 20},      // clamped into the representable ages 20…25
+		{-1, 20},     // q clamped to 0
+		{0.0625, 20}, // interpolates to 19.5 below min_age: clamped
+		{0.1, 20},    // 19.8: clamped
+		{0.125, 20},  // exactly on a knot
+		{0.3, 21.2},  // F(21)=.25, F(22)=.5 → 21 + .05/.25
+		{0.5, 22},    // F(22)=.5 exactly
+		{0.6, 22.4},  // F(22)=.5, F(23)=.75 → 22 + .1/.25
 		{0.9, 24.2},
 		{1, 25},
 		{2, 25},
@@ -119,9 +119,19 @@ func TestQuantile(t *testing.T) {
 	if got := Median([]float64{1, 1}, 10); !near(got, 11.5) {
 		t.Errorf("Median(all ones) = %v, want 11.5", got)
 	}
-	// Empty p: F(minAge−1)=0, F(minAge)=1 → Quantile(q) = minAge−1+q.
-	if got := Quantile(nil, 5, 0.25); !near(got, 4.25) {
-		t.Errorf("Quantile(nil) = %v, want 4.25", got)
+	// Empty p: F(minAge−1)=0, F(minAge)=1 → minAge−1+q, clamped to minAge.
+	if got := Quantile(nil, 5, 0.25); !near(got, 5) {
+		t.Errorf("Quantile(nil) = %v, want 5", got)
+	}
+	// A model sure of the youngest age (all p ≈ 0) used to give an interval
+	// from minAge−0.9 on; now every bound is minAge.
+	for _, q := range []float64{0.1, 0.5, 0.9} {
+		if got := Quantile([]float64{0.01, 0.001, 0}, 0, q); got < 0 || got > 3 {
+			t.Errorf("Quantile(q=%v) = %v outside [0, 3]", q, got)
+		}
+	}
+	if lo, hi := Interval80([]float64{0.02, 0.01}, 0); lo != 0 || hi != 0 {
+		t.Errorf("Interval80 near a point mass at min_age = [%v, %v], want [0, 0]", lo, hi)
 	}
 }
 
@@ -159,9 +169,15 @@ func TestRankInconsistency(t *testing.T) {
 
 func TestDecode(t *testing.T) {
 	got := Decode([]float64{0.875, 0.75, 0.5, 0.25, 0.125}, 20)
-	want := Ordinal{Age: 22.5, Median: 22, Lo80: 19.8, Hi80: 24.2, Violations: 0, Pairs: 4}
+	want := Ordinal{Age: 22.5, Median: 22, Lo80: 20, Hi80: 24.2, HasInterval: true, Violations: 0, Pairs: 4}
 	if !near(got.Age, want.Age) || !near(got.Median, want.Median) || !near(got.Lo80, want.Lo80) ||
-		!near(got.Hi80, want.Hi80) || got.Violations != want.Violations || got.Pairs != want.Pairs {
+		!near(got.Hi80, want.Hi80) || got.Violations != want.Violations || got.Pairs != want.Pairs || !got.HasInterval {
 		t.Errorf("Decode = %+v, want %+v", got, want)
+	}
+	if iv := got.Interval(); iv == nil || iv[0] != got.Lo80 || iv[1] != got.Hi80 {
+		t.Errorf("Interval() = %v", iv)
+	}
+	if (Ordinal{Age: 3}).Interval() != nil {
+		t.Error("an Ordinal without an interval gives one")
 	}
 }

@@ -27,7 +27,7 @@ func (s Summary) PerSubjectTable() string {
 	fmt.Fprintf(w, "RMSE (years)\t%.3f\t%.3f\n", s.RMSE, p.RMSE)
 	fmt.Fprintf(w, "CS(5)\t%.3f\t%.3f\n", csAt(s, 5), csAt(*p, 5))
 	fmt.Fprintf(w, "gender accuracy\t%s\t%s\n", fmtOpt(s.GenderAccuracy, "%.3f"), fmtOpt(p.GenderAccuracy, "%.3f"))
-	fmt.Fprintf(w, "80%% interval coverage\t%.3f\t%.3f\n", s.Coverage80, p.Coverage80)
+	fmt.Fprintf(w, "80%% interval coverage\t%s\t%s\n", fmtOpt(s.Coverage80, "%.3f"), fmtOpt(p.Coverage80, "%.3f"))
 	fmt.Fprintf(w, "rank inconsistency\t%s\t%s\n", fmtOpt(s.RankInconsistency, "%.4f"), fmtOpt(p.RankInconsistency, "%.4f"))
 	_ = w.Flush() // writes to a strings.Builder cannot fail
 	return b.String()

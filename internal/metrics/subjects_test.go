@@ -13,7 +13,7 @@ import (
 // (true 50) 50 (MAE 0.5).
 func ExampleSummary_PerSubjectTable() {
 	rec := func(age float64, trueAge int, lo, hi, pMale float64, g api.Gender) api.Prediction {
-		return api.Prediction{Age: age, Interval: [2]float64{lo, hi}, TrueAge: api.Int(trueAge), PMale: pMale, TrueGender: g, RankPairs: 9}
+		return api.Prediction{Age: age, Interval: api.Interval80(lo, hi), TrueAge: api.Int(trueAge), PMale: pMale, TrueGender: g, RankPairs: 9}
 	}
 	perGEI := []api.Prediction{
 		rec(26, 30, 20, 29, 0.75, api.Male), rec(36, 30, 31, 40, 0.25, api.Male),

@@ -42,7 +42,9 @@ type GLCNN struct {
 // New builds the network on device ("cpu", "cuda", "cuda:N"), initialised
 // reproducibly from seed: Xavier-uniform weights, zero linear biases and
 // PyTorch's default U(±1/√fan_in) convolution biases, created in state_dict
-// order. It seeds libtorch's default generator.
+// order, with the age head of cfg's loss type (glcnn.LossType). One bias
+// starts elsewhere: l1's, whose output is the age in years, at the middle of
+// the age range, MinAge + K/2. It seeds libtorch's default generator.
 func New(cfg Config, seed uint64, device string) (*GLCNN, error) {
 	layers, err := cfg.Layers()
 	if err != nil {
@@ -67,7 +69,11 @@ func New(cfg Config, seed uint64, device string) (*GLCNN, error) {
 			w := torchx.Zeros(l.Out, l.In)
 			torchx.XavierUniform_(w, 1)
 			m.add(l.Weight(), w)
-			m.add(l.Bias(), torchx.Zeros(l.Out)) // linear biases stay zero
+			bias := torchx.Zeros(l.BiasShape()...) // linear biases stay zero…
+			if l == layers.Age && cfg.LossType() == glcnn.LossL1 {
+				torchx.Fill_(bias, float64(cfg.MinAge)+float64(cfg.K)/2) // …but l1's: the middle of the range
+			}
+			m.add(l.Bias(), bias)
 		}
 	})
 	if err != nil {
@@ -157,12 +163,20 @@ func (m *GLCNN) block(x Tensor, b glcnn.Block) Tensor {
 	return torchx.ConvBlock(x, w, bias, b.PH, b.PW, glcnn.LeakySlope)
 }
 
+// linear is x·Wᵀ + b; a layer whose bias is longer than its output (CORAL's
+// shared weight row, BiasLen = K) adds the bias by broadcasting, (N, 1) +
+// (K) → (N, K).
 func (m *GLCNN) linear(x Tensor, l glcnn.Linear) Tensor {
+	if l.BiasLen != 0 {
+		return torchx.Add(torchx.Linear(x, m.p(l.Weight()), Tensor{}), m.p(l.Bias()), 1)
+	}
 	return torchx.Linear(x, m.p(l.Weight()), m.p(l.Bias()))
 }
 
-// Forward maps GEIs x of shape (N, 1, H, W) to K age logits (N, K) and two
-// gender logits (N, 2; index 1 = male), walking glcnn's layer table: both
+// Forward maps GEIs x of shape (N, 1, H, W) to the age head's outputs
+// (N, Config().AgeOutputs(): K ordinal logits for odl, ranking, coral and
+// corn, K+1 for the softmax heads, 1 for l1; metrics.DecodeHead reads them)
+// and two gender logits (N, 2; index 1 = male), walking glcnn's layer table: both
 // branches from x, the fusing block on their channel concatenation, flatten,
 // the hidden layers (leaky_relu, then dropout in training mode), the heads.
 // It panics with *torchx.Error on a wrongly shaped input; ForwardChecked
@@ -199,8 +213,15 @@ func (m *GLCNN) ForwardChecked(x Tensor) (age, gender Tensor, err error) {
 // ForwardSet is the SetBlock form: x of shape (n, s, 1, H, W) holds s GEIs of
 // each of n subjects. The set is folded into the batch, and the per-GEI
 // outputs are pooled by averaging the probabilities over the set:
-// p_k = mean_s σ(z_sk) (n, K), pMale = mean_s softmax(g_s)[1] (n).
+// p_k = mean_s σ(z_sk) (n, K), pMale = mean_s softmax(g_s)[1] (n). Its p_k
+// are P(age > MinAge+k) for the heads whose outputs are those
+// probabilities' logits (odl, ranking, coral); other loss types are refused.
 func (m *GLCNN) ForwardSet(x Tensor) (pAge, pMale Tensor, err error) {
+	switch t := m.cfg.LossType(); t {
+	case glcnn.LossODL, glcnn.LossRanking, glcnn.LossCORAL:
+	default:
+		return Tensor{}, Tensor{}, fmt.Errorf("set pooling averages σ(z_k); a %s head's outputs are not those logits", t)
+	}
 	sh := x.Shape()
 	if len(sh) != 5 || sh[2] != 1 || sh[3] != int64(m.cfg.InputH) || sh[4] != int64(m.cfg.InputW) {
 		return Tensor{}, Tensor{}, fmt.Errorf("GEI set of shape %v, want (n, s, 1, %d, %d)", sh, m.cfg.InputH, m.cfg.InputW)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gaitord/gaitord/internal/glcnn"
 	"github.com/gaitord/gaitord/internal/torchx"
 )
 
@@ -190,4 +191,64 @@ func equal(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// Each loss type's head: the parameters of the spec, the output width,
+// CORAL's shared row plus per-task biases computed as such, l1's bias
+// starting mid-range, and set pooling refused where σ(z) is not P(age > k).
+func TestAgeHeadsOfEveryLossType(t *testing.T) {
+	x := torchx.Zeros(2, 1, 64, 44)
+	torchx.Uniform_(x, 0, 1)
+	for _, lt := range glcnn.LossTypes() {
+		cfg := DefaultConfig()
+		cfg.K, cfg.Loss = 9, lt
+		m, err := New(cfg, 3, "cpu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs := cfg.Specs()
+		for i, name := range m.Names() {
+			if name != specs[i].Name || !slices.Equal(m.Params()[i].Shape(), specs[i].Shape) {
+				t.Errorf("%s: parameter %d is %s %v, spec %s %v", lt, i, name, m.Params()[i].Shape(), specs[i].Name, specs[i].Shape)
+			}
+		}
+		age, gender, err := m.ForwardChecked(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := age.Shape(); !slices.Equal(got, []int64{2, int64(cfg.AgeOutputs())}) || !slices.Equal(gender.Shape(), []int64{2, 2}) {
+			t.Errorf("%s: outputs %v and %v", lt, got, gender.Shape())
+		}
+		l, _ := cfg.Layers()
+		bias := torchx.Float32s(m.p(l.Age.Bias()))
+		for _, v := range bias {
+			if want := map[bool]float32{true: 4.5, false: 0}[lt == glcnn.LossL1]; v != want { // l1: MinAge + K/2 years
+				t.Errorf("%s: age head bias starts at %v, want %v", lt, v, want)
+				break
+			}
+		}
+		_, _, err = m.ForwardSet(torchx.Reshape(x, 1, 2, 1, 64, 44))
+		if pools := lt == glcnn.LossODL || lt == glcnn.LossRanking || lt == glcnn.LossCORAL; pools != (err == nil) {
+			t.Errorf("%s: ForwardSet error %v", lt, err)
+		}
+	}
+	// CORAL: z_k = w·h + b_k, one row w for every task: with distinct biases
+	// the K outputs differ by exactly the biases.
+	cfg := DefaultConfig()
+	cfg.K, cfg.Loss = 4, glcnn.LossCORAL
+	m, _ := New(cfg, 5, "cpu")
+	w := m.Weights()
+	w["coral_age.bias"] = Weight{Shape: []int64{4}, Data: []float32{3, 1, -0.5, -2}}
+	if err := m.SetWeights(w); err != nil {
+		t.Fatal(err)
+	}
+	z, _, _ := m.ForwardChecked(x)
+	v := torchx.Float32s(z)
+	for i := range 2 {
+		for k := 1; k < 4; k++ {
+			if d := (v[4*i+k] - v[4*i]) - (w["coral_age.bias"].Data[k] - 3); d > 1e-5 || d < -1e-5 {
+				t.Errorf("sample %d: z_%d − z_0 = %v, want b_%d − b_0", i, k, v[4*i+k]-v[4*i], k)
+			}
+		}
+	}
 }

@@ -77,7 +77,8 @@ type Facts struct {
 	// decoded ("" and nil when the source stores none).
 	ConfigYAML string
 	Config     map[string]any
-	// LossType is the configuration's loss.type, DefaultLossType without one.
+	// LossType is the model's loss type (glcnn.Config.LossType: the file's
+	// loss_type, DefaultLossType for a file that names none).
 	LossType string
 	// Report is the evaluation the card quotes, nil when none was found.
 	Report *Report
@@ -113,7 +114,7 @@ func New(st *checkpoint.State, source, weights, format, reportDir string) (Facts
 	}
 	f := Facts{
 		Weights: filepath.Base(weights), Format: format, Source: source, SourceSHA256: sum, Kind: st.Kind, Model: st.Model,
-		TrainMeanAge: st.TrainMeanAge, ConfigYAML: st.Config, LossType: DefaultLossType,
+		TrainMeanAge: st.TrainMeanAge, ConfigYAML: st.Config, LossType: string(st.Model.LossType()),
 	}
 	if f.layers, err = st.Model.Layers(); err != nil {
 		return Facts{}, fmt.Errorf("%s: %w", source, err)
@@ -124,9 +125,6 @@ func New(st *checkpoint.State, source, weights, format, reportDir string) (Facts
 	if st.Config != "" {
 		if err := yaml.Unmarshal([]byte(st.Config), &f.Config); err != nil {
 			return Facts{}, fmt.Errorf("configuration stored in %s: not valid YAML: %s", source, strings.Join(strings.Fields(err.Error()), " "))
-		}
-		if t, ok := lookup(f.Config, "loss.type").(string); ok && t != "" {
-			f.LossType = t
 		}
 	}
 	f.Report, f.ReportNote, err = FindReport(reportDir, source, sum)
@@ -225,21 +223,42 @@ func Paths(out string) (card, config string, err error) {
 }
 
 // Decoding describes how a loss type's outputs become an age and an
-// interval, for the card; ok is false for a type this gaitord version does
-// not describe.
+// interval, for the card, as metrics.DecodeHead decodes them (docs/losses.md);
+// ok is false for a type this gaitord version does not describe.
 func Decoding(lossType string, c glcnn.Config) (text string, ok bool) {
-	switch lossType {
-	case "odl":
-		return fmt.Sprintf(`The age head gives K = %d logits z_k, one binary task "age > %d + k" each (k = 0…%d):
+	lo, hi := c.MinAge, c.MinAge+c.K
+	var head string
+	switch glcnn.LossType(lossType) {
+	case glcnn.LossODL, glcnn.LossRanking, glcnn.LossCORAL:
+		kind := map[string]string{"odl": "", "ranking": " (ranking: K independent binary classifiers)",
+			"coral": " (coral: one shared weight vector, K biases)"}[lossType]
+		head = fmt.Sprintf(`The age head gives K = %d logits z_k, one binary task "age > %d + k" each (k = 0…%d)%s:
 
-- p_k = sigmoid(z_k) = P(age > %d + k).
-- Age (gaitord's "age", the ONNX output "age"): %d + Σ_k p_k, the expected age.
+- p_k = sigmoid(z_k) = P(age > %d + k).`, c.K, lo, c.K-1, kind, lo)
+	case glcnn.LossCORN:
+		head = fmt.Sprintf(`The age head gives K = %d logits z_k of conditional tasks, sigmoid(z_k) = P(age > %d + k | age > %d + k − 1) (k = 0…%d):
+
+- p_k = Π_{j≤k} sigmoid(z_j) = P(age > %d + k), non-increasing by construction.`, c.K, lo, lo, c.K-1, lo)
+	case glcnn.LossDLDL, glcnn.LossMeanVariance:
+		head = fmt.Sprintf(`The age head gives K + 1 = %d logits z_j, one per age %d + j (j = 0…%d); π = softmax(z) is the predicted age distribution (%s):
+
+- p_k = Σ_{j>k} π_j = P(age > %d + k), k = 0…%d, non-increasing by construction.`, c.K+1, lo, c.K, lossType, lo, c.K-1)
+	case glcnn.LossL1:
+		return fmt.Sprintf(`The age head gives one output z, the regressed age in years (loss type l1, an L1 loss: a conditional median):
+
+- Age and median (gaitord's "age" and "age_median", the ONNX output "age"): z clamped to [%d, %d].
+- No distribution: no 80%% interval (null in gaitord's records), no p_age_gt, no rank inconsistency.
+- Representable ages: %d…%d.
+- Gender: softmax of the two gender logits; index 1 is P(male), "male" when it is over 0.5.`, lo, hi, lo, hi), true
+	default:
+		return "", false
+	}
+	return head + fmt.Sprintf(`
+- Age (gaitord's "age", the ONNX output "age"): %d + Σ_k p_k, the expected age, clamped to [%d, %d].
 - Median and 80%% interval: the CDF F(%d + k) = 1 − m_k, where m is p made non-increasing by least squares (pool-adjacent-violators) and clamped to [0, 1], with F(%d) = 0 and F(%d) = 1, linear between integer ages; the median is where F crosses 0.5, the interval where it crosses 0.1 and 0.9.
 - Representable ages: %d…%d.
 - Gender: softmax of the two gender logits; index 1 is P(male), "male" when it is over 0.5.`,
-			c.K, c.MinAge, c.K-1, c.MinAge, c.MinAge, c.MinAge, c.MinAge-1, c.MinAge+c.K, c.MinAge, c.MinAge+c.K), true
-	}
-	return "", false
+		lo, lo, hi, lo, lo-1, hi, lo, hi), true
 }
 
 // Preprocessing describes what a caller must do to get the network's input,

@@ -63,8 +63,9 @@ func writeReport(t *testing.T, dir string, s metrics.Summary) {
 
 func summary(sha string) metrics.Summary {
 	acc := 0.838
+	cov := 0.868
 	s := metrics.Summary{N: 1600, MAE: 6.066, RMSE: 8.203, CS: []float64{.1, .2, .3, .4, .539, .6, .7, .8, .9, 1}, GenderAccuracy: &acc,
-		Coverage80: 0.868, BaselineMAE: 20.889, Checkpoint: "run/best.ckpt", CheckpointSHA256: sha, Split: "test", Data: "data/synth"}
+		Coverage80: &cov, BaselineMAE: 20.889, Checkpoint: "run/best.ckpt", CheckpointSHA256: sha, Split: "test", Data: "data/synth"}
 	ps := metrics.Summary{N: 200, MAE: 4.759, CS: []float64{0, 0, 0, 0, .615}}
 	s.PerSubject = &ps
 	return s
@@ -275,10 +276,10 @@ func TestWeightsWithoutConfigAndOtherLossType(t *testing.T) {
 		}
 	}
 
-	st.Config = "loss:\n  type: coral\n"
+	st.Model.Loss = glcnn.LossCORAL
 	f, err = New(st, path, "x.safetensors", FormatSafetensors, "")
-	if err != nil || f.LossType != "coral" || !strings.Contains(f.Card(), "Loss type `coral`: this gaitord version") {
-		t.Fatalf("loss type from the configuration: %q, %v", f.LossType, err)
+	if err != nil || f.LossType != "coral" || !strings.Contains(f.Card(), "(coral: one shared weight vector, K biases)") {
+		t.Fatalf("loss type from the model: %q, %v", f.LossType, err)
 	}
 	st.Config = "loss: [unclosed"
 	if _, err := New(st, path, "x.safetensors", FormatSafetensors, ""); err == nil || !strings.Contains(err.Error(), "configuration stored in "+path+": not valid YAML") {
@@ -336,3 +337,37 @@ func TestCardSnippetLoadsInPyTorch(t *testing.T) {
 }
 
 func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// Decoding describes every loss type as metrics.DecodeHead decodes it, with
+// the model's own numbers; a type it does not know is left to the card's
+// fallback sentence.
+func TestDecodingEveryLossType(t *testing.T) {
+	c := glcnn.Config{InputH: 64, InputW: 44, K: 90, MinAge: 2}
+	want := map[glcnn.LossType][]string{
+		glcnn.LossODL:          {"K = 90 logits z_k", "p_k = sigmoid(z_k) = P(age > 2 + k).", "2 + Σ_k p_k"},
+		glcnn.LossRanking:      {"ranking: K independent binary classifiers", "p_k = sigmoid(z_k)"},
+		glcnn.LossCORAL:        {"coral: one shared weight vector", "p_k = sigmoid(z_k)"},
+		glcnn.LossCORN:         {"P(age > 2 + k | age > 2 + k − 1)", "p_k = Π_{j≤k} sigmoid(z_j)"},
+		glcnn.LossDLDL:         {"K + 1 = 91 logits", "π = softmax(z)", "(dldl)", "p_k = Σ_{j>k} π_j"},
+		glcnn.LossMeanVariance: {"K + 1 = 91 logits", "(mean-variance)"},
+		glcnn.LossL1:           {"one output z, the regressed age", "z clamped to [2, 92]", "no 80% interval"},
+	}
+	for _, lt := range glcnn.LossTypes() {
+		d, ok := Decoding(string(lt), c)
+		if !ok {
+			t.Errorf("%s: not described", lt)
+			continue
+		}
+		for _, s := range append(want[lt], "- Representable ages: 2…92.", "index 1 is P(male)") {
+			if !strings.Contains(d, s) {
+				t.Errorf("%s: decoding lacks %q:\n%s", lt, s, d)
+			}
+		}
+		if lt != glcnn.LossL1 && !strings.Contains(d, "pool-adjacent-violators") {
+			t.Errorf("%s: no interval decoding:\n%s", lt, d)
+		}
+	}
+	if _, ok := Decoding("softmax", c); ok {
+		t.Error("an unknown loss type is described")
+	}
+}

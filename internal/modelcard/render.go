@@ -310,7 +310,7 @@ func metricsTable(s metrics.Summary) string {
 		return fmt.Sprintf("%.3f", s.CS[4])
 	})
 	row("gender accuracy", func(s metrics.Summary) string { return opt(s.GenderAccuracy, "%.3f") })
-	row("80% interval coverage", func(s metrics.Summary) string { return fmt.Sprintf("%.3f", s.Coverage80) })
+	row("80% interval coverage", func(s metrics.Summary) string { return opt(s.Coverage80, "%.3f") })
 	row("rank inconsistency", func(s metrics.Summary) string { return opt(s.RankInconsistency, "%.4f") })
 	row("baseline MAE (predicting the training mean)", func(s metrics.Summary) string { return fmt.Sprintf("%.3f", s.BaselineMAE) })
 	return strings.TrimRight(b.String(), "\n")
@@ -360,7 +360,9 @@ func (f Facts) Metadata() ([][2]string, error) {
 		if len(s.CS) >= 5 {
 			md = append(md, [2]string{"gaitord.eval.cs5", strconv.FormatFloat(s.CS[4], 'g', -1, 64)})
 		}
-		md = append(md, [2]string{"gaitord.eval.coverage80", strconv.FormatFloat(s.Coverage80, 'g', -1, 64)})
+		if s.Coverage80 != nil {
+			md = append(md, [2]string{"gaitord.eval.coverage80", strconv.FormatFloat(*s.Coverage80, 'g', -1, 64)})
+		}
 		if s.GenderAccuracy != nil {
 			md = append(md, [2]string{"gaitord.eval.gender_accuracy", strconv.FormatFloat(*s.GenderAccuracy, 'g', -1, 64)})
 		}

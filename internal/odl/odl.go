@@ -1,17 +1,41 @@
-// Package odl is the ordinal distribution regression of Zhu et al.,
-// "Ordinal Distribution Regression for Gait-based Age Estimation" (Sci China
-// Inf Sci 2020, arXiv 1905.11005): age is learned as K binary tasks
-// "age > MinAge + k", k = 0…K−1, trained with the binary cross-entropy of
-// those tasks (the ranking loss) plus the ordinal distribution loss (ODL), a
-// squared Earth Mover's Distance between the predicted and the true
-// cumulative age distributions, and a gender cross-entropy.
+// Package odl is gaitord's ordinal loss family (docs/losses.md): the
+// ordinal distribution regression of Zhu et al., "Ordinal Distribution
+// Regression for Gait-based Age Estimation" (Sci China Inf Sci 2020, arXiv
+// 1905.11005), and the alternatives a researcher ablates it against. Age is
+// learned over the K+1 representable ages MinAge…MinAge+K, read as K binary
+// tasks "age > MinAge + k", k = 0…K−1, by every type but l1.
 //
-// Shapes: N samples, K tasks. Logits z are (N, K) tensors; targets t are
-// (N, K) tensors of 0/1 built by Targets.
+// Each loss is one small function in the style of coral_pytorch: its formula
+// and shapes in the doc comment, the paper cited, a worked Example with exact
+// output, and tests against an independent float64 implementation and
+// finite-difference gradients.
+//
+//	type           age term of the objective                        loss functions
+//	odl            L_rank + λ·L_odl                                 RankingLoss, ODL
+//	ranking        L_rank                                           RankingLoss
+//	coral          L_coral / K                                      CoralLoss
+//	corn           L_corn                                           CornLoss
+//	dldl           KL(q_σ ‖ softmax z)                              DLDLLoss
+//	mean-variance  L_softmax + λ₁·L_mean + λ₂·L_variance            MeanVarianceLoss
+//	l1             L_l1 / K = mean |z − age| / K                    L1Loss
+//
+// The objective adds μ·L_gender (GenderLoss) to the age term (Objective).
+// The heads' shapes are internal/glcnn's (glcnn.LossType), the decoding of
+// their outputs internal/metrics' (metrics.DecodeHead).
+//
+// Why not a library: no Go library has these losses, and the loss is a few
+// tensor operations each; coral_pytorch's documented examples are reproduced
+// in this package's examples (ExampleCoralLoss, ExampleCornLoss).
+//
+// Shapes: N samples, K tasks. Logits z are (N, K) tensors for the binary-task
+// heads, (N, K+1) for the softmax heads and (N, 1) for l1; targets are built
+// on the host from integer ages by Targets, Labels, GaussianTargets and
+// L1Targets, which all clamp an age outside [MinAge, MinAge+K] to the range.
 package odl
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 
@@ -22,22 +46,74 @@ import (
 // Tensor is gotorch's tensor handle.
 type Tensor = torchx.Tensor
 
-// Targets encodes integer ages as the (N·K) row-major binary targets
+// Targets encodes integer ages as the (N·K) row-major binary targets (the
+// "levels" of CORAL)
 //
 //	t_ik = 1 if age_i > minAge + k else 0,   k = 0 … K−1.
 //
 // Ages outside [minAge, minAge+K] are clamped to that range (their targets
 // would be the same as the bound's) and counted in clamped; they never fail.
 func Targets(ages []int, minAge, k int) (t []float32, clamped int) {
+	y, clamped := Labels(ages, minAge, k)
 	t = make([]float32, len(ages)*k)
+	for i, yi := range y {
+		for j := 0; j < yi; j++ {
+			t[i*k+j] = 1
+		}
+	}
+	return t, clamped
+}
+
+// Labels are the class indices y_i = clamp(age_i, minAge, minAge+K) − minAge
+// in 0…K; clamped counts the ages outside the range.
+func Labels(ages []int, minAge, k int) (y []int, clamped int) {
+	y = make([]int, len(ages))
 	for i, a := range ages {
 		if a < minAge || a > minAge+k {
 			clamped++
 			a = min(max(a, minAge), minAge+k)
 		}
-		for j := 0; j < a-minAge; j++ {
-			t[i*k+j] = 1
+		y[i] = a - minAge
+	}
+	return y, clamped
+}
+
+// GaussianTargets is DLDL's label distribution: for each age the (K+1)
+// probabilities of a Gaussian of standard deviation sigma (years) centred on
+// it, over the ages minAge…minAge+K and normalised there,
+//
+//	q_ij = exp(−(j − y_i)²/(2σ²)) / Σ_l exp(−(l − y_i)²/(2σ²)),   j = 0 … K,
+//
+// with y the Labels (clamped ages), as an (N·(K+1)) row-major slice. sigma
+// must be positive and finite.
+func GaussianTargets(ages []int, minAge, k int, sigma float64) (q []float32, clamped int, err error) {
+	if !(sigma > 0) || math.IsInf(sigma, 0) {
+		return nil, 0, fmt.Errorf("DLDL targets: σ = %v, want > 0 and finite", sigma)
+	}
+	y, clamped := Labels(ages, minAge, k)
+	q = make([]float32, len(ages)*(k+1))
+	row := make([]float64, k+1)
+	for i, yi := range y {
+		sum := 0.0
+		for j := range row {
+			d := float64(j - yi)
+			row[j] = math.Exp(-d * d / (2 * sigma * sigma))
+			sum += row[j]
 		}
+		for j, v := range row {
+			q[i*(k+1)+j] = float32(v / sum)
+		}
+	}
+	return q, clamped, nil
+}
+
+// L1Targets are l1's regression targets, the ages in years clamped into
+// [minAge, minAge+K].
+func L1Targets(ages []int, minAge, k int) (t []float32, clamped int) {
+	y, clamped := Labels(ages, minAge, k)
+	t = make([]float32, len(y))
+	for i, yi := range y {
+		t[i] = float32(minAge + yi)
 	}
 	return t, clamped
 }
@@ -50,8 +126,25 @@ func sameShape(what string, z, t Tensor) error {
 	return nil
 }
 
+// labelsFit checks labels y against logits of shape (N, classes−1) or
+// (N, classes): every y_i in 0…K.
+func labelsFit(what string, z Tensor, y []int, k int) error {
+	zs := z.Shape()
+	if len(zs) != 2 || zs[0] != int64(len(y)) {
+		return fmt.Errorf("%s: logits of shape %v for %d labels", what, zs, len(y))
+	}
+	for i, v := range y {
+		if v < 0 || v > k {
+			return fmt.Errorf("%s: label %d at %d, want 0…%d", what, v, i, k)
+		}
+	}
+	return nil
+}
+
 // RankingLoss is the mean over samples and tasks of the binary cross-entropy
-// with logits,
+// with logits, the ranking loss of ordinal regression by binary tasks (Niu et
+// al., "Ordinal Regression with Multiple Output CNN for Age Estimation",
+// CVPR 2016; the baseline of Zhu et al. 2020):
 //
 //	L_rank = 1/(N·K) Σ_i Σ_k −[t_ik·log σ(z_ik) + (1−t_ik)·log(1−σ(z_ik))].
 //
@@ -129,111 +222,4 @@ func onDevice(t Tensor, dev string) Tensor {
 		return t
 	}
 	return torchx.To(t, dev)
-}
-
-// Weights are the loss weights of Total.
-type Weights struct {
-	Lambda float64 // weight of the ODL
-	Mu     float64 // weight of the gender cross-entropy
-}
-
-// Losses are the terms of one batch's objective, as tensors (for backward)
-// and their values.
-type Losses struct {
-	Total                    Tensor
-	Ranking, ODL, Gender     float64
-	TotalValue               float64
-	Clamped, GenderKnownRows int
-	terms                    Tensor // (ranking, ODL, gender, total), until Read
-}
-
-// Objective computes L = L_rank + λ·L_odl + μ·L_gender for a batch: age
-// logits z (N, K), gender logits g (N, 2), integer ages and genders.
-func Objective(z, g Tensor, ages []int, genders []api.Gender, minAge int, w Weights) (Losses, error) {
-	l, err := ObjectiveDeferred(z, g, ages, genders, minAge, w)
-	if err != nil {
-		return l, err
-	}
-	return l, l.Read()
-}
-
-// Read copies the four loss values to the host (one copy: on a GPU, one
-// synchronisation) and fills Ranking, ODL, Gender and TotalValue.
-func (l *Losses) Read() error {
-	if l.terms.T == nil {
-		return nil
-	}
-	var v []float32
-	if err := torchx.Catch(func() { v = torchx.Float32s(l.terms) }); err != nil {
-		return err
-	}
-	l.terms = Tensor{}
-	l.Ranking, l.ODL, l.Gender, l.TotalValue = float64(v[0]), float64(v[1]), float64(v[2]), float64(v[3])
-	return nil
-}
-
-// ObjectiveDeferred is Objective without reading the values: call Read
-// when they are needed. A training step on a GPU reads them after the
-// backward pass, so that the device never waits for the host in between.
-func ObjectiveDeferred(z, g Tensor, ages []int, genders []api.Gender, minAge int, w Weights) (Losses, error) {
-	zs := z.Shape()
-	if len(zs) != 2 || zs[0] != int64(len(ages)) {
-		return Losses{}, fmt.Errorf("objective: age logits of shape %v for %d ages", zs, len(ages))
-	}
-	k := int(zs[1])
-	tv, clamped := Targets(ages, minAge, k)
-	var l Losses
-	l.Clamped = clamped
-	var err error
-	if cerr := torchx.Catch(func() {
-		t := onDevice(torchx.FromFloat32(tv, int64(len(ages)), int64(k)), torchx.Device(z))
-		var rank, odl, gl Tensor
-		if rank, err = RankingLoss(z, t); err != nil {
-			return
-		}
-		if odl, err = ODL(z, t); err != nil {
-			return
-		}
-		if gl, l.GenderKnownRows, err = GenderLoss(g, genders); err != nil {
-			return
-		}
-		total := torchx.Add(rank, odl, w.Lambda)
-		if l.GenderKnownRows > 0 {
-			total = torchx.Add(total, gl, w.Mu)
-		}
-		l.Total = total
-		torchx.NoGrad(func() {
-			l.terms = torchx.Cat([]Tensor{torchx.Reshape(rank, 1), torchx.Reshape(odl, 1),
-				torchx.Reshape(gl, 1), torchx.Reshape(total, 1)}, 0)
-		})
-	}); cerr != nil {
-		return Losses{}, cerr
-	}
-	return l, err
-}
-
-// DecodeAges turns age logits (N, K) into expected ages
-//
-//	age_i = MinAge + Σ_k σ(z_ik),
-//
-// and returns the probabilities p_ik = σ(z_ik) as an (N·K) row-major slice.
-func DecodeAges(z Tensor, minAge int) (ages []float64, p []float32, err error) {
-	zs := z.Shape()
-	if len(zs) != 2 {
-		return nil, nil, fmt.Errorf("decode: age logits of shape %v, want (N, K)", zs)
-	}
-	err = torchx.Catch(func() { p = torchx.Float32s(torchx.Sigmoid(z)) })
-	if err != nil {
-		return nil, nil, err
-	}
-	n, k := int(zs[0]), int(zs[1])
-	ages = make([]float64, n)
-	for i := 0; i < n; i++ {
-		s := float64(minAge)
-		for _, v := range p[i*k : (i+1)*k] {
-			s += float64(v)
-		}
-		ages[i] = s
-	}
-	return ages, p, nil
 }

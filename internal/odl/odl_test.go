@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/gaitord/gaitord/api"
+	"github.com/gaitord/gaitord/internal/glcnn"
+	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/torchx"
 )
 
@@ -139,14 +141,16 @@ func TestGenderLossSkipsUnknown(t *testing.T) {
 func TestObjectiveWeightsTheTerms(t *testing.T) {
 	z := torchx.FromFloat32([]float32{0.5, -0.5, 1, 2, 0, -1}, 2, 3)
 	g := torchx.FromFloat32([]float32{1, 0, 0, 1}, 2, 2)
-	l, err := Objective(z, g, []int{1, 9}, []api.Gender{api.Female, api.Male}, 0, Weights{Lambda: 2, Mu: 0.5})
+	l, err := Objective(z, g, []int{1, 9}, []api.Gender{api.Female, api.Male}, glcnn.Config{K: 3}, Weights{Lambda: 2, Mu: 0.5})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if l.Clamped != 1 {
 		t.Fatalf("clamped %d, want 1 (age 9 > 0+3)", l.Clamped)
 	}
-	want := l.Ranking + 2*l.ODL + 0.5*l.Gender
+	rank, _ := l.Term("ranking")
+	odl, _ := l.Term("odl")
+	want := rank + 2*odl + 0.5*l.Gender
 	if math.Abs(l.TotalValue-want) > 1e-6 {
 		t.Fatalf("total %v, want %v", l.TotalValue, want)
 	}
@@ -156,16 +160,12 @@ func TestObjectiveWeightsTheTerms(t *testing.T) {
 	}
 }
 
-func TestDecodeAges(t *testing.T) {
-	// logits 0 → p = 0.5 each; ±∞-like logits → 0 or 1
-	z := torchx.FromFloat32([]float32{0, 0, 0, 0, 30, 30, -30, -30}, 2, 4)
-	ages, p, err := DecodeAges(z, 10)
-	if err != nil {
-		t.Fatal(err)
+func f64(v []float32) []float64 {
+	o := make([]float64, len(v))
+	for i := range v {
+		o[i] = float64(v[i])
 	}
-	if math.Abs(ages[0]-12) > 1e-6 || math.Abs(ages[1]-12) > 1e-6 || len(p) != 8 {
-		t.Fatalf("ages %v p %v", ages, p)
-	}
+	return o
 }
 
 func f32(v []float64) []float32 {
@@ -176,7 +176,8 @@ func f32(v []float64) []float32 {
 	return o
 }
 
-// A worked example: two people, K = 4 tasks over ages 20…24.
+// A worked example: two people, K = 4 tasks over ages 20…24; the ages are
+// decoded as metrics.DecodeHead does for odl, 20 + Σ_k σ(z_k).
 func Example() {
 	tg, clamped := Targets([]int{22, 30}, 20, 4)
 	fmt.Println("targets:", tg, "clamped:", clamped)
@@ -184,11 +185,16 @@ func Example() {
 	t := torchx.FromFloat32(tg, 2, 4)
 	rank, _ := RankingLoss(z, t)
 	odl, _ := ODL(z, t)
-	ages, _, _ := DecodeAges(z, 20)
 	fmt.Printf("ranking %.4f  odl %.4f\n", torchx.Item(rank), torchx.Item(odl))
-	fmt.Printf("ages %.2f %.2f\n", ages[0], ages[1])
+	cfg := glcnn.Config{K: 4, MinAge: 20}
+	logits := torchx.Float32s(z)
+	for i := range 2 {
+		_, o, _ := metrics.DecodeHead(cfg, f64(logits[4*i:4*i+4]))
+		fmt.Printf("age %.2f\n", o.Age)
+	}
 	// Output:
 	// targets: [1 1 0 0 1 1 1 1] clamped: 1
 	// ranking 0.1538  odl 0.0298
-	// ages 22.00 23.55
+	// age 22.00
+	// age 23.55
 }

@@ -3,6 +3,7 @@ package onnx
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -139,5 +140,59 @@ func TestExportStructure(t *testing.T) {
 	}
 	if len(count) != len(want) {
 		t.Errorf("operator census %v, want exactly %v", count, want)
+	}
+}
+
+// The operators each loss type's age decoding adds to the trunk's and its
+// metadata: the census of every graph, and the age_logits width.
+func TestExportEveryLossTypeStructure(t *testing.T) {
+	trunk := map[string]int{"Conv": 9, "LeakyRelu": 11, "MaxPool": 9, "Slice": 6, "Concat": 3, "Flatten": 1, "Gemm": 4}
+	for _, c := range []struct {
+		loss  glcnn.LossType
+		width int
+		extra map[string]int
+	}{
+		{glcnn.LossRanking, 7, map[string]int{"Sigmoid": 1, "ReduceSum": 1, "Add": 1}},
+		{glcnn.LossCORAL, 7, map[string]int{"Add": 2, "Sigmoid": 1, "ReduceSum": 1}}, // the bias add, then min_age
+		{glcnn.LossCORN, 7, map[string]int{"Neg": 2, "Softplus": 1, "CumSum": 1, "Exp": 1, "ReduceSum": 1, "Add": 1}},
+		{glcnn.LossDLDL, 8, map[string]int{"Softmax": 1, "MatMul": 1, "Add": 1}},
+		{glcnn.LossMeanVariance, 8, map[string]int{"Softmax": 1, "MatMul": 1, "Add": 1}},
+		{glcnn.LossL1, 1, map[string]int{"Clip": 1, "Reshape": 1}},
+	} {
+		cfg := glcnn.Config{InputH: 64, InputW: 44, K: 7, MinAge: 3, Loss: c.loss}
+		var buf bytes.Buffer
+		if err := Export(&buf, randomWeights(t, cfg, 3), cfg); err != nil {
+			t.Fatal(err)
+		}
+		model := fields(t, buf.Bytes())
+		meta := map[string]string{}
+		for _, e := range model[14] {
+			f := fields(t, e.([]byte))
+			meta[str(f[1][0])] = str(f[2][0])
+		}
+		if meta["loss_type"] != string(c.loss) || meta["k"] != "7" {
+			t.Errorf("%s: metadata %v", c.loss, meta)
+		}
+		graph := fields(t, model[7][0].([]byte))
+		count := map[string]int{}
+		for _, n := range graph[1] {
+			count[str(fields(t, n.([]byte))[4][0])]++
+		}
+		want := map[string]int{}
+		for op, n := range trunk {
+			want[op] = n
+		}
+		for op, n := range c.extra {
+			want[op] += n
+		}
+		if fmt.Sprint(count) != fmt.Sprint(want) {
+			t.Errorf("%s: operators %v, want %v", c.loss, count, want)
+		}
+		vi := fields(t, graph[12][0].([]byte))
+		tt := fields(t, fields(t, vi[2][0].([]byte))[1][0].([]byte))
+		dims := fields(t, tt[2][0].([]byte))[1]
+		if w := fields(t, dims[1].([]byte))[1][0].(uint64); str(vi[1][0]) != OutputAgeLogits || int(w) != c.width {
+			t.Errorf("%s: %s has %d columns, want %d", c.loss, str(vi[1][0]), w, c.width)
+		}
 	}
 }

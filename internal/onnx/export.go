@@ -1,9 +1,18 @@
 // Package onnx exports the GL-CNN age/gender inference graph as an ONNX
 // model (opset 13, IR version 7). The graph is built by walking
 // internal/glcnn's layer table, so its layers, strips and parameter names are
-// those of the libtorch model by construction. The protobuf is encoded
-// directly with protowire; no ONNX runtime, generated types or libtorch are
-// needed.
+// those of the libtorch model by construction, and its "age" output decodes
+// the age head as the model's loss type says (metrics.DecodeHead on the
+// host):
+//
+//	type                 age_logits   age [N]
+//	odl, ranking, coral  [N, K]       min_age + Σ_k Sigmoid(z_k)
+//	corn                 [N, K]       min_age + Σ_k Exp(CumSum_k(−Softplus(−z)))   (Π_{j≤k} σ(z_j))
+//	dldl, mean-variance  [N, K+1]     MatMul(Softmax(z), [0 1 … K]) + min_age
+//	l1                   [N, 1]       Clip(z, min_age, min_age + K)   (z is the age in years)
+//
+// The protobuf is encoded directly with protowire; no ONNX runtime,
+// generated types or libtorch are needed.
 package onnx
 
 import (
@@ -28,11 +37,12 @@ const (
 // Export writes the GL-CNN inference graph (eval mode: no dropout) with the
 // given weights to w as an ONNX model, walking glcnn's layer table. The input
 // "gei" is float [N,1,H,W] with symbolic batch N; outputs are "age_logits"
-// [N,K], "gender_logits" [N,2] and "age" [N] = MinAge + Σ sigmoid(age_logits).
+// (the age head's outputs, [N, cfg.AgeOutputs()]), "gender_logits" [N,2] and
+// "age" [N], decoded by cfg's loss type (see the package documentation).
 // Initializers carry the PyTorch parameter names; producer_name is "gaitord
-// <version>"; metadata_props hold input_height, input_width, k and min_age.
-// The weights are checked against cfg first (glcnn.Config.CheckWeights), so
-// nothing is written for a misfit.
+// <version>"; metadata_props hold input_height, input_width, k, min_age and
+// loss_type. The weights are checked against cfg first
+// (glcnn.Config.CheckWeights), so nothing is written for a misfit.
 func Export(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config) error {
 	return ExportWith(w, weights, cfg, nil)
 }
@@ -53,6 +63,7 @@ func ExportWith(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config, 
 		{"input_width", strconv.Itoa(cfg.InputW)},
 		{"k", strconv.Itoa(cfg.K)},
 		{"min_age", strconv.Itoa(cfg.MinAge)},
+		{"loss_type", string(cfg.LossType())},
 	}
 	seen := map[string]bool{}
 	for _, kv := range append(slices.Clone(meta), extra...) {
@@ -64,6 +75,9 @@ func ExportWith(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config, 
 	meta = append(meta, extra...)
 	g := buildGraph(weights, cfg, layers)
 	doc := "GL-CNN gait age/gender estimator (Zhu et al. 2020), ordinal age head"
+	if t := cfg.LossType(); t != glcnn.LossODL {
+		doc = fmt.Sprintf("GL-CNN gait age/gender estimator (Zhu et al. 2020), %s age head", t)
+	}
 	if err := writeModel(w, g, producerPrefix+version.Version, doc, meta); err != nil {
 		return fmt.Errorf("onnx export: %w", err)
 	}
@@ -154,17 +168,73 @@ func (b *builder) partBlock(blk glcnn.Block, in string) string {
 	return out
 }
 
-// gemm emits a linear layer, x·Wᵀ + b, from in to out.
+// gemm emits a linear layer, x·Wᵀ + b, from in to out. A bias longer than
+// the output (CORAL's shared row, glcnn.Linear.BiasLen) is added after the
+// Gemm by broadcasting, [N, 1] + [K] → [N, K].
 func (b *builder) gemm(l glcnn.Linear, in, out string) string {
-	b.g.node("Gemm", l.Param+"/gemm", []string{in, b.param(l.Weight()), b.param(l.Bias())}, []string{out},
-		floatAttr("alpha", 1), floatAttr("beta", 1), intAttr("transA", 0), intAttr("transB", 1))
+	attrs := [][]byte{floatAttr("alpha", 1), floatAttr("beta", 1), intAttr("transA", 0), intAttr("transB", 1)}
+	if l.BiasLen != 0 {
+		mm := l.Param + "/gemm"
+		b.g.node("Gemm", mm, []string{in, b.param(l.Weight())}, []string{mm}, attrs...)
+		b.g.node("Add", l.Param+"/add_bias", []string{mm, b.param(l.Bias())}, []string{out})
+		return out
+	}
+	b.g.node("Gemm", l.Param+"/gemm", []string{in, b.param(l.Weight()), b.param(l.Bias())}, []string{out}, attrs...)
 	return out
+}
+
+// floatConst adds a float initializer: a scalar for one value, else a
+// vector.
+func (b *builder) floatConst(name string, vals ...float32) string {
+	var dims []int64
+	if len(vals) != 1 {
+		dims = []int64{int64(len(vals))}
+	}
+	b.g.inits = append(b.g.inits, &initTensor{name: name, dims: dims, dtype: dtFloat, f32: vals})
+	return name
+}
+
+// decodeAge emits the age output [N] from the age head's outputs, by the
+// loss type (the table of the package documentation).
+func (b *builder) decodeAge(cfg glcnn.Config) {
+	g := b.g
+	minAge := func() string { return b.floatConst("min_age", float32(cfg.MinAge)) } // added where first used
+	switch t := cfg.LossType(); {
+	case t == glcnn.LossL1:
+		g.node("Clip", "age/clip", []string{OutputAgeLogits, minAge(), b.floatConst("age/max_age", float32(cfg.MinAge+cfg.K))}, []string{"age/clip"})
+		g.node("Reshape", "age/reshape", []string{"age/clip", b.int64Const("age/shape", -1)}, []string{OutputAge})
+	case t.Softmax():
+		ages := make([]float32, cfg.K+1)
+		for j := range ages {
+			ages[j] = float32(j)
+		}
+		g.node("Softmax", "age/softmax", []string{OutputAgeLogits}, []string{"age/softmax"}, intAttr("axis", 1))
+		g.node("MatMul", "age/expectation", []string{"age/softmax", b.floatConst("age/ages", ages...)}, []string{"age/expectation"})
+		g.node("Add", "age/add_min_age", []string{"age/expectation", minAge()}, []string{OutputAge})
+	default:
+		p := "age/sigmoid" // P(age > min_age + k) = σ(z_k)
+		if t == glcnn.LossCORN {
+			// Π_{j≤k} σ(z_j) = exp(Σ_{j≤k} log σ(z_j)), log σ(z) = −softplus(−z)
+			g.node("Neg", "age/neg", []string{OutputAgeLogits}, []string{"age/neg"})
+			g.node("Softplus", "age/softplus", []string{"age/neg"}, []string{"age/softplus"})
+			g.node("Neg", "age/log_sigmoid", []string{"age/softplus"}, []string{"age/log_sigmoid"})
+			b.g.inits = append(b.g.inits, &initTensor{name: "age/cumsum_axis", dtype: dtInt64, raw: int64Raw(1)}) // a scalar
+			g.node("CumSum", "age/cumsum", []string{"age/log_sigmoid", "age/cumsum_axis"}, []string{"age/cumsum"})
+			g.node("Exp", "age/product", []string{"age/cumsum"}, []string{"age/product"})
+			p = "age/product"
+		} else {
+			g.node("Sigmoid", "age/sigmoid", []string{OutputAgeLogits}, []string{"age/sigmoid"})
+		}
+		g.node("ReduceSum", "age/reduce_sum", []string{p, b.int64Const("age/reduce_axes", 1)},
+			[]string{"age/reduce_sum"}, intAttr("keepdims", 0))
+		g.node("Add", "age/add_min_age", []string{"age/reduce_sum", minAge()}, []string{OutputAge})
+	}
 }
 
 // buildGraph walks the layer table: both branches from the input, their
 // channel concatenation, the fusing block, flatten, the hidden layers with
-// their leaky ReLUs (no dropout: inference), the two heads, and the decoded
-// age min_age + Σ sigmoid(age_logits).
+// their leaky ReLUs (no dropout: inference), the two heads, and the age
+// decoded by the loss type (decodeAge).
 func buildGraph(weights map[string]glcnn.Weight, cfg glcnn.Config, l glcnn.Layers) *graphProto {
 	b := &builder{g: &graphProto{name: "glcnn"}, weights: weights}
 	g := b.g
@@ -191,14 +261,10 @@ func buildGraph(weights map[string]glcnn.Weight, cfg glcnn.Config, l glcnn.Layer
 	b.gemm(l.Age, x, OutputAgeLogits)
 	b.gemm(l.Gender, x, OutputGenderLogits)
 
-	g.node("Sigmoid", "age/sigmoid", []string{OutputAgeLogits}, []string{"age/sigmoid"})
-	g.node("ReduceSum", "age/reduce_sum", []string{"age/sigmoid", b.int64Const("age/reduce_axes", 1)},
-		[]string{"age/reduce_sum"}, intAttr("keepdims", 0))
-	g.inits = append(g.inits, &initTensor{name: "min_age", dtype: dtFloat, f32: []float32{float32(cfg.MinAge)}})
-	g.node("Add", "age/add_min_age", []string{"age/reduce_sum", "min_age"}, []string{OutputAge})
+	b.decodeAge(cfg)
 
 	g.outputs = append(g.outputs,
-		tensorValueInfo(OutputAgeLogits, "N", cfg.K),
+		tensorValueInfo(OutputAgeLogits, "N", cfg.AgeOutputs()),
 		tensorValueInfo(OutputGenderLogits, "N", 2),
 		tensorValueInfo(OutputAge, "N"))
 	return g

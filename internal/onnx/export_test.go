@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gaitord/gaitord/internal/glcnn"
+	"github.com/gaitord/gaitord/internal/metrics"
 )
 
 const tol = 1e-4
@@ -42,9 +43,9 @@ func checkAgainstReferences(t *testing.T, ws map[string]glcnn.Weight, cfg glcnn.
 		"--lambda", fmt.Sprint(lambda), "--mu", fmt.Sprint(mu), "--out", pyOut)
 	o, p := readOutputs(t, ortOut), readOutputs(t, pyOut)
 
-	if len(o.AgeLogits) != n || len(o.AgeLogits[0]) != cfg.K || len(o.GenderLogits[0]) != 2 || len(o.Age) != n {
+	if len(o.AgeLogits) != n || len(o.AgeLogits[0]) != cfg.AgeOutputs() || len(o.GenderLogits[0]) != 2 || len(o.Age) != n {
 		t.Fatalf("ORT output shapes: age_logits %d×%d, gender_logits %d×%d, age %d; want %d×%d, %d×2, %d",
-			len(o.AgeLogits), len(o.AgeLogits[0]), len(o.GenderLogits), len(o.GenderLogits[0]), len(o.Age), n, cfg.K, n, n)
+			len(o.AgeLogits), len(o.AgeLogits[0]), len(o.GenderLogits), len(o.GenderLogits[0]), len(o.Age), n, cfg.AgeOutputs(), n, n)
 	}
 	dAge, err := maxAbsDiff2(o.AgeLogits, p.AgeLogits)
 	if err != nil {
@@ -58,8 +59,8 @@ func checkAgainstReferences(t *testing.T, ws map[string]glcnn.Weight, cfg glcnn.
 	if err != nil {
 		t.Fatalf("age: %v", err)
 	}
-	t.Logf("%d×%d K=%d: max |ORT−PyTorch| age_logits %.3g, gender_logits %.3g, age %.3g (ranges: age_logits ±%.3g, age %v)",
-		cfg.InputH, cfg.InputW, cfg.K, dAge, dGender, dDecoded, maxAbs2(p.AgeLogits), p.Age)
+	t.Logf("%d×%d K=%d %s: max |ORT−PyTorch| age_logits %.3g, gender_logits %.3g, age %.3g (ranges: age_logits ±%.3g, age %v)",
+		cfg.InputH, cfg.InputW, cfg.K, cfg.LossType(), dAge, dGender, dDecoded, maxAbs2(p.AgeLogits), p.Age)
 	if dAge > tol || dGender > tol || dDecoded > tol {
 		t.Errorf("ORT vs PyTorch exceeds %g: age_logits %g, gender_logits %g, age %g", tol, dAge, dGender, dDecoded)
 	}
@@ -68,15 +69,33 @@ func checkAgainstReferences(t *testing.T, ws map[string]glcnn.Weight, cfg glcnn.
 		t.Errorf("degenerate reference logits: age ±%g, gender ±%g", maxAbs2(p.AgeLogits), maxAbs2(p.GenderLogits))
 	}
 
-	// Decoded age from the graph vs. an independent float64 decode.
+	// Decoded age from the graph vs. gaitord's float64 decoding of the
+	// graph's own age_logits (metrics.DecodeHead, what predict reports).
 	for i := range n {
-		want := float64(cfg.MinAge)
-		for _, z := range o.AgeLogits[i] {
-			want += 1 / (1 + math.Exp(-z))
+		_, d, err := metrics.DecodeHead(cfg, o.AgeLogits[i])
+		if err != nil {
+			t.Fatal(err)
 		}
-		if d := math.Abs(o.Age[i] - want); d > tol {
-			t.Errorf("sample %d: ORT age %g, want min_age+Σsigmoid = %g", i, o.Age[i], want)
+		if math.Abs(o.Age[i]-d.Age) > tol {
+			t.Errorf("sample %d: ORT age %g, gaitord decodes its age_logits as %g", i, o.Age[i], d.Age)
 		}
+		if cfg.LossType() == glcnn.LossODL { // and, for odl, as written out here
+			want := float64(cfg.MinAge)
+			for _, z := range o.AgeLogits[i] {
+				want += 1 / (1 + math.Exp(-z))
+			}
+			if math.Abs(o.Age[i]-want) > tol {
+				t.Errorf("sample %d: ORT age %g, want min_age+Σsigmoid = %g", i, o.Age[i], want)
+			}
+		}
+	}
+	for _, a := range o.Age {
+		if a <= float64(cfg.MinAge) || a >= float64(cfg.MinAge+cfg.K) {
+			t.Errorf("ORT age %v on a bound of [%d, %d]: the comparison proves little", a, cfg.MinAge, cfg.MinAge+cfg.K)
+		}
+	}
+	if cfg.LossType() != glcnn.LossODL {
+		return // the other types' losses are checked against PyTorch in internal/model's parity tests
 	}
 
 	// PyTorch losses vs. an independent float64 computation from its logits.
@@ -151,6 +170,35 @@ func TestExportMatchesPyTorch(t *testing.T) {
 			writeSafetensors(t, st, ws, map[string]string{
 				"input_height": strconv.Itoa(cfg.InputH), "input_width": strconv.Itoa(cfg.InputW),
 				"k": strconv.Itoa(cfg.K), "min_age": strconv.Itoa(cfg.MinAge),
+			})
+			checkAgainstReferences(t, ws, cfg, st)
+		})
+	}
+}
+
+// TestExportEveryLossType exports each other loss type's network with
+// random weights and compares ONNX Runtime with the PyTorch reference (its
+// GEINet with that type's head and decoding, loaded strictly from the
+// safetensors file the metadata types), and the graph's age with gaitord's
+// decoding of the graph's age_logits.
+func TestExportEveryLossType(t *testing.T) {
+	requireTorch(t)
+	requireORT(t)
+	for _, lt := range glcnn.LossTypes()[1:] {
+		t.Run(string(lt), func(t *testing.T) {
+			cfg := glcnn.Config{InputH: 64, InputW: 44, K: 60, MinAge: 10, Loss: lt}
+			ws := randomWeights(t, cfg, 7000+uint64(len(lt)))
+			if lt == glcnn.LossL1 {
+				// outputs near 40 years, not clipped at a bound, where the
+				// comparison would prove little
+				ws["l1_age.bias"].Data[0] = 40
+				for i := range ws["l1_age.weight"].Data {
+					ws["l1_age.weight"].Data[i] *= 0.1
+				}
+			}
+			st := filepath.Join(t.TempDir(), "w.safetensors")
+			writeSafetensors(t, st, ws, map[string]string{
+				"input_height": "64", "input_width": "44", "k": "60", "min_age": "10", "loss_type": string(lt),
 			})
 			checkAgainstReferences(t, ws, cfg, st)
 		})
@@ -303,7 +351,7 @@ func TestExportWithMetadata(t *testing.T) {
 		f := fields(t, e.([]byte))
 		got = append(got, [2]string{str(f[1][0]), str(f[2][0])})
 	}
-	want := [][2]string{{"input_height", "64"}, {"input_width", "44"}, {"k", "100"}, {"min_age", "0"}, extra[0], extra[1]}
+	want := [][2]string{{"input_height", "64"}, {"input_width", "44"}, {"k", "100"}, {"min_age", "0"}, {"loss_type", "odl"}, extra[0], extra[1]}
 	if !slices.Equal(got, want) {
 		t.Fatalf("metadata_props %q, want %q", got, want)
 	}

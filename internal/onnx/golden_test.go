@@ -23,13 +23,20 @@ var update = flag.Bool("update", false, "rewrite testdata/graph-*.txt from the c
 // the graph's structure shows up as a diff. Weight values are not part of the
 // rendering (TestExportStructure and the ONNX Runtime tests check those).
 func TestGraphGolden(t *testing.T) {
-	for _, c := range []struct {
+	cases := []struct {
 		cfg  glcnn.Config
 		file string
 	}{
 		{glcnn.Config{InputH: 64, InputW: 44, K: 100, MinAge: 0}, "graph-64x44-k100.txt"},
 		{glcnn.Config{InputH: 128, InputW: 88, K: 90, MinAge: 2}, "graph-128x88-k90.txt"},
-	} {
+	}
+	for _, lt := range glcnn.LossTypes()[1:] { // each other loss type's head and decoding
+		cases = append(cases, struct {
+			cfg  glcnn.Config
+			file string
+		}{glcnn.Config{InputH: 64, InputW: 44, K: 10, MinAge: 3, Loss: lt}, "graph-64x44-k10-" + string(lt) + ".txt"})
+	}
+	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
 			var buf bytes.Buffer
 			if err := Export(&buf, randomWeights(t, c.cfg, 1), c.cfg); err != nil {

@@ -278,7 +278,7 @@ func TestSaveLoadRoundTripThroughCheckpoint(t *testing.T) {
 		t.Helper()
 		err := torchx.Catch(func() {
 			age, gender := m.Forward(torchx.FromFloat32(images, int64(n), 1, int64(cfg.InputH), int64(cfg.InputW)))
-			l, err := odl.Objective(age, gender, ages, genders, cfg.MinAge, odl.Weights{Lambda: 1, Mu: 1})
+			l, err := odl.Objective(age, gender, ages, genders, cfg, odl.Weights{Lambda: 1, Mu: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

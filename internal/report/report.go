@@ -36,7 +36,8 @@ const (
 // CSVHeader is the header row of predictions.csv. Its columns are fields of
 // api.Prediction: pred_age is age, median is age_median, lo80 and hi80 are
 // age_interval80, and true_gender is api.Gender.Class (0 female, 1 male,
-// −1 unknown); true_age is empty for a record without one.
+// −1 unknown); true_age is empty for a record without one, lo80 and hi80 for
+// a record without an interval (a model of loss type l1).
 var CSVHeader = []string{"path", "view", "true_age", "pred_age", "median", "lo80", "hi80", "true_gender", "p_male"}
 
 const plotSize = 12 * vg.Centimeter
@@ -117,8 +118,12 @@ func encodeCSV(preds []api.Prediction) ([]byte, error) {
 		if p.TrueAge != nil {
 			trueAge = strconv.Itoa(*p.TrueAge)
 		}
+		lo, hi := "", ""
+		if p.Interval != nil {
+			lo, hi = ftoa(p.Interval[0]), ftoa(p.Interval[1])
+		}
 		rec := []string{p.Path, p.View, trueAge, ftoa(p.Age), ftoa(p.Median),
-			ftoa(p.Interval[0]), ftoa(p.Interval[1]), strconv.Itoa(p.TrueGender.Class()), ftoa(p.PMale)}
+			lo, hi, strconv.Itoa(p.TrueGender.Class()), ftoa(p.PMale)}
 		if err := w.Write(rec); err != nil {
 			return nil, fmt.Errorf("report: encode csv row %d (%s): %w", i, p.Path, err)
 		}

@@ -20,12 +20,12 @@ import (
 func samplePreds() []api.Prediction {
 	return []api.Prediction{
 		{Path: "s/001.png", Source: "gei", View: "090", TrueAge: api.Int(25), TrueGender: api.Male, Age: 27.5, Median: 27,
-			Interval: [2]float64{24, 28}, Gender: api.Male, PMale: 0.8, RankViolations: 1, RankPairs: 99},
+			Interval: api.Interval80(24, 28), Gender: api.Male, PMale: 0.8, RankViolations: 1, RankPairs: 99},
 		// Awkward values: comma/quote in path, non-dyadic floats.
 		{Path: `s/with,comma "q".png`, Source: "gei", View: "000", TrueAge: api.Int(62), TrueGender: api.Female, Age: 55.123456789,
-			Median: 0.30000000000000004 /* 0.1+0.2 at run time */, Interval: [2]float64{50, 60}, Gender: api.Female, PMale: 1.0 / 3, RankPairs: 99},
+			Median: 0.30000000000000004 /* 0.1+0.2 at run time */, Interval: api.Interval80(50, 60), Gender: api.Female, PMale: 1.0 / 3, RankPairs: 99},
 		{Path: "s/003.png", Source: "gei", View: "", TrueAge: api.Int(8), TrueGender: api.GenderUnknown, Age: 8.5, Median: 8,
-			Interval: [2]float64{5, 12}, Gender: api.Female, PMale: 0.3, RankPairs: 99},
+			Interval: api.Interval80(5, 12), Gender: api.Female, PMale: 0.3, RankPairs: 99},
 	}
 }
 
@@ -79,7 +79,7 @@ func TestWrite(t *testing.T) {
 			t.Fatalf("row %d: true_gender %q, want 0, 1 or -1", i, r[7])
 		}
 		got := api.Prediction{Path: r[0], View: r[1], TrueAge: api.Int(atoi(t, r[2])), Age: atof(t, r[3]),
-			Median: atof(t, r[4]), Interval: [2]float64{atof(t, r[5]), atof(t, r[6])}, TrueGender: g, PMale: atof(t, r[8])}
+			Median: atof(t, r[4]), Interval: api.Interval80(atof(t, r[5]), atof(t, r[6])), TrueGender: g, PMale: atof(t, r[8])}
 		if want := csvFields(preds[i]); !reflect.DeepEqual(got, want) {
 			t.Errorf("row %d = %+v, want %+v", i, got, want)
 		}
@@ -156,6 +156,35 @@ func TestWrite(t *testing.T) {
 	b, _ = os.ReadFile(filepath.Join(dir, PredictionsCSV))
 	if n := strings.Count(string(b), "\n"); n != 2 {
 		t.Errorf("rewritten CSV has %d lines, want 2", n)
+	}
+}
+
+// A model without a distribution (loss type l1): the CSV leaves lo80 and
+// hi80 empty, the JSON Lines hold a null interval and summary.json has no
+// coverage80.
+func TestWriteWithoutIntervals(t *testing.T) {
+	dir := t.TempDir()
+	preds := []api.Prediction{
+		{Path: "a.png", TrueAge: api.Int(30), TrueGender: api.Male, Age: 32.5, Median: 32.5, Gender: api.Male, PMale: 0.75},
+		{Path: "b.png", TrueAge: api.Int(50), TrueGender: api.Female, Age: 47, Median: 47, Gender: api.Female, PMale: 0.25},
+	}
+	if err := Write(dir, preds, metrics.Evaluate(preds, 40)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, PredictionsCSV))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "path,view,true_age,pred_age,median,lo80,hi80,true_gender,p_male\na.png,,30,32.5,32.5,,,1,0.75\nb.png,,50,47,47,,,0,0.25\n"; string(b) != want {
+		t.Errorf("CSV:\n%s\nwant\n%s", b, want)
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, PredictionsJSONL))
+	if strings.Count(string(b), `"age_interval80":null`) != 2 {
+		t.Errorf("JSON Lines without null intervals:\n%s", b)
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, SummaryJSON))
+	if strings.Contains(string(b), "coverage80") || !strings.Contains(string(b), `"mae": 2.75`) {
+		t.Errorf("summary.json:\n%s", b)
 	}
 }
 

@@ -7,9 +7,22 @@ import (
 )
 
 // canvas is a binary silhouette frame: 255 is the person, 0 background.
+// With parts set, drawing writes the current pen (a body part, see
+// footage.go) instead of 255, so colour footage can dress the walker; the
+// set of non-zero pixels, the silhouette, is the same either way.
 type canvas struct {
-	img  *image.Gray
-	w, h int
+	img   *image.Gray
+	w, h  int
+	parts bool
+	pen   uint8
+}
+
+// ink is the value drawing writes: 255, or the pen for a parts canvas.
+func (c *canvas) ink() uint8 {
+	if c.parts {
+		return c.pen
+	}
+	return 255
 }
 
 // newCanvas returns a black w×h canvas.
@@ -36,7 +49,7 @@ func (c *canvas) fill(x0, y0, x1, y1 float64, v uint8, inside func(px, py float6
 func (c *canvas) capsule(ax, ay, bx, by, r float64) {
 	dx, dy := bx-ax, by-ay
 	l2 := dx*dx + dy*dy
-	c.fill(math.Min(ax, bx)-r, math.Min(ay, by)-r, math.Max(ax, bx)+r, math.Max(ay, by)+r, 255,
+	c.fill(math.Min(ax, bx)-r, math.Min(ay, by)-r, math.Max(ax, bx)+r, math.Max(ay, by)+r, c.ink(),
 		func(px, py float64) bool {
 			t := 0.0
 			if l2 > 0 {
@@ -57,7 +70,7 @@ func (c *canvas) limb(cam camera, p, q vec, r float64) {
 // ellipse fills the axis-aligned ellipse centred at (cx, cy).
 func (c *canvas) ellipse(cx, cy, rx, ry float64) {
 	rx, ry = math.Max(rx, 0.5), math.Max(ry, 0.5)
-	c.fill(cx-rx, cy-ry, cx+rx, cy+ry, 255, func(px, py float64) bool {
+	c.fill(cx-rx, cy-ry, cx+rx, cy+ry, c.ink(), func(px, py float64) bool {
 		u, v := (px-cx)/rx, (py-cy)/ry
 		return u*u+v*v <= 1
 	})
@@ -69,7 +82,7 @@ func (c *canvas) polygon(pts [][2]float64) {
 	for _, p := range pts {
 		x0, y0, x1, y1 = math.Min(x0, p[0]), math.Min(y0, p[1]), math.Max(x1, p[0]), math.Max(y1, p[1])
 	}
-	c.fill(x0, y0, x1, y1, 255, func(px, py float64) bool {
+	c.fill(x0, y0, x1, y1, c.ink(), func(px, py float64) bool {
 		pos, neg := false, false
 		for i, a := range pts {
 			b := pts[(i+1)%len(pts)]

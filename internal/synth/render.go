@@ -95,42 +95,58 @@ func drawWalker(c *canvas, s SubjectParams, g gait, cam camera, t float64, r *ra
 	trunk := 1 - s.HeadFrac - s.LegFrac - 0.025
 	neck := hip.add(vec{trunk * math.Sin(lean), trunk * math.Cos(lean), 0})
 	shoulder := hip.add(vec{0.9 * trunk * math.Sin(lean), 0.9 * trunk * math.Cos(lean), 0})
-	for _, side := range []float64{1, -1} {
+	for i, side := range []float64{1, -1} {
+		far := uint8(0)
+		if i == 0 {
+			far = partFar // drawn first, so behind the other side
+		}
 		phi := 2 * math.Pi * (t + (1-side)/4) // right side half a cycle later
-		drawLeg(c, s, g, cam, hip.add(vec{0, 0, side * 0.3 * s.HipW}), phi, deg)
-		drawArm(c, s, g, cam, shoulder.add(vec{0, -0.01, side * (0.5*s.ShoulderW + 0.2*s.LimbW)}), phi, deg)
+		drawLeg(c, s, g, cam, hip.add(vec{0, 0, side * 0.3 * s.HipW}), phi, deg, far)
+		drawArm(c, s, g, cam, shoulder.add(vec{0, -0.01, side * (0.5*s.ShoulderW + 0.2*s.LimbW)}), phi, deg, far)
 	}
+	c.pen = partShirt
 	drawTorso(c, s, cam, hip, shoulder)
 	nx, ny := cam.project(neck)
 	sx, sy := cam.project(shoulder)
+	c.pen = partSkin
 	c.capsule(sx, sy, nx, ny, 0.03*cam.scale)
 	head := neck.add(vec{s.HeadFwd + 0.5*s.HeadFrac*math.Sin(1.3*lean), 0.5*s.HeadFrac*math.Cos(lean) + 0.005, 0})
 	hx, hy := cam.project(head)
-	c.ellipse(hx, hy, 0.5*cam.width(0.65*s.HeadFrac, 0.85*s.HeadFrac), 0.5*s.HeadFrac*cam.scale)
+	rx, ry := 0.5*cam.width(0.65*s.HeadFrac, 0.85*s.HeadFrac), 0.5*s.HeadFrac*cam.scale
+	c.ellipse(hx, hy, rx, ry)
+	if c.parts { // hair: a cap inside the head's outline, so the silhouette is unchanged
+		c.pen = partHair
+		c.ellipse(hx, hy-0.25*ry, 0.9*rx, 0.7*ry)
+	}
 }
 
 // drawLeg draws thigh, shank and foot from hip at gait phase phi (radians).
-func drawLeg(c *canvas, s SubjectParams, g gait, cam camera, hip vec, phi float64, deg func(float64) float64) {
+// far is partFar for the leg on the far side, 0 for the near one.
+func drawLeg(c *canvas, s SubjectParams, g gait, cam camera, hip vec, phi float64, deg func(float64) float64, far uint8) {
 	seg := (s.LegFrac - 0.03) / 2
 	thigh := deg(g.speed * s.ThighAmp * math.Sin(phi))
 	knee := thigh - deg(s.KneeBend+g.speed*s.KneeAmp*math.Pow(math.Max(0, math.Cos(phi)), 2))
 	kp := hip.add(vec{seg * math.Sin(thigh), -seg * math.Cos(thigh), 0})
 	ap := kp.add(vec{seg * math.Sin(knee), -seg * math.Cos(knee), 0})
 	tp := ap.add(vec{0.14 * math.Cos(knee), 0.14*math.Sin(knee) - 0.015, 0})
+	c.pen = partTrousers | far
 	c.limb(cam, hip, kp, 0.5*s.LimbW)
 	c.limb(cam, kp, ap, 0.4*s.LimbW)
+	c.pen = partShoes | far
 	c.limb(cam, ap, tp, 0.022)
 }
 
 // drawArm draws the upper arm and forearm from the shoulder joint; the arm
-// swings against the same-side leg.
-func drawArm(c *canvas, s SubjectParams, g gait, cam camera, sh vec, phi float64, deg func(float64) float64) {
+// swings against the same-side leg. far is as for drawLeg.
+func drawArm(c *canvas, s SubjectParams, g gait, cam camera, sh vec, phi float64, deg func(float64) float64, far uint8) {
 	upper, fore := 0.37*s.LegFrac, 0.42*s.LegFrac
 	swing := deg(-g.speed * s.ArmAmp * math.Sin(phi))
 	elbow := swing + deg(12+0.5*g.speed*s.ArmAmp*math.Max(0, -math.Sin(phi)))
 	ep := sh.add(vec{upper * math.Sin(swing), -upper * math.Cos(swing), 0})
 	wp := ep.add(vec{fore * math.Sin(elbow), -fore * math.Cos(elbow), 0})
+	c.pen = partShirt | far
 	c.limb(cam, sh, ep, 0.3*s.LimbW)
+	c.pen = partSkin | far
 	c.limb(cam, ep, wp, 0.25*s.LimbW)
 }
 

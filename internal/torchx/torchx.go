@@ -418,6 +418,36 @@ func Sub(a, b Tensor) Tensor {
 	return op1("sub", func(o *C.TxTensor) *C.char { return C.tx_sub(h(a), h(b), o) })
 }
 
+// Mul is the elementwise product a·b (broadcasting).
+func Mul(a, b Tensor) Tensor {
+	defer keep(a, b)
+	return op1("mul", func(o *C.TxTensor) *C.char { return C.tx_mul(h(a), h(b), o) })
+}
+
+// Abs is |x| elementwise.
+func Abs(x Tensor) Tensor {
+	defer keep(x)
+	return op1("abs", func(o *C.TxTensor) *C.char { return C.tx_abs(h(x), o) })
+}
+
+// Sum adds every element into a scalar tensor.
+func Sum(x Tensor) Tensor {
+	defer keep(x)
+	return op1("sum", func(o *C.TxTensor) *C.char { return C.tx_sum(h(x), o) })
+}
+
+// LogSigmoid is log σ(x) = −log(1 + e^−x), computed stably.
+func LogSigmoid(x Tensor) Tensor {
+	defer keep(x)
+	return op1("log_sigmoid", func(o *C.TxTensor) *C.char { return C.tx_log_sigmoid(h(x), o) })
+}
+
+// LogSoftmax is log softmax along dim, computed stably.
+func LogSoftmax(x Tensor, dim int64) Tensor {
+	defer keep(x)
+	return op1("log_softmax", func(o *C.TxTensor) *C.char { return C.tx_log_softmax(h(x), C.int64_t(dim), o) })
+}
+
 // MulScalar is s·x.
 func MulScalar(x Tensor, s float64) Tensor {
 	defer keep(x)

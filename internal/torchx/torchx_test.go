@@ -83,6 +83,28 @@ func TestLosses(t *testing.T) {
 	}
 	near(t, "softmax", Float32s(Softmax(logits, 1)), []float64{1 / (1 + math.E), math.E / (1 + math.E), .5, .5}, 1e-6)
 	near(t, "sigmoid", Float32s(Sigmoid(z)), []float64{.5, 1 / (1 + math.Exp(-2)), 1 / (1 + math.E)}, 1e-6)
+	// log σ(z) = −softplus(−z), finite where σ underflows
+	near(t, "log_sigmoid", Float32s(LogSigmoid(FromFloat32([]float32{0, 2, -1, -200}, 4))),
+		[]float64{-sp(0), -sp(-2), -sp(1), -200}, 1e-6)
+	lse1, lse2 := math.Log(math.Exp(1)+math.Exp(2)), math.Log(2)
+	near(t, "log_softmax", Float32s(LogSoftmax(logits, 1)), []float64{1 - lse1, 2 - lse1, -lse2, -lse2}, 1e-6)
+}
+
+func TestElementwise(t *testing.T) {
+	a := FromFloat32([]float32{1, -2, 3, -4, 5, -6}, 2, 3)
+	b := FromFloat32([]float32{2, 3, -1}, 3)
+	near(t, "mul broadcast", Float32s(Mul(a, b)), []float64{2, -6, -3, -8, 15, 6}, 0)
+	near(t, "abs", Float32s(Abs(a)), []float64{1, 2, 3, 4, 5, 6}, 0)
+	s := Sum(a)
+	if sh := s.Shape(); len(sh) != 0 || Item(s) != -3 {
+		t.Fatalf("sum %v of shape %v, want the scalar -3", Item(s), sh)
+	}
+	// d/da Σ |a·b| = sign(a·b)·b
+	x := FromFloat32([]float32{1, -2, 3}, 3)
+	SetRequiresGrad(x, true)
+	Backward(Sum(Abs(Mul(x, b))))
+	g, _ := Grad(x)
+	near(t, "grad", Float32s(g), []float64{2, -3, 1}, 0)
 }
 
 func TestAutogradThroughNarrowCatCumsum(t *testing.T) {

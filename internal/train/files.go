@@ -16,12 +16,18 @@ import (
 
 // MetricsRow is one line of metrics.jsonl: the figures of one epoch.
 type MetricsRow struct {
-	Epoch         int     `json:"epoch"`
-	Step          int64   `json:"step"`
-	LR            float64 `json:"lr"`
-	Loss          float64 `json:"loss"`
-	Ranking       float64 `json:"ranking"`
-	ODL           float64 `json:"odl"`
+	Epoch int     `json:"epoch"`
+	Step  int64   `json:"step"`
+	LR    float64 `json:"lr"`
+	Loss  float64 `json:"loss"`
+	// Terms are the epoch's mean of each part of the age term, by the names
+	// of odl.TermNames for the run's loss type ({"ranking": …, "odl": …}
+	// for odl).
+	Terms map[string]float64 `json:"terms,omitempty"`
+	// Ranking and ODL repeat Terms' "ranking" and "odl" (the columns of runs
+	// before the loss family); left out for types without them.
+	Ranking       float64 `json:"ranking,omitempty"`
+	ODL           float64 `json:"odl,omitempty"`
 	Gender        float64 `json:"gender"`
 	SamplesPerSec float64 `json:"samples_per_sec"`
 	Seconds       float64 `json:"seconds"`

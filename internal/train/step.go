@@ -19,7 +19,7 @@ type Stepper struct {
 	Model *model.GLCNN
 	Optim *optim.Adam // updates Model's parameters
 	Group dist.Comm   // averages the gradients; dist.NewLocal() for one process
-	Loss  odl.Weights
+	Loss  odl.Weights // the objective of the model's loss type (Model.Config().Loss)
 	// BucketBytes caps one gradient all-reduce (0: dist.DefaultBucketBytes).
 	BucketBytes int64
 	// Input, if set, makes the model's input tensor (n×1×H×W on the model's
@@ -62,7 +62,7 @@ func (s *Stepper) Step(ctx context.Context, b dataset.Batch, lr float64) (l odl.
 			x = torchx.FromFloat32On(b.Images, s.Model.Device(), shape...)
 		}
 		age, gender := s.Model.Forward(x)
-		l, err = odl.ObjectiveDeferred(age, gender, b.Ages, b.Genders, c.MinAge, s.Loss)
+		l, err = odl.ObjectiveDeferred(age, gender, b.Ages, b.Genders, c, s.Loss)
 		if err != nil {
 			return
 		}

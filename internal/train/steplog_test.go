@@ -14,7 +14,10 @@ import (
 	"testing"
 
 	"github.com/gaitord/gaitord/api"
+	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/dataset"
+	"github.com/gaitord/gaitord/internal/glcnn"
+	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/odl"
 	"github.com/gaitord/gaitord/internal/optim"
@@ -119,5 +122,101 @@ func TestStepLog(t *testing.T) {
 		if math.Abs(sum[e]/2-r.Loss) > 1e-4 {
 			t.Errorf("epoch %d: step lines average %.5f, metrics.jsonl says %.5f", e+1, sum[e]/2, r.Loss)
 		}
+	}
+}
+
+// Every loss type trains through the one loop: its step lines name its
+// terms, which add up to the objective with the configured weights; the
+// metrics row holds their epoch means; validation decodes its head (no
+// interval for l1); and a resume under another loss type is refused.
+func TestEveryLossTypeTrains(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	w := odl.Weights{Lambda: 0.5, Mu: 2, Sigma: 2, MeanWeight: 0.2, VarianceWeight: 0.05}
+	// One goroutine, locked to its thread, for every type (no subtests: each
+	// would run on a goroutine of its own, and libtorch's grad mode and
+	// gotorch's GC bookkeeping are per thread).
+	for _, lt := range glcnn.LossTypes() {
+		func() {
+			h := testHyper()
+			h.Model.K, h.Model.Loss, h.Loss, h.BatchSize = 80, lt, w, 4
+			o := tinyRun(t, 8, 3, h)
+			var steps bytes.Buffer
+			o.StepLog = &steps
+			if _, err := Run(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+			names := odl.TermNames(lt)
+			parts := ""
+			for _, n := range names {
+				parts += "  " + regexp.QuoteMeta(n) + ` (\S+)`
+			}
+			re := regexp.MustCompile(`^step \d+  epoch 1/1  batch \d/2  loss (\S+)` + parts + `  gender (\S+)  lr 0\.001  \d+ samples/s$`)
+			var mean float64
+			lines := strings.Split(strings.TrimSuffix(steps.String(), "\n"), "\n")
+			for _, line := range lines {
+				m := re.FindStringSubmatch(line)
+				if m == nil {
+					t.Fatalf("%s: line %q does not match %v", lt, line, re)
+				}
+				v := make([]float64, len(m)-1)
+				for i := range v {
+					v[i], _ = strconv.ParseFloat(m[i+1], 64)
+				}
+				want := w.Mu * v[len(v)-1]
+				for i, wt := range w.Terms(lt, h.Model.K) {
+					want += wt * v[1+i]
+				}
+				if math.Abs(v[0]-want) > 5e-4 || !(v[0] > 0) {
+					t.Errorf("%s: line %q: loss %v, terms give %v", lt, line, v[0], want)
+				}
+				mean += v[1] / float64(len(lines))
+			}
+			rows, err := ReadMetrics(filepath.Join(o.RunDir, MetricsFile))
+			if err != nil || len(rows) != 1 || len(rows[0].Terms) != len(names) {
+				t.Fatalf("%s: metrics rows %+v, %v", lt, rows, err)
+			}
+			if got := rows[0].Terms[names[0]]; math.Abs(got-mean) > 1e-4 {
+				t.Errorf("%s: metrics %s %v, step lines average %v", lt, names[0], got, mean)
+			}
+			if _, has := rows[0].Terms["odl"]; has != (lt == glcnn.LossODL) || (rows[0].ODL != 0) != (lt == glcnn.LossODL) {
+				t.Errorf("%s: metrics row %+v", lt, rows[0])
+			}
+			st, err := checkpoint.Load(filepath.Join(o.RunDir, LastFile))
+			if err != nil || st.Model.Loss != lt {
+				t.Fatalf("%s: last.ckpt: %+v, %v", lt, st, err)
+			}
+			m, err := model.New(st.Model, 0, "cpu")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.SetWeights(st.Weights); err != nil {
+				t.Fatal(err)
+			}
+			loader := loaderFor(o.Val, h, o.Decode)
+			preds, err := Predict(m, loader, o.Val)
+			loader.Close()
+			infer.FinishGC() // Predict's loop ran GC
+			if err != nil || len(preds) != 3 {
+				t.Fatalf("%s: predictions %v, %v", lt, preds, err)
+			}
+			for _, p := range preds {
+				if (p.Interval == nil) != (lt == glcnn.LossL1) || p.Age < 0 || p.Age > 80 || p.Median < 0 || p.Median > 80 {
+					t.Errorf("%s: prediction %+v", lt, p)
+				}
+				if p.Interval != nil && (p.Interval[0] < 0 || p.Interval[1] > 80 || p.Interval[0] > p.Interval[1]) {
+					t.Errorf("%s: interval %v", lt, *p.Interval)
+				}
+			}
+			// resuming the run as another type is refused
+			other := glcnn.LossCORN
+			if lt == other {
+				other = glcnn.LossODL
+			}
+			o.Resume, o.Hyper.Model.Loss, o.Hyper.Epochs = true, other, 2
+			if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "resume:") || !strings.Contains(err.Error(), string(other)) {
+				t.Errorf("%s: resume as %s: %v", lt, other, err)
+			}
+		}()
 	}
 }

@@ -110,13 +110,9 @@ func PredictSubjects(m *model.GLCNN, samples []dataset.Sample, o dataset.LoaderO
 			if err != nil {
 				return nil, err
 			}
-			d := out.Ordinal[0]
-			preds = append(preds, api.Prediction{
-				Path: grp.Subject, Source: api.SourceFused, NInputs: n, TrueAge: api.Int(grp.Age), TrueGender: grp.Gender,
-				Age: d.Age, Median: d.Median, Interval: [2]float64{d.Lo80, d.Hi80},
-				Gender: api.GenderOf(out.PMale[0]), PMale: out.PMale[0],
-				RankViolations: d.Violations, RankPairs: d.Pairs,
-			})
+			p := out.Record(0)
+			p.Path, p.Source, p.NInputs, p.TrueAge, p.TrueGender = grp.Subject, api.SourceFused, n, api.Int(grp.Age), grp.Gender
+			preds = append(preds, p)
 			buf, g = buf[:0], g+1
 		}
 	}

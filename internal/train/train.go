@@ -1,5 +1,5 @@
-// Package train runs gaitord's training loop: Adam on the ranking + ODL +
-// gender objective, a validation pass per epoch, atomic `last` and `best`
+// Package train runs gaitord's training loop: Adam on the objective of the
+// model's loss type (internal/odl: ranking + λ·ODL + μ·gender by default), a validation pass per epoch, atomic `last` and `best`
 // checkpoints, a metrics log, exact resumption and a clean stop on Ctrl-C.
 //
 // The loop is written once for one process and for a data-parallel job: it
@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gaitord/gaitord/api"
@@ -66,7 +67,7 @@ type Hyper struct {
 	EvalBatchSize int
 	Optim         optim.Config // Adam; Optim.LR is the schedule's base rate
 	Schedule      Schedule
-	Loss          odl.Weights
+	Loss          odl.Weights // the objective of Model.Loss's type
 	Workers       int
 	Prefetch      int
 	Flip          bool
@@ -237,10 +238,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			t.best = val.MAE
 		}
 		now := g.Stats()
-		row := MetricsRow{Epoch: epoch + 1, Step: t.opt.Steps(), LR: lr, Loss: es.meanLoss(), Ranking: es.ranking / float64(max(es.n, 1)),
-			ODL: es.odl / float64(max(es.n, 1)), Gender: es.gender / float64(max(es.n, 1)), SamplesPerSec: es.samplesPerSec(),
+		row := MetricsRow{Epoch: epoch + 1, Step: t.opt.Steps(), LR: lr, Loss: es.meanLoss(), Terms: map[string]float64{},
+			Gender: es.gender / float64(max(es.n, 1)), SamplesPerSec: es.samplesPerSec(),
 			ValN: val.N, ValMAE: val.MAE, ValCS5: cs5(val), Best: improved, Seconds: es.seconds,
 			WorldSize: t.world, AllReduceSeconds: (now.Elapsed - comm.Elapsed).Seconds(), AllReduceCalls: now.Calls - comm.Calls}
+		for i, name := range odl.TermNames(h.Model.Loss) {
+			row.Terms[name] = es.terms[i] / float64(max(es.n, 1))
+		}
+		row.Ranking, row.ODL = row.Terms["ranking"], row.Terms["odl"]
 		if rank0 {
 			if err := appendMetrics(filepath.Join(o.RunDir, MetricsFile), row); err != nil {
 				return res, err
@@ -308,7 +313,7 @@ func (t *trainer) prepare(st *start) (unlock func(), err error) {
 		if err != nil {
 			return unlock, fmt.Errorf("resume: %w", err)
 		}
-		if ck.Model != h.Model {
+		if ck.Model.Canonical() != h.Model.Canonical() {
 			return unlock, fmt.Errorf("resume: %s holds a model %+v, the configuration asks for %+v", last, ck.Model, h.Model)
 		}
 		if err := t.restore(ck); err != nil {
@@ -382,12 +387,13 @@ func (t *trainer) share(st *start) error {
 
 // reduceStats turns an epoch's per-rank loss sums into sums over all ranks.
 func (t *trainer) reduceStats(es *epochStats) error {
-	v := []float64{float64(es.n), float64(es.samples), es.loss, es.ranking, es.odl, es.gender}
+	v := append([]float64{float64(es.n), float64(es.samples), es.loss, es.gender}, es.terms...)
 	if err := t.g.SumFloat64(v); err != nil {
 		return err
 	}
 	es.n, es.samples = int(v[0]), int(v[1])
-	es.loss, es.ranking, es.odl, es.gender = v[2], v[3], v[4], v[5]
+	es.loss, es.gender = v[2], v[3]
+	copy(es.terms, v[4:])
 	return nil
 }
 
@@ -410,9 +416,10 @@ func loaderFor(samples []dataset.Sample, h Hyper, decode func(string) ([]float32
 }
 
 type epochStats struct {
-	n, batches, samples        int
-	loss, ranking, odl, gender float64
-	seconds                    float64
+	n, batches, samples int
+	loss, gender        float64
+	terms               []float64 // sums of the age term's parts, in odl.TermNames order
+	seconds             float64
 }
 
 func (e epochStats) meanLoss() float64 { return e.loss / float64(max(e.n, 1)) }
@@ -424,7 +431,7 @@ func (e epochStats) samplesPerSec() float64 {
 }
 
 func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, lr float64, skip int) (epochStats, error) {
-	var es epochStats
+	es := epochStats{terms: make([]float64, len(odl.TermNames(t.h.Model.Loss)))}
 	es.batches = skip
 	total := loader.NumBatches()
 	var bar *progressbar.ProgressBar
@@ -471,15 +478,16 @@ func (t *trainer) epoch(ctx context.Context, loader *dataset.Loader, epoch int, 
 			if t.world > 1 {
 				where = fmt.Sprintf(" on rank %d (not finite on %d of %d ranks)", t.rank, votes.NonFinite, t.world)
 			}
-			return es, fmt.Errorf("epoch %d step %d: the loss is %v%s (ranking %v, ODL %v, gender %v); stopped, the last good checkpoint %s is kept — lower optim.lr",
-				epoch+1, done+1, l.TotalValue, where, l.Ranking, l.ODL, l.Gender, filepath.Join(t.o.RunDir, LastFile))
+			return es, fmt.Errorf("epoch %d step %d: the loss is %v%s (%s, gender %v); stopped, the last good checkpoint %s is kept — lower optim.lr",
+				epoch+1, done+1, l.TotalValue, where, termsText(l, "%v"), l.Gender, filepath.Join(t.o.RunDir, LastFile))
 		}
 		es.n++
 		es.batches++
 		es.samples += len(b.Ages)
 		es.loss += l.TotalValue
-		es.ranking += l.Ranking
-		es.odl += l.ODL
+		for i, term := range l.Terms {
+			es.terms[i] += term.Value
+		}
 		es.gender += l.Gender
 		now := time.Now()
 		es.seconds = now.Sub(start).Seconds()
@@ -512,8 +520,18 @@ func (t *trainer) logStep(epoch, batch, batches int, lr float64, l odl.Losses, s
 	if t.world > 1 {
 		ranks = fmt.Sprintf("  rank %d of %d", t.rank, t.world)
 	}
-	fmt.Fprintf(t.o.StepLog, "step %d  epoch %d/%d  batch %d/%d  loss %.4f  ranking %.4f  odl %.4f  gender %.4f  lr %.6g  %.0f samples/s%s\n",
-		t.opt.Steps(), epoch+1, t.h.Epochs, batch, batches, l.TotalValue, l.Ranking, l.ODL, l.Gender, lr, rate, ranks)
+	fmt.Fprintf(t.o.StepLog, "step %d  epoch %d/%d  batch %d/%d  loss %.4f  %s  gender %.4f  lr %.6g  %.0f samples/s%s\n",
+		t.opt.Steps(), epoch+1, t.h.Epochs, batch, batches, l.TotalValue, termsText(l, "%.4f"), l.Gender, lr, rate, ranks)
+}
+
+// termsText lists the age term's parts as "name value", two spaces apart
+// ("ranking 0.6931  odl 0.2500" for odl), each value in format.
+func termsText(l odl.Losses, format string) string {
+	parts := make([]string, len(l.Terms))
+	for i, term := range l.Terms {
+		parts[i] = term.Name + " " + fmt.Sprintf(format, term.Value)
+	}
+	return strings.Join(parts, "  ")
 }
 
 // validate evaluates the model on the validation split. In a data-parallel
@@ -575,13 +593,9 @@ func Predict(m *model.GLCNN, loader *dataset.Loader, samples []dataset.Sample) (
 		}
 		for j, idx := range b.Indices {
 			s := samples[idx]
-			o := out.Ordinal[j]
-			preds = append(preds, api.Prediction{
-				Path: s.Path, Source: "gei", View: s.View, TrueAge: api.Int(s.Age), TrueGender: s.Gender,
-				Age: o.Age, Median: o.Median, Interval: [2]float64{o.Lo80, o.Hi80},
-				Gender: api.GenderOf(out.PMale[j]), PMale: out.PMale[j],
-				RankViolations: o.Violations, RankPairs: o.Pairs,
-			})
+			p := out.Record(j)
+			p.Path, p.Source, p.View, p.TrueAge, p.TrueGender = s.Path, "gei", s.View, api.Int(s.Age), s.Gender
+			preds = append(preds, p)
 		}
 	}
 	return preds, nil

@@ -349,6 +349,26 @@ const char *tx_sub(TxTensor a, TxTensor b, TxTensor *out) {
   return guard([&] { put(out, at::sub(T(a), T(b))); });
 }
 
+const char *tx_mul(TxTensor a, TxTensor b, TxTensor *out) {
+  return guard([&] { put(out, at::mul(T(a), T(b))); });
+}
+
+const char *tx_abs(TxTensor x, TxTensor *out) {
+  return guard([&] { put(out, at::abs(T(x))); });
+}
+
+const char *tx_sum(TxTensor x, TxTensor *out) {
+  return guard([&] { put(out, at::sum(T(x))); });
+}
+
+const char *tx_log_sigmoid(TxTensor x, TxTensor *out) {
+  return guard([&] { put(out, at::log_sigmoid(T(x))); });
+}
+
+const char *tx_log_softmax(TxTensor x, int64_t dim, TxTensor *out) {
+  return guard([&] { put(out, at::log_softmax(T(x), dim)); });
+}
+
 const char *tx_bce_with_logits(TxTensor logits, TxTensor target, TxTensor *out) {
   return guard([&] {
     put(out, at::binary_cross_entropy_with_logits(T(logits), T(target), {}, {}, at::Reduction::Mean));

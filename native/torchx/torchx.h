@@ -70,6 +70,11 @@ const char *tx_add(TxTensor a, TxTensor b, double alpha, TxTensor *out);
 const char *tx_mul_scalar(TxTensor x, double s, TxTensor *out);
 const char *tx_add_scalar(TxTensor x, double s, TxTensor *out);
 const char *tx_sub(TxTensor a, TxTensor b, TxTensor *out);
+const char *tx_mul(TxTensor a, TxTensor b, TxTensor *out);
+const char *tx_abs(TxTensor x, TxTensor *out);
+const char *tx_sum(TxTensor x, TxTensor *out);
+const char *tx_log_sigmoid(TxTensor x, TxTensor *out);
+const char *tx_log_softmax(TxTensor x, int64_t dim, TxTensor *out);
 const char *tx_bce_with_logits(TxTensor logits, TxTensor target, TxTensor *out);
 const char *tx_cross_entropy(TxTensor logits, TxTensor target, TxTensor *out);
 

@@ -189,6 +189,8 @@ type tc struct {
 	noTemp   []string // folders that must hold no ".tmp" file afterwards
 	rssKB    int64    // >0: the max RSS may exceed the baseline by at most this
 	check    func(t *testing.T, r result)
+	env      []string       // extra environment (PATH=… replaces PATH)
+	noteLine *regexp.Regexp // other stderr lines allowed (a video's notes)
 }
 
 var baselineRSS struct {
@@ -198,7 +200,13 @@ var baselineRSS struct {
 
 func (c tc) run(t *testing.T) {
 	t.Helper()
-	r := runRSS(t, c.rssKB > 0, c.args...)
+	var r result
+	if c.env != nil {
+		x := gaitordtest.ExecEnv(t, c.env, bin, c.args...)
+		r = result{code: x.Code, stdout: x.Stdout, stderr: x.Stderr, maxRSSKB: -1}
+	} else {
+		r = runRSS(t, c.rssKB > 0, c.args...)
+	}
 	all := r.stdout + r.stderr
 	for _, s := range crashText {
 		if strings.Contains(all, s) {
@@ -216,6 +224,7 @@ func (c tc) run(t *testing.T) {
 			errs = append(errs, ln)
 		case c.code == 2 && ln == "Run 'gaitord --help' for usage.":
 		case c.code == 0 || strings.HasPrefix(ln, "warning: ") || strings.HasPrefix(ln, "skipped samples: "):
+		case c.noteLine != nil && c.noteLine.MatchString(ln):
 		default:
 			t.Errorf("stray stderr line %q", ln)
 		}
@@ -775,11 +784,45 @@ func TestConfigs(t *testing.T) {
 		c("negative-lr", "optim:\n  lr: -0.001\n", `key "optim.lr": got -0.001`),
 		c("input-100x50", "model:\n  input_height: 100\n  input_width: 50\n", `key "model.input_height/input_width": 100×50 not supported`),
 		c("not-yaml", "train: [unclosed\n", "not valid YAML"),
+		c("unknown-loss-type", "loss:\n  type: softmax\n", `key "loss.type": got "softmax", want odl, ranking, coral, corn, dldl, mean-variance or l1`),
+		c("dldl-sigma-zero", "loss:\n  type: dldl\n  sigma: 0\n", `key "loss.sigma": got 0, want > 0`),
 		c("missing", "", "no such file or directory"),
 		flag("set-zero-batch", []string{"--set", "train.batch_size=0"}, `key "train.batch_size" (from --set train.batch_size=0): got 0, want ≥ 1`),
 		flag("flag-negative-batch", []string{"--batch-size", "-1"}, `key "train.batch_size" (from --set train.batch_size=-1): got -1`),
+		flag("set-loss-type-case", []string{"--set", "loss.type=CORAL"}, `key "loss.type" (from --set loss.type=CORAL): got "CORAL"`),
 		{name: "config-is-a-folder", args: []string{"train", "--config", dir, "--out", filepath.Join(dir, "run-folder"), "--epochs", "1"}, code: 1,
 			err: []string{"gaitord: config " + dir + ": ", "is a directory"}, noFile: []string{filepath.Join(dir, "run-folder")}},
+	})
+}
+
+// ---- experiments: every mistake stops the command before any run ---------
+
+func TestExperiment(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	dir := t.TempDir()
+	c := func(name string, code int, extra []string, want ...string) tc {
+		out := filepath.Join(dir, name)
+		args := append([]string{"experiment", "--config", f.config, "--data", f.data, "--format", "synthetic", "--out", out, "--epochs", "1"}, extra...)
+		return tc{name: "experiment/" + name, args: args, code: code, err: want, noFile: []string{out}}
+	}
+	grid := []string{"--grid", "loss.lambda=0,1"}
+	runCases(t, []tc{
+		c("no-grid", 2, nil, "gaitord: --grid missing: give at least one key=v1,v2"),
+		c("unknown-key", 2, []string{"--grid", "loss.lamda=0,1"}, `gaitord: --grid "loss.lamda=0,1": unknown key "loss.lamda" (known: `),
+		c("seed-in-grid", 2, []string{"--grid", "train.seed=1,2"}, "the seeds are --seeds's"),
+		c("refused-value", 1, []string{"--grid", "loss.lambda=0,-0.5"},
+			`gaitord: cell loss.lambda=-0.5: config `+f.config+`: key "loss.lambda" (from --set loss.lambda=-0.5)`),
+		c("wrong-type", 1, []string{"--grid", "train.batch_size=8,eight"}, `gaitord: cell train.batch_size=eight: config `, `"train.batch_size"`),
+		c("slash-in-value", 2, []string{"--grid", "data.labels=a/b.csv,c.csv"}, `value "a/b.csv" cannot be part of a run folder's name`),
+		c("same-cell-twice", 2, []string{"--grid", "optim.lr=0.001,1e-3"}, "cells optim.lr=0.001 and optim.lr=1e-3 give the same configuration"),
+		c("baseline-not-a-cell", 2, append(grid, "--baseline", "loss.lambda=0.5"),
+			`gaitord: --baseline "loss.lambda=0.5": not a cell of the grid: loss.lambda takes 0, 1`),
+		c("baseline-not-a-key", 2, append(grid, "--baseline", "loss.mu=1"), `"loss.mu" is not a --grid key`),
+		c("duplicate-seeds", 2, append(grid, "--seeds", "1,2,2"), "gaitord: --seeds seed 2 given twice"),
+		c("seeds-not-numbers", 2, append(grid, "--seeds", "1,two"), `invalid argument "1,two" for "--seeds"`),
+		c("grid-key-also-flag", 2, []string{"--grid", "train.epochs=1,2"}, `key "train.epochs" is also overridden by "train.epochs=1"`),
+		c("seed-also-set", 2, append(grid, "--seeds", "1,2", "--set", "train.seed=3"), `"train.seed=3"`),
 	})
 }
 
@@ -836,6 +879,15 @@ func TestCheckpoints(t *testing.T) {
 	if err := saveWeights(p("metadata-k-not-int.safetensors"), model.DefaultConfig(), badMD); err != nil {
 		t.Fatal(err)
 	}
+	lossMD := checkpoint.ModelMetadata(model.DefaultConfig())
+	lossMD["loss_type"] = "softmax"
+	if err := saveWeights(p("unknown-loss-type.safetensors"), model.DefaultConfig(), lossMD); err != nil {
+		t.Fatal(err)
+	}
+	lossMD["loss_type"] = "corn" // odl's linear_age under a corn label
+	if err := saveWeights(p("odl-labelled-corn.safetensors"), model.DefaultConfig(), lossMD); err != nil {
+		t.Fatal(err)
+	}
 	ckMD := checkpoint.ModelMetadata(model.DefaultConfig())
 	ckMD["gaitord.kind"] = checkpoint.KindCheckpoint
 	if err := saveWeights(p("checkpoint-without-state.ckpt"), model.DefaultConfig(), ckMD); err != nil {
@@ -872,6 +924,8 @@ func TestCheckpoints(t *testing.T) {
 	both("128x88-claims-64x44", "128x88-claims-64x44.safetensors", 0, "model (64×44, K=100) needs")
 	both("metadata-k-not-an-integer", "metadata-k-not-int.safetensors", small, `metadata k = "lots" is not an integer`)
 	both("checkpoint-lacking-state", "checkpoint-without-state.ckpt", 0, "checkpoint metadata lacks")
+	both("unknown-loss-type", "unknown-loss-type.safetensors", small, `metadata loss_type: loss type "softmax": want odl, ranking, coral, corn, dldl, mean-variance or l1`)
+	both("odl-weights-labelled-corn", "odl-labelled-corn.safetensors", 0, "missing corn_age.weight (shape [100 1024])", "unexpected linear_age.weight")
 	both("folder", "", small, "not a regular file")
 	both("missing", "absent.ckpt", small, "no such file or directory")
 	cases = append(cases,

@@ -190,9 +190,9 @@ func TestDataParallelRankDeathThenResumeAlone(t *testing.T) {
 func TestDataParallelCtrlCSavesOnceAndResumesWithMoreRanks(t *testing.T) {
 	data := dataset(t)
 	dir := filepath.Join(t.TempDir(), "int")
-	cmd, stderr, done := startTrain(t, append(smallTrain(t, data, dir, 2), "--nproc", "2"), true)
+	cmd, stderr, done := startTrain(t, append(smallTrain(t, data, dir, 2, "--verbose"), "--nproc", "2"), true)
 	waitCheckpoint(t, dir, 1, done)
-	time.Sleep(2 * time.Second) // a few steps into epoch 2
+	waitStepOfEpoch(t, stderr, 2, done) // a partial epoch 2
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -70,10 +72,26 @@ func smallTrain(t *testing.T, data, out string, epochs int, extra ...string) []s
 	return append(args, extra...)
 }
 
+// trained is the shared 8-epoch run on the shared dataset (TestEndToEnd
+// checks it; the video test predicts with it): its folder, under the
+// dataset's (removed by TestMain), and train's stdout.
+var trained struct{ dir, stdout string }
+
+func trainedRun(t *testing.T) (dir, stdout string) {
+	t.Helper()
+	if trained.dir == "" {
+		data := dataset(t)
+		dir := filepath.Join(filepath.Dir(data), "run")
+		r := mustRun(t, smallTrain(t, data, dir, 8)...)
+		trained.dir, trained.stdout = dir, r.Stdout
+	}
+	return trained.dir, trained.stdout
+}
+
 func TestEndToEnd(t *testing.T) {
 	data := dataset(t)
-	runDir := filepath.Join(t.TempDir(), "run")
-	r := mustRun(t, smallTrain(t, data, runDir, 8)...)
+	runDir, trainOut := trainedRun(t)
+	r := gaitordtest.Result{Stdout: trainOut}
 	if !strings.Contains(r.Stdout, "trained 8 epochs") {
 		t.Fatalf("train output: %s", r.Stdout)
 	}
@@ -260,14 +278,14 @@ func TestKillResumeMatchesUninterrupted(t *testing.T) {
 
 // startTrain starts gaitord with args (in its own process group when pgid
 // is set, as a terminal's job) and returns it, its stderr and its exit.
-func startTrain(t *testing.T, args []string, pgid bool) (*exec.Cmd, *bytes.Buffer, <-chan error) {
+func startTrain(t *testing.T, args []string, pgid bool) (*exec.Cmd, *syncBuffer, <-chan error) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "GAITORD_CACHE="+t.TempDir())
 	if pgid {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	}
-	stderr := &bytes.Buffer{}
+	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -277,12 +295,51 @@ func startTrain(t *testing.T, args []string, pgid bool) (*exec.Cmd, *bytes.Buffe
 	return cmd, stderr, done
 }
 
+// syncBuffer is a bytes.Buffer that a test may read while the child process
+// writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitStepOfEpoch waits until a --verbose run has logged its first step of
+// the given epoch, so that a signal sent now lands inside that epoch however
+// fast the machine is (a fixed sleep could outlast a short epoch).
+func waitStepOfEpoch(t *testing.T, stderr *syncBuffer, epoch int, done <-chan error) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^step \d+  epoch ` + strconv.Itoa(epoch) + `/`)
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		if re.MatchString(stderr.String()) {
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("training ended before a step of epoch %d: %v\n%s", epoch, err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no step of epoch %d in time", epoch)
+}
+
 func TestSIGINTSavesAndResumes(t *testing.T) {
 	data := dataset(t)
 	dir := filepath.Join(t.TempDir(), "int")
-	cmd, stderr, done := startTrain(t, smallTrain(t, data, dir, 2), false)
+	cmd, stderr, done := startTrain(t, smallTrain(t, data, dir, 2, "--verbose"), false)
 	waitCheckpoint(t, dir, 1, done)
-	time.Sleep(2 * time.Second) // a few steps into epoch 2
+	waitStepOfEpoch(t, stderr, 2, done) // a partial epoch 2
 	cmd.Process.Signal(os.Interrupt)
 	err := <-done
 	ee, ok := err.(*exec.ExitError)

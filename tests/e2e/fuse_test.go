@@ -16,8 +16,7 @@ import (
 	"github.com/gaitord/gaitord/internal/modelcard"
 )
 
-// debianPython has NumPy and PIL (scripts/install_test_deps.sh).
-const debianPython = "/usr/bin/python3"
+// debianPython (losses_test.go) has NumPy and PIL (scripts/install_test_deps.sh).
 
 // pyWalk writes one walk of 64×64 binary silhouette frames (a body, a head
 // and two legs swinging) twice from the same NumPy array: as an OpenGait

@@ -62,8 +62,15 @@ type Result struct {
 // returns its exit status and output; failing to start it fails the test.
 func Exec(t testing.TB, name string, argv ...string) Result {
 	t.Helper()
+	return ExecEnv(t, nil, name, argv...)
+}
+
+// ExecEnv is Exec with env added to the environment (a variable set there
+// replaces the inherited one, e.g. PATH).
+func ExecEnv(t testing.TB, env []string, name string, argv ...string) Result {
+	t.Helper()
 	cmd := exec.Command(name, argv...)
-	cmd.Env = append(os.Environ(), "GAITORD_CACHE="+t.TempDir())
+	cmd.Env = append(append(os.Environ(), "GAITORD_CACHE="+t.TempDir()), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

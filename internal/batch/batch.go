@@ -1,0 +1,421 @@
+// Package batch is the dynamic batcher of `gaitord serve`: one goroutine,
+// locked to its OS thread, owns libtorch (gotorch keeps per-thread state:
+// the intra-op thread count, grad mode and the tensors a GC waits for), and
+// every model load and forward pass runs there. Requests from any goroutine
+// queue their inputs; the owner forms batches of up to MaxBatch inputs,
+// waiting at most MaxWait after the oldest queued input arrived for more to
+// join, runs one forward pass per batch and fans the rows back.
+//
+// Contract:
+//   - Submit queues all inputs of a request at once or none: when they do
+//     not fit in MaxQueue it returns ErrQueueFull at once (the server answers
+//     503 with Retry-After); more inputs than MaxQueue is ErrTooMany.
+//   - A request whose context ends (the client went away, or its deadline
+//     passed) while queued is dropped: its inputs leave the queue unrun and
+//     Submit returns the context's error. Inputs already in a running batch
+//     finish with it; their rows are discarded.
+//   - Swap loads a new model on the owner's thread between two batches. A
+//     load that fails leaves the old model serving. After a successful
+//     swap, inputs queued before it still run on the old model (a request
+//     is always answered by one model), and the old model is released once
+//     the last of them has run.
+//   - Inputs of one request may be split over consecutive batches when
+//     there are more than MaxBatch of them; rows keep their order.
+//
+// Each forward pass is followed by gotorch's GC on the owner's thread (every
+// tensor of the pass is dead by then; see infer.Batch). A load runs after
+// FinishGC, so the long-lived tensors of a new model are never among those a
+// GC waits for.
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/gaitord/gaitord/api"
+	"github.com/gaitord/gaitord/internal/infer"
+)
+
+// Runner is a loaded model. Its methods are called on the owner's thread
+// only.
+type Runner interface {
+	// InputLen is the number of float32 values of one input (H·W).
+	InputLen() int
+	// Forward predicts n inputs laid out one after another in x.
+	Forward(x []float32, n int) (infer.Output, error)
+	// Release frees the model once no queued input needs it any more.
+	Release()
+}
+
+// Observer receives the scheduler's measurements (Prometheus metrics in
+// `gaitord serve`). Its methods are called on the owner's thread, except
+// Queue, which is also called from Submit.
+type Observer interface {
+	Batch(n int, forward time.Duration)
+	Queue(depth int)
+	Dropped(n int, reason error)
+}
+
+// Options configure a Scheduler.
+type Options struct {
+	MaxBatch int           // inputs per forward pass, ≥ 1
+	MaxWait  time.Duration // longest wait for a batch to fill, ≥ 0
+	MaxQueue int           // inputs waiting at most, ≥ MaxBatch
+	Observer Observer      // nil: none
+}
+
+// Errors of Submit, Swap and Do.
+var (
+	ErrQueueFull = errors.New("queue full")
+	ErrTooMany   = errors.New("more inputs than the queue holds")
+	ErrNoModel   = errors.New("no model loaded")
+	ErrStale     = errors.New("model changed since the inputs were prepared")
+	ErrClosed    = errors.New("scheduler stopped")
+)
+
+// Scheduler batches inputs for the Runner it owns.
+type Scheduler[R Runner] struct {
+	o    Options
+	wake chan struct{} // a new input or control job (capacity 1)
+	ctl  chan func()   // run on the owner's thread between batches
+	done chan struct{} // closed when Run returns
+
+	mu      sync.Mutex
+	queue   []*item
+	gen     int       // generation of the current model; 0 before the first
+	runners map[int]R // the current model and any older one still needed
+	closed  bool
+}
+
+type item struct {
+	req *request
+	idx int
+	x   []float32
+	gen int
+	at  time.Time
+}
+
+// request is one Submit call; only the owner's thread writes it until done
+// is closed.
+type request struct {
+	ctx  context.Context
+	rows []api.Prediction
+	err  error
+	left int
+	done chan struct{}
+}
+
+// New returns a Scheduler; Run must be called for it to work.
+func New[R Runner](o Options) (*Scheduler[R], error) {
+	if o.MaxBatch < 1 || o.MaxWait < 0 || o.MaxQueue < o.MaxBatch {
+		return nil, fmt.Errorf("batch: max batch %d, max wait %v, max queue %d: want max batch ≥ 1, max wait ≥ 0, max queue ≥ max batch",
+			o.MaxBatch, o.MaxWait, o.MaxQueue)
+	}
+	return &Scheduler[R]{o: o, wake: make(chan struct{}, 1), ctl: make(chan func()), done: make(chan struct{}),
+		runners: map[int]R{}}, nil
+}
+
+// Current returns the current model and its generation (0 and the zero R
+// before the first Swap). Inputs for Submit are prepared for this model.
+func (s *Scheduler[R]) Current() (gen int, r R) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen, s.runners[s.gen]
+}
+
+// Depth is the number of queued inputs.
+func (s *Scheduler[R]) Depth() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// Submit queues inputs prepared for model generation gen and waits for their
+// predictions (infer.Output.Prediction: no Path or Source), in order. It returns ErrStale when another model was swapped in since gen (the
+// caller prepares the inputs again for Current), ErrQueueFull, ErrTooMany,
+// ErrNoModel, ErrClosed, the context's error, or the forward pass's error.
+func (s *Scheduler[R]) Submit(ctx context.Context, gen int, inputs [][]float32) ([]api.Prediction, error) {
+	if len(inputs) == 0 {
+		return nil, nil
+	}
+	if len(inputs) > s.o.MaxQueue {
+		return nil, fmt.Errorf("%w: %d inputs, queue holds %d", ErrTooMany, len(inputs), s.o.MaxQueue)
+	}
+	req := &request{ctx: ctx, rows: make([]api.Prediction, len(inputs)), left: len(inputs), done: make(chan struct{})}
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return nil, ErrClosed
+	case s.gen == 0:
+		s.mu.Unlock()
+		return nil, ErrNoModel
+	case gen != s.gen:
+		s.mu.Unlock()
+		return nil, ErrStale
+	case len(s.queue)+len(inputs) > s.o.MaxQueue:
+		s.mu.Unlock()
+		return nil, ErrQueueFull
+	}
+	want := s.runners[gen].InputLen()
+	for i, x := range inputs {
+		if len(x) != want {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("batch: input %d has %d values, the model takes %d", i, len(x), want)
+		}
+	}
+	now := time.Now()
+	for i, x := range inputs {
+		s.queue = append(s.queue, &item{req: req, idx: i, x: x, gen: gen, at: now})
+	}
+	depth := len(s.queue)
+	s.mu.Unlock()
+	s.observeQueue(depth)
+	s.poke()
+	select {
+	case <-req.done:
+		return req.rows, req.err
+	case <-ctx.Done():
+		// The owner drops the rest of this request when it reaches it.
+		s.poke()
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Scheduler[R]) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Do runs fn on the owner's thread between two batches and returns its
+// error; it waits for fn or for ctx.
+func (s *Scheduler[R]) Do(ctx context.Context, fn func() error) error {
+	errc := make(chan error, 1)
+	job := func() { errc <- fn() }
+	select {
+	case s.ctl <- job:
+	case <-s.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-s.done:
+		return ErrClosed
+	}
+}
+
+// Swap loads a model with load on the owner's thread and makes it current;
+// when load fails the current model stays and the error is returned.
+func (s *Scheduler[R]) Swap(ctx context.Context, load func() (R, error)) (gen int, err error) {
+	err = s.Do(ctx, func() error {
+		infer.FinishGC()
+		r, err := load()
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.gen++
+		gen = s.gen
+		s.runners[gen] = r
+		s.mu.Unlock()
+		s.retire()
+		return nil
+	})
+	return gen, err
+}
+
+// Run is the owner's loop: it locks the calling goroutine to its OS thread
+// and serves until ctx ends; then every queued request fails with ErrClosed,
+// the models are released and Run returns. Call it once, on the goroutine
+// that may call libtorch.
+func (s *Scheduler[R]) Run(ctx context.Context) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer close(s.done)
+	defer s.stop()
+	for ctx.Err() == nil {
+		// A waiting control job (a swap) goes before the next batch, so a
+		// busy queue cannot starve it.
+		select {
+		case job := <-s.ctl:
+			job()
+		default:
+		}
+		batch, r, wait := s.next()
+		if batch != nil {
+			s.run(r, batch)
+			continue
+		}
+		var timer <-chan time.Time
+		var t *time.Timer
+		if wait > 0 {
+			t = time.NewTimer(wait)
+			timer = t.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case job := <-s.ctl:
+			job()
+		case <-s.wake:
+		case <-timer:
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+// next takes the next batch when one is due: MaxBatch inputs are queued, or
+// the oldest has waited MaxWait. Otherwise it returns how long to wait (0:
+// until woken). Dropped requests' inputs leave the queue here.
+func (s *Scheduler[R]) next() (batch []*item, r R, wait time.Duration) {
+	s.mu.Lock()
+	dropped := s.dropLocked()
+	if len(s.queue) == 0 {
+		s.mu.Unlock()
+		s.afterDrop(dropped)
+		return nil, r, 0
+	}
+	gen := s.queue[0].gen
+	n := 0
+	for n < len(s.queue) && n < s.o.MaxBatch && s.queue[n].gen == gen {
+		n++
+	}
+	// A batch that cannot grow (full, or the next input is for another
+	// model) runs at once; otherwise it waits for the oldest input's MaxWait.
+	if n < s.o.MaxBatch && n == len(s.queue) {
+		if w := s.o.MaxWait - time.Since(s.queue[0].at); w > 0 {
+			s.mu.Unlock()
+			s.afterDrop(dropped)
+			return nil, r, w
+		}
+	}
+	batch = append([]*item(nil), s.queue[:n]...)
+	s.queue = s.queue[n:]
+	r = s.runners[gen]
+	depth := len(s.queue)
+	s.mu.Unlock()
+	s.afterDrop(dropped)
+	s.observeQueue(depth)
+	return batch, r, 0
+}
+
+// dropLocked removes the inputs of requests whose context has ended.
+func (s *Scheduler[R]) dropLocked() (dropped map[*request]int) {
+	kept := s.queue[:0]
+	for _, it := range s.queue {
+		if it.req.ctx.Err() != nil {
+			if dropped == nil {
+				dropped = map[*request]int{}
+			}
+			dropped[it.req]++
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(s.queue[len(kept):])
+	s.queue = kept
+	return dropped
+}
+
+// afterDrop finishes dropped requests and reports them.
+func (s *Scheduler[R]) afterDrop(dropped map[*request]int) {
+	if len(dropped) == 0 {
+		return
+	}
+	for req, n := range dropped {
+		if s.o.Observer != nil {
+			s.o.Observer.Dropped(n, req.ctx.Err())
+		}
+		req.err = req.ctx.Err()
+		s.finish(req, n)
+	}
+	s.observeQueue(s.Depth())
+	s.retire()
+}
+
+func (s *Scheduler[R]) finish(req *request, n int) {
+	req.left -= n
+	if req.left == 0 {
+		close(req.done)
+	}
+}
+
+// run makes one forward pass of batch on r and fans the rows back.
+func (s *Scheduler[R]) run(r R, batch []*item) {
+	n := len(batch)
+	x := make([]float32, 0, n*r.InputLen())
+	for _, it := range batch {
+		x = append(x, it.x...)
+	}
+	t0 := time.Now()
+	out, err := r.Forward(x, n)
+	d := time.Since(t0)
+	infer.GC()
+	if s.o.Observer != nil {
+		s.o.Observer.Batch(n, d)
+	}
+	for i, it := range batch {
+		req := it.req
+		if err != nil {
+			req.err = err
+		} else {
+			req.rows[it.idx] = out.Prediction(i)
+		}
+		s.finish(req, 1)
+	}
+	s.retire()
+}
+
+// retire releases models older than the current one that no queued input
+// needs any more.
+func (s *Scheduler[R]) retire() {
+	s.mu.Lock()
+	var old []R
+	for g, r := range s.runners {
+		if g == s.gen || (len(s.queue) > 0 && s.queue[0].gen <= g) {
+			continue
+		}
+		old = append(old, r)
+		delete(s.runners, g)
+	}
+	s.mu.Unlock()
+	for _, r := range old {
+		r.Release()
+	}
+}
+
+// stop fails every queued request and releases the models.
+func (s *Scheduler[R]) stop() {
+	s.mu.Lock()
+	s.closed = true
+	q := s.queue
+	s.queue = nil
+	runners := s.runners
+	s.runners = map[int]R{}
+	s.mu.Unlock()
+	for _, it := range q {
+		it.req.err = ErrClosed
+		s.finish(it.req, 1)
+	}
+	for _, r := range runners {
+		r.Release()
+	}
+	infer.FinishGC()
+}
+
+func (s *Scheduler[R]) observeQueue(depth int) {
+	if s.o.Observer != nil {
+		s.o.Observer.Queue(depth)
+	}
+}

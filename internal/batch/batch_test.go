@@ -1,0 +1,326 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gaitord/gaitord/api"
+	"github.com/gaitord/gaitord/internal/infer"
+	"github.com/gaitord/gaitord/internal/metrics"
+)
+
+// fake is a Runner whose "prediction" of an input is its first value (as
+// P[0]) plus an offset naming the model; gate, when set, holds each forward
+// pass until a value is sent.
+type fake struct {
+	name     float64
+	gate     chan struct{}
+	entered  chan int // receives each batch's size as the pass starts (when set)
+	mu       sync.Mutex
+	batches  []int
+	released bool
+}
+
+func (f *fake) InputLen() int { return 2 }
+
+func (f *fake) Forward(x []float32, n int) (infer.Output, error) {
+	if f.entered != nil {
+		f.entered <- n
+	}
+	if f.gate != nil {
+		<-f.gate
+	}
+	f.mu.Lock()
+	f.batches = append(f.batches, n)
+	f.mu.Unlock()
+	out := infer.Output{}
+	for i := 0; i < n; i++ {
+		out.P = append(out.P, []float64{float64(x[2*i]) + f.name})
+		out.PMale = append(out.PMale, float64(x[2*i+1]))
+		out.Ordinal = append(out.Ordinal, metrics.Ordinal{Age: float64(x[2*i]) + f.name})
+	}
+	return out, nil
+}
+
+func (f *fake) Release() { f.mu.Lock(); f.released = true; f.mu.Unlock() }
+
+func (f *fake) sizes() []int { f.mu.Lock(); defer f.mu.Unlock(); return slices.Clone(f.batches) }
+func (f *fake) isReleased() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.released
+}
+
+type counts struct {
+	mu      sync.Mutex
+	batches []int
+	dropped int
+	reasons []error
+}
+
+func (c *counts) Batch(n int, _ time.Duration) {
+	c.mu.Lock()
+	c.batches = append(c.batches, n)
+	c.mu.Unlock()
+}
+func (c *counts) Queue(int) {}
+func (c *counts) Dropped(n int, why error) {
+	c.mu.Lock()
+	c.dropped += n
+	c.reasons = append(c.reasons, why)
+	c.mu.Unlock()
+}
+
+// start runs a scheduler with runner r loaded and stops it at the test's end.
+func start(t *testing.T, o Options, r *fake) (*Scheduler[*fake], *counts) {
+	t.Helper()
+	c := &counts{}
+	o.Observer = c
+	s, err := New[*fake](o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { s.Run(ctx); close(stopped) }()
+	t.Cleanup(func() { cancel(); <-stopped })
+	if gen, err := s.Swap(context.Background(), func() (*fake, error) { return r, nil }); err != nil || gen != 1 {
+		t.Fatalf("first swap: gen %d, %v", gen, err)
+	}
+	return s, c
+}
+
+func in(v float32) []float32 { return []float32{v, v / 100} }
+
+func TestConcurrentRequestsShareOneForward(t *testing.T) {
+	r := &fake{}
+	s, c := start(t, Options{MaxBatch: 4, MaxWait: time.Hour, MaxQueue: 16}, r)
+	var wg sync.WaitGroup
+	got := make([][]api.Prediction, 4)
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rows, err := s.Submit(context.Background(), 1, [][]float32{in(float32(10 * i))})
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = rows
+		}()
+	}
+	wg.Wait() // with MaxWait an hour, only a full batch of 4 can have run
+	if !slices.Equal(r.sizes(), []int{4}) || !slices.Equal(c.batches, []int{4}) {
+		t.Fatalf("batches %v (observer %v), want one of 4", r.sizes(), c.batches)
+	}
+	for i, rows := range got {
+		if len(rows) != 1 || rows[0].PAgeGT[0] != float64(10*i) || rows[0].Age != float64(10*i) || rows[0].PMale != float64(float32(10*i)/100) {
+			t.Fatalf("request %d got %+v", i, rows)
+		}
+	}
+}
+
+func TestLargeRequestSplitsInOrder(t *testing.T) {
+	r := &fake{}
+	s, _ := start(t, Options{MaxBatch: 4, MaxWait: 0, MaxQueue: 16}, r)
+	var inputs [][]float32
+	for i := range 10 {
+		inputs = append(inputs, in(float32(i)))
+	}
+	rows, err := s.Submit(context.Background(), 1, inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.sizes(), []int{4, 4, 2}) {
+		t.Fatalf("batches %v", r.sizes())
+	}
+	for i, row := range rows {
+		if row.PAgeGT[0] != float64(i) {
+			t.Fatalf("row %d is %v", i, row.PAgeGT)
+		}
+	}
+	if _, err := s.Submit(context.Background(), 1, make([][]float32, 17)); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("17 inputs: %v", err)
+	}
+	if _, err := s.Submit(context.Background(), 1, [][]float32{{1, 2, 3}}); err == nil {
+		t.Fatal("an input of the wrong length was queued")
+	}
+}
+
+// A lone input runs once MaxWait has passed, without a full batch.
+func TestMaxWaitRunsAPartialBatch(t *testing.T) {
+	r := &fake{}
+	s, _ := start(t, Options{MaxBatch: 64, MaxWait: 5 * time.Millisecond, MaxQueue: 64}, r)
+	rows, err := s.Submit(context.Background(), 1, [][]float32{in(7)})
+	if err != nil || rows[0].PAgeGT[0] != 7 || !slices.Equal(r.sizes(), []int{1}) {
+		t.Fatalf("rows %v err %v batches %v", rows, err, r.sizes())
+	}
+}
+
+// While a pass runs, a full queue refuses more at once, and a request whose
+// client goes away leaves the queue without being run.
+func TestQueueFullAndDroppedClient(t *testing.T) {
+	r := &fake{gate: make(chan struct{}), entered: make(chan int, 8)}
+	s, c := start(t, Options{MaxBatch: 2, MaxWait: 0, MaxQueue: 3}, r)
+	first := make(chan error, 1)
+	go func() { _, err := s.Submit(context.Background(), 1, [][]float32{in(1)}); first <- err }()
+	<-r.entered // the pass of input 1 is running, holding the owner
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := make(chan error, 1)
+	go func() { _, err := s.Submit(ctx, 1, [][]float32{in(2), in(3)}); gone <- err }()
+	for s.Depth() != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := s.Submit(context.Background(), 1, [][]float32{in(4), in(5)}); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("over the queue: %v", err)
+	}
+	cancel()
+	if err := <-gone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("dropped client: %v", err)
+	}
+	third := make(chan []api.Prediction, 1)
+	go func() {
+		rows, err := s.Submit(context.Background(), 1, [][]float32{in(6)})
+		if err != nil {
+			t.Error(err)
+		}
+		third <- rows
+	}()
+	for s.Depth() != 3 {
+		time.Sleep(time.Millisecond)
+	}
+	r.gate <- struct{}{} // finish input 1's pass
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	<-r.entered
+	r.gate <- struct{}{}
+	if rows := <-third; rows[0].PAgeGT[0] != 6 {
+		t.Fatalf("third request got %v", rows)
+	}
+	if !slices.Equal(r.sizes(), []int{1, 1}) {
+		t.Fatalf("batches %v: the dropped inputs ran", r.sizes())
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dropped != 2 || !errors.Is(c.reasons[0], context.Canceled) {
+		t.Fatalf("dropped %d (%v)", c.dropped, c.reasons)
+	}
+}
+
+// A request whose deadline passes in the queue is dropped with
+// DeadlineExceeded.
+func TestDeadlineInQueue(t *testing.T) {
+	r := &fake{gate: make(chan struct{}), entered: make(chan int, 8)}
+	s, _ := start(t, Options{MaxBatch: 1, MaxWait: 0, MaxQueue: 4}, r)
+	go s.Submit(context.Background(), 1, [][]float32{in(1)})
+	<-r.entered
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := s.Submit(ctx, 1, [][]float32{in(2)}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
+	}
+	close(r.gate)
+	if rows, err := s.Submit(context.Background(), 1, [][]float32{in(3)}); err != nil || rows[0].PAgeGT[0] != 3 {
+		t.Fatalf("after the drop: %v %v", rows, err)
+	}
+	if !slices.Equal(r.sizes(), []int{1, 1}) {
+		t.Fatalf("batches %v: the expired input ran", r.sizes())
+	}
+}
+
+// Inputs queued before a swap run on the old model; later ones on the new;
+// the old model is released after its last input; a stale generation is
+// refused; a failed load keeps the current model.
+func TestSwapKeepsOldModelForQueuedInputs(t *testing.T) {
+	old := &fake{name: 0, gate: make(chan struct{}), entered: make(chan int, 8)}
+	s, _ := start(t, Options{MaxBatch: 1, MaxWait: 0, MaxQueue: 8}, old)
+	a := make(chan []api.Prediction, 1)
+	go func() { rows, _ := s.Submit(context.Background(), 1, [][]float32{in(1)}); a <- rows }()
+	<-old.entered
+	b := make(chan []api.Prediction, 1)
+	go func() { rows, _ := s.Submit(context.Background(), 1, [][]float32{in(2)}); b <- rows }()
+	for s.Depth() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	nu := &fake{name: 1000}
+	swapped := make(chan int, 1)
+	go func() {
+		gen, err := s.Swap(context.Background(), func() (*fake, error) { return nu, nil })
+		if err != nil {
+			t.Error(err)
+		}
+		swapped <- gen
+	}()
+	old.gate <- struct{}{} // a's pass ends; the swap runs before b's pass
+	if gen := <-swapped; gen != 2 {
+		t.Fatalf("generation %d", gen)
+	}
+	if _, err := s.Submit(context.Background(), 1, [][]float32{in(3)}); !errors.Is(err, ErrStale) {
+		t.Fatalf("stale generation: %v", err)
+	}
+	if old.isReleased() {
+		t.Fatal("old model released while an input still needed it")
+	}
+	<-old.entered
+	old.gate <- struct{}{}
+	if rows := <-a; rows[0].PAgeGT[0] != 1 {
+		t.Fatalf("a: %v", rows)
+	}
+	if rows := <-b; rows[0].PAgeGT[0] != 2 {
+		t.Fatalf("b ran on the new model: %v", rows)
+	}
+	rows, err := s.Submit(context.Background(), 2, [][]float32{in(4)})
+	if err != nil || rows[0].PAgeGT[0] != 1004 {
+		t.Fatalf("after the swap: %v %v", rows, err)
+	}
+	if !old.isReleased() || nu.isReleased() {
+		t.Fatalf("released: old %v new %v", old.isReleased(), nu.isReleased())
+	}
+	if _, err := s.Swap(context.Background(), func() (*fake, error) { return nil, errors.New("broken") }); err == nil || err.Error() != "broken" {
+		t.Fatalf("failed swap: %v", err)
+	}
+	if gen, r := s.Current(); gen != 2 || r != nu {
+		t.Fatalf("after a failed swap: generation %d", gen)
+	}
+}
+
+func TestStopFailsQueuedRequests(t *testing.T) {
+	r := &fake{gate: make(chan struct{}), entered: make(chan int, 8)}
+	s, err := New[*fake](Options{MaxBatch: 1, MaxQueue: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { s.Run(ctx); close(stopped) }()
+	if _, err := s.Submit(context.Background(), 1, [][]float32{in(1)}); !errors.Is(err, ErrNoModel) {
+		t.Fatalf("before a model: %v", err)
+	}
+	s.Swap(context.Background(), func() (*fake, error) { return r, nil })
+	go s.Submit(context.Background(), 1, [][]float32{in(1)})
+	<-r.entered
+	queued := make(chan error, 1)
+	go func() { _, err := s.Submit(context.Background(), 1, [][]float32{in(2)}); queued <- err }()
+	for s.Depth() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	r.gate <- struct{}{}
+	<-stopped
+	if err := <-queued; !errors.Is(err, ErrClosed) {
+		t.Fatalf("queued at stop: %v", err)
+	}
+	if !r.isReleased() {
+		t.Fatal("model not released at stop")
+	}
+	if _, err := s.Submit(context.Background(), 1, [][]float32{in(3)}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after stop: %v", err)
+	}
+	if _, err := New[*fake](Options{MaxBatch: 4, MaxQueue: 2}); err == nil {
+		t.Fatal("queue smaller than a batch accepted")
+	}
+}

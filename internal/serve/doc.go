@@ -1,0 +1,75 @@
+// Package serve is `gaitord serve`: a prediction service over HTTP with a
+// web page, dynamic batching, Prometheus metrics and safe limits. The
+// request, response and error types are those of package api (the Go client
+// is api/client); docs/serve.md is the reference and openapi.json (served at
+// /openapi.json) its machine-readable form.
+//
+// # Structure
+//
+// One goroutine owns libtorch: Run executes the batch scheduler
+// (internal/batch) on its caller's goroutine, locked to its OS thread, and
+// every model load, warm-up and forward pass runs there. HTTP handlers run
+// on their own goroutines: they read and size-check the body, decode and
+// preprocess the images (package gei, the same code as `gaitord predict`),
+// queue the inputs and wait for their rows, so PNG decoding uses every core
+// while the forward passes stay on one thread.
+//
+// # Requests
+//
+// POST /v1/predict takes an image/png body (one GEI) or a multipart form
+// whose field names say what the files are: each "gei" file is one
+// prediction; all "frames" files are the silhouette frames of one walk,
+// averaged into one GEI by gei.Walk (one prediction); "set" and "video" are
+// answered 422 not_supported until their issues land. The answer is
+// {"predictions": [record, …]}, one api.Prediction per prediction in the
+// order of the files, path holding the uploaded file name (never opened:
+// no request data is used as a filesystem path). ?details=true adds, per
+// prediction, the input as the model saw it (a PNG data: URL) and the age
+// distribution P(age = a) (the steps of metrics.CDF).
+//
+// # Limits and failures
+//
+// Every refusal is an api.Error {"error", "code"} with the status of its
+// code (api.ErrorCode.Status), and the server keeps serving:
+//   - bodies over Options.MaxBody (413), bodies that do not arrive within
+//     ReadTimeout (408; headers within HeaderTimeout, or the connection is
+//     closed), wrong content types (415), empty bodies and forms (400),
+//     malformed multipart (400), unknown fields (400);
+//   - images: gei's checks, so a PNG bomb is refused from its header before
+//     any pixel is decoded (400 image_too_large), truncated or non-PNG data
+//     is 400 bad_image; at most NumCPU requests decode images at once;
+//   - the queue holds Options.MaxQueue GEIs: a request that does not fit is
+//     503 queue_full with Retry-After; a request's deadline
+//     (RequestTimeout) passing before its forward pass is 503
+//     deadline_exceeded; a client that goes away is dropped from the queue.
+//
+// # Auth
+//
+// With a token, every /v1 route needs "Authorization: Bearer <token>",
+// compared in constant time (SHA-256 of both sides, then
+// subtle.ConstantTimeCompare); 401 otherwise. /healthz, /readyz, /metrics,
+// /openapi.json and the page's static files stay open. POST
+// /v1/admin/reload exists only with a token. CORS is off unless
+// Options.CORSOrigin names an origin.
+//
+// # Signals and reload
+//
+// SIGTERM or SIGINT: stop accepting, let in-flight requests finish within
+// Options.Grace (readyz answers 503 meanwhile), return nil. SIGHUP or POST
+// /v1/admin/reload: load the checkpoint again on the libtorch thread (read
+// and hashed from one open file, model built, one warm-up pass that must be
+// finite) and swap it in between two batches; inputs queued before the swap
+// still run on the old model, so a request is answered by one model; a
+// checkpoint that fails to load is refused with one error log line and the
+// old model keeps serving.
+//
+// # Logs and metrics
+//
+// One log line per request (log/slog; text or JSON): id (also the
+// X-Request-Id header), method, path, route, status, milliseconds, bytes,
+// remote address, predictions, error code; never the body. /metrics is
+// Prometheus text format from client_golang on the server's own registry:
+// requests by route and status, latency histograms by route, the batch-size
+// and forward-time histograms, queue depth, dropped inputs, model load
+// time, reloads, plus the Go and process collectors (RSS).
+package serve
