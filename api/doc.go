@@ -12,8 +12,8 @@
 //
 //	field            type          when       meaning
 //	schema           string        always     "gaitord.prediction/v2" (see Schema)
-//	path             string        always     the input: a GEI file, a folder of silhouette frames, a video
-//	source           string        optional   "gei", "silhouettes" or "video" (how path was read)
+//	path             string        always     the input: a GEI file, a folder of silhouette frames, an OpenGait pickle, a video; for a fused prediction the folder fused or the subject
+//	source           string        optional   how path was read: "gei", "silhouettes", "opengait", "fused", "video"
 //	age              number        always     age in years, in [min_age, min_age + K]: min_age + Σ_k p_age_gt[k] (l1: the regressed age)
 //	age_median       number        always     where the monotone CDF P(age ≤ a) crosses 0.5 (l1: the regressed age)
 //	age_interval80   [lo, hi]|null always     80% interval: where that CDF crosses 0.1 and 0.9; null for l1 (no distribution)
@@ -30,6 +30,7 @@
 //	period           number        optional   video: the gait period, in frames
 //	cycles           integer       optional   video: gait cycles averaged into the GEI
 //	view_hint        string        optional   video: the walking direction as estimated from the track
+//	n_inputs         integer       optional   fused: the number of GEIs fused into this prediction
 //
 // Optional fields are left out of the JSON when unset (Go's omitempty: zero
 // numbers, empty strings, nil slices and pointers). Lines written by

@@ -14,6 +14,15 @@ const Schema = "gaitord.prediction/v2"
 // for a model without a predictive distribution, loss type l1).
 const SchemaV1 = "gaitord.prediction/v1"
 
+// Values of Prediction.Source.
+const (
+	SourceGEI         = "gei"         // a GEI PNG
+	SourceSilhouettes = "silhouettes" // a folder of silhouette frames of one walk
+	SourceOpenGait    = "opengait"    // an OpenGait pickle of one walk
+	SourceFused       = "fused"       // several GEIs of one person fused (NInputs)
+	SourceVideo       = "video"       // a video
+)
+
 // Prediction is one age and gender prediction. The JSON layout is documented
 // field by field in the package documentation; the Go fields carry the same
 // names in Go spelling.
@@ -24,7 +33,9 @@ type Prediction struct {
 	Schema string `json:"schema"`
 	// Path names the input the prediction is about.
 	Path string `json:"path"`
-	// Source says how Path was read: "gei", "silhouettes" or "video".
+	// Source says how Path was read: "gei", "silhouettes", "opengait" (an
+	// OpenGait pickle of one walk), "fused" (several GEIs of one person
+	// fused into one prediction, see NInputs) or "video".
 	Source string `json:"source,omitempty"`
 
 	// Age is the predicted age in years: the expected age MinAge + Σ_k
@@ -67,6 +78,10 @@ type Prediction struct {
 	Cycles int `json:"cycles,omitempty"`
 	// ViewHint is the walking direction estimated from a video track.
 	ViewHint string `json:"view_hint,omitempty"`
+
+	// NInputs is the number of GEIs fused into a prediction of Source
+	// "fused" (predict --fuse, eval --per-subject); 0 for a single GEI.
+	NInputs int `json:"n_inputs,omitempty"`
 }
 
 // PGender is the probability of the predicted gender: PMale for Male,

@@ -27,13 +27,15 @@ func v1Records() []Prediction {
 	}
 }
 
-// v2Records are the records of testdata/prediction-v2.jsonl: the v1 ones
-// and an l1 model's evaluation record, without a distribution (a null
-// interval, no p_age_gt, no rank pairs).
+// v2Records are the records of testdata/prediction-v2.jsonl: the v1 ones,
+// an l1 model's evaluation record, without a distribution (a null interval,
+// no p_age_gt, no rank pairs), and a fused record (n_inputs).
 func v2Records() []Prediction {
 	return append(v1Records(),
 		Prediction{Path: "GEI/090-00/00009.png", Age: 41.5, Median: 41.5, Gender: Male, PMale: 0.625,
-			View: "090", TrueAge: Int(40), TrueGender: Male})
+			View: "090", TrueAge: Int(40), TrueGender: Male},
+		Prediction{Path: "people/00004", Source: "fused", Age: 52.5, Median: 52, Interval: Interval80(47.25, 58),
+			Gender: Female, PMale: 0.25, NInputs: 8})
 }
 
 func readLines(t *testing.T, path string) [][]byte {
@@ -166,7 +168,7 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 	p := Prediction{Schema: Schema, Path: "x", Source: "gei", Age: 1.0 / 3, Median: 2, Interval: Interval80(0.1, 1e300),
 		Gender: Female, PMale: 0.1 + 0.2, PAgeGT: []float64{0.9999999999999999, 5e-324},
 		View: "270", TrueAge: Int(120), TrueGender: Male, RankViolations: 1, RankPairs: 2,
-		Track: 1, Frames: &[2]int{0, 1}, Period: 1e-9, Cycles: 1, ViewHint: "left"}
+		Track: 1, Frames: &[2]int{0, 1}, Period: 1e-9, Cycles: 1, ViewHint: "left", NInputs: 3}
 	// every field is set, so a field added without a test entry shows here
 	v := reflect.ValueOf(p)
 	for i := range v.NumField() {

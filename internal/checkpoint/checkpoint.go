@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gaitord/gaitord/internal/atomicfile"
 	"github.com/gaitord/gaitord/internal/glcnn"
 	"github.com/gaitord/gaitord/internal/safetensors"
 	"github.com/gaitord/gaitord/internal/version"
@@ -102,13 +103,22 @@ func SaveWeights(path string, c glcnn.Config, w map[string]glcnn.Weight, trainMe
 	if err := c.CheckWeights(w); err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
 	}
-	md := ModelMetadata(c)
-	md["gaitord.kind"] = KindWeights
-	md["gaitord.train_mean_age"] = strconv.FormatFloat(trainMeanAge, 'g', -1, 64)
-	if err := safetensors.Write(path, tensorsOf("", w), md); err != nil {
+	if err := atomicfile.Write(path, func(out io.Writer) error { return EncodeWeights(out, c, w, trainMeanAge) }); err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
 	}
 	return nil
+}
+
+// EncodeWeights writes what SaveWeights writes to out (for a caller that
+// writes the file itself, such as one of a set of files written together).
+func EncodeWeights(out io.Writer, c glcnn.Config, w map[string]glcnn.Weight, trainMeanAge float64) error {
+	if err := c.CheckWeights(w); err != nil {
+		return err
+	}
+	md := ModelMetadata(c)
+	md["gaitord.kind"] = KindWeights
+	md["gaitord.train_mean_age"] = strconv.FormatFloat(trainMeanAge, 'g', -1, 64)
+	return safetensors.Encode(out, tensorsOf("", w), md)
 }
 
 func tensorsOf(prefix string, w map[string]glcnn.Weight) []safetensors.Tensor {

@@ -192,6 +192,22 @@ func FuzzLoad(f *testing.F) {
 	})
 }
 
+// SHA256 is the hex digest of the file's bytes; a missing file names itself.
+func TestSHA256(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := SHA256(path)
+	// FIPS 180-2, appendix B.1: SHA-256("abc")
+	if want := "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; err != nil || got != want {
+		t.Fatalf("SHA256 = %q, %v; want %q", got, err, want)
+	}
+	if _, err := SHA256(path + ".missing"); err == nil || !strings.Contains(err.Error(), "hash "+path+".missing: ") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
 // Read on a file's bytes gives what Load gives; its errors use the name given.
 func TestReadEqualsLoad(t *testing.T) {
 	c := glcnn.DefaultConfig()

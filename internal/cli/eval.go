@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/configs"
 	"github.com/gaitord/gaitord/internal/checkpoint"
 	"github.com/gaitord/gaitord/internal/config"
@@ -34,8 +35,11 @@ type EvalOptions struct {
 	// AllowMissing evaluates without the split's missing images (their
 	// count is printed beside the metrics) instead of failing.
 	AllowMissing bool
-	Device       string
-	Threads      int
+	// PerSubject also fuses each subject's GEIs into one prediction and
+	// reports those figures beside the per-GEI ones.
+	PerSubject bool
+	Device     string
+	Threads    int
 }
 
 // newEvalCmd builds the command; run replaces RunEval (tests pass one to see
@@ -53,7 +57,8 @@ the model's own distribution (its loss type's, docs/losses.md); a model of loss
 type l1 predicts no distribution, and its evaluation has no coverage.`,
 		Example: `  gaitord eval --checkpoint runs/demo/best.ckpt
   gaitord eval --checkpoint runs/oumvlp/best.ckpt --data /data/OUMVLP --format oumvlp --json
-  gaitord eval --checkpoint runs/demo/best.ckpt --report runs/demo/report`,
+  gaitord eval --checkpoint runs/demo/best.ckpt --report runs/demo/report
+  gaitord eval --checkpoint runs/demo/best.ckpt --per-subject`,
 		Args: cobra.NoArgs,
 	}
 	f := c.Flags()
@@ -66,6 +71,7 @@ type l1 predicts no distribution, and its evaluation has no coverage.`,
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object")
 	f.BoolVar(&o.AllowMissing, "allow-missing", false, "evaluate without the split's missing images (printing their count) instead of failing")
 	f.StringVar(&o.Report, "report", "", "also write plots, summary.json and predictions.csv into this folder")
+	f.BoolVar(&o.PerSubject, "per-subject", false, "also fuse each subject's GEIs into one prediction (the network's set form) and report those metrics beside the per-GEI ones")
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
 	_ = c.MarkFlagRequired("checkpoint")
@@ -114,6 +120,11 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.PerSubject {
+		if err := infer.CanFuse(st.Model); err != nil {
+			return fmt.Errorf("eval --per-subject: %s: %w", o.Checkpoint, err)
+		}
+	}
 	cfg, err := dataConfig(st, o.Checkpoint, o.Config, o.Sets)
 	if err != nil {
 		return err
@@ -149,10 +160,11 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if trainMean == 0 {
 		trainMean = dataset.MeanAge(ds.Split(dataset.SplitTrain))
 	}
-	loader := dataset.NewLoader(samples, dataset.LoaderOptions{
+	loaderOptions := dataset.LoaderOptions{
 		BatchSize: max(cfg.Train.EvalBatchSize, 1), Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
 		H: st.Model.InputH, W: st.Model.InputW, Decode: data.Decoder(cfg),
-	})
+	}
+	loader := dataset.NewLoader(samples, loaderOptions)
 	defer loader.Close()
 	preds, err := train.Predict(m, loader, samples)
 	// End Predict's loop of GC calls (gotorch's rule, as predict does): a
@@ -165,9 +177,27 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	}
 	sum := metrics.Evaluate(preds, trainMean)
 	sum.MissingImages = missing
+	sum.Checkpoint, sum.Split, sum.Data = o.Checkpoint, o.Split, ds.Source
+	if sum.CheckpointSHA256, err = checkpoint.SHA256(o.Checkpoint); err != nil {
+		return err
+	}
+	var subjects []api.Prediction
+	if o.PerSubject {
+		subjects, err = train.PredictSubjects(m, samples, loaderOptions)
+		if err != nil {
+			return fmt.Errorf("eval --per-subject: %s: %w", ds.Source, err)
+		}
+		ps := metrics.Evaluate(subjects, trainMean)
+		sum.PerSubject = &ps
+	}
 	if o.Report != "" {
 		if err := report.Write(o.Report, preds, sum); err != nil {
 			return err
+		}
+		if o.PerSubject {
+			if err := report.WriteSubjects(o.Report, subjects); err != nil {
+				return err
+			}
 		}
 	}
 	if o.JSON {
@@ -175,6 +205,10 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	}
 	fmt.Fprintf(s.Out, "%s (loss type %s): %s split of %s (%d GEIs)\n", o.Checkpoint, st.Model.LossType(), o.Split, ds.Source, len(samples))
 	fmt.Fprint(s.Out, sum.Table())
+	if sum.PerSubject != nil {
+		fmt.Fprintln(s.Out)
+		fmt.Fprint(s.Out, sum.PerSubjectTable())
+	}
 	if o.Report != "" {
 		fmt.Fprintf(s.Out, "report written to %s\n", o.Report)
 	}

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"io"
 
+	"github.com/gaitord/gaitord/internal/atomicfile"
 	"github.com/gaitord/gaitord/internal/checkpoint"
+	"github.com/gaitord/gaitord/internal/modelcard"
 	"github.com/gaitord/gaitord/internal/onnx"
 	"github.com/spf13/cobra"
 )
@@ -17,6 +20,10 @@ type ExportOptions struct {
 	Checkpoint string
 	Format     string
 	Out        string
+	// Report is the folder of an `eval --report` whose metrics the model
+	// card quotes; empty: the report/ folder beside the checkpoint, when it
+	// evaluated this very file (modelcard.FindReport).
+	Report string
 }
 
 // newExportCmd builds the command; run replaces RunExport (tests pass one to see
@@ -32,11 +39,19 @@ func newExportCmd(s Streams, g *Global, run func(*ExportOptions) error) *cobra.C
 		Long: `safetensors: the weights under the seed's PyTorch names, with the model configuration
 (input size, K, min_age, dropout, loss_type) in the metadata; a model of loss type
 odl or ranking loads with load_state_dict(strict=True) into the seed's GEINet, the
-other types name their own age head (docs/losses.md).
+other types name their own age head (docs/losses.md). Beside NAME.safetensors it
+writes the model card NAME.md (architecture, input and preprocessing, loss type and
+decoding, training data and configuration, evaluation metrics) and NAME.json (the
+configuration); all three files are written or none.
 onnx: the inference graph, input "gei" [N,1,H,W], outputs "age_logits" (the age
 head's outputs: [N,K] for odl, ranking, coral and corn, [N,K+1] for dldl and
 mean-variance, [N,1] for l1), "gender_logits" [N,2] and "age" [N], decoded by the
-loss type (odl: min_age + Σ sigmoid).`,
+loss type (odl: min_age + Σ sigmoid); the same facts as the card in its
+metadata_props.
+
+The card quotes an evaluation report: --report DIR (what eval --report DIR wrote),
+or by default the report/ folder beside the checkpoint when its summary.json
+evaluated this very file (same SHA-256).`,
 		Example: `  gaitord export --checkpoint runs/demo/best.ckpt --format safetensors --out glcnn.safetensors
   gaitord export --checkpoint runs/demo/best.ckpt --format onnx --out glcnn.onnx`,
 		Args: cobra.NoArgs,
@@ -44,7 +59,8 @@ loss type (odl: min_age + Σ sigmoid).`,
 	f := c.Flags()
 	f.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint or exported weights")
 	f.StringVar(&o.Format, "format", "safetensors", "safetensors or onnx")
-	f.StringVarP(&o.Out, "out", "o", "", "output file (written atomically)")
+	f.StringVarP(&o.Out, "out", "o", "", "output file (written atomically; safetensors: also NAME.md and NAME.json beside it)")
+	f.StringVar(&o.Report, "report", "", "evaluation report folder (eval --report DIR) for the model card (default: report/ beside the checkpoint, if it evaluated this file)")
 	_ = c.MarkFlagRequired("checkpoint")
 	_ = c.MarkFlagRequired("out")
 	c.RunE = func(*cobra.Command, []string) error { return run(o) }
@@ -60,16 +76,47 @@ func RunExport(s Streams, o *ExportOptions) error {
 	if err != nil {
 		return err
 	}
+	facts, err := modelcard.New(st, o.Checkpoint, o.Out, o.Format, o.Report)
+	if err != nil {
+		return fmt.Errorf("export %s: %w", o.Out, err)
+	}
+	var also string
 	switch o.Format {
 	case "safetensors":
-		if err := checkpoint.SaveWeights(o.Out, st.Model, st.Weights, st.TrainMeanAge); err != nil {
-			return err
-		}
-	case "onnx":
-		if err := onnx.WriteFile(o.Out, st.Weights, st.Model); err != nil {
+		card, cfg, err := modelcard.Paths(o.Out)
+		if err != nil {
 			return fmt.Errorf("export %s: %w", o.Out, err)
 		}
+		cfgJSON, err := facts.ConfigJSON()
+		if err != nil {
+			return fmt.Errorf("export %s: %w", o.Out, err)
+		}
+		// The weights last: once NAME.safetensors appears, its card and
+		// configuration are in place (atomicfile.WriteAll).
+		err = atomicfile.WriteAll([]atomicfile.File{
+			{Path: card, Write: func(w io.Writer) error { _, err := io.WriteString(w, facts.Card()); return err }},
+			{Path: cfg, Write: func(w io.Writer) error { _, err := w.Write(cfgJSON); return err }},
+			{Path: o.Out, Write: func(w io.Writer) error { return checkpoint.EncodeWeights(w, st.Model, st.Weights, st.TrainMeanAge) }},
+		})
+		if err != nil {
+			return fmt.Errorf("export %s: %w", o.Out, err)
+		}
+		also = fmt.Sprintf("; model card %s, configuration %s", card, cfg)
+	case "onnx":
+		md, err := facts.Metadata()
+		if err != nil {
+			return fmt.Errorf("export %s: %w", o.Out, err)
+		}
+		if err := onnx.WriteFileWith(o.Out, st.Weights, st.Model, md); err != nil {
+			return fmt.Errorf("export %s: %w", o.Out, err)
+		}
+		also = "; model card in metadata_props"
 	}
-	fmt.Fprintf(s.Out, "wrote %s (%s, %d×%d input, K=%d, min_age=%d, loss type %s)\n", o.Out, o.Format, st.Model.InputH, st.Model.InputW, st.Model.K, st.Model.MinAge, st.Model.LossType())
+	fmt.Fprintf(s.Out, "wrote %s (%s, %d×%d input, K=%d, min_age=%d, loss type %s%s)\n", o.Out, o.Format, st.Model.InputH, st.Model.InputW, st.Model.K, st.Model.MinAge, st.Model.LossType(), also)
+	if facts.Report != nil {
+		fmt.Fprintf(s.Out, "evaluation quoted from %s\n", facts.Report.Path)
+	} else {
+		fmt.Fprintf(s.Out, "%s\n", facts.ReportNote)
+	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/api/client"
 	"github.com/gaitord/gaitord/internal/gei"
+	"github.com/gaitord/gaitord/internal/inputs"
 )
 
 // remoteWorkers is how many requests `predict --server` keeps in flight: a
@@ -26,6 +27,9 @@ func RunPredictRemote(s Streams, o *PredictOptions) error {
 	if o.Checkpoint != "" {
 		return usagef("--checkpoint and --server: give one (the server has its own checkpoint)")
 	}
+	if o.Fuse {
+		return usagef("--fuse and --server: the server predicts each GEI on its own; fuse with --checkpoint")
+	}
 	tok, err := client.TokenFromEnvironment(o.TokenFile)
 	if err != nil {
 		return err
@@ -34,12 +38,12 @@ func RunPredictRemote(s Streams, o *PredictOptions) error {
 	if err != nil {
 		return &UsageError{err}
 	}
-	inputs := expandInputs(o.Paths, o.Frames)
+	ins := inputs.Expand(o.Paths, o.Frames)
 	type answer struct {
 		p   api.Prediction
 		err error
 	}
-	answers := make([]chan answer, len(inputs))
+	answers := make([]chan answer, len(ins))
 	jobs := make(chan int)
 	for i := range answers {
 		answers[i] = make(chan answer, 1)
@@ -49,14 +53,14 @@ func RunPredictRemote(s Streams, o *PredictOptions) error {
 	for range remoteWorkers {
 		go func() {
 			for i := range jobs {
-				p, err := predictOne(ctx, c, inputs[i])
+				p, err := predictOne(ctx, c, ins[i])
 				answers[i] <- answer{p, err}
 			}
 		}()
 	}
 	go func() {
 		defer close(jobs)
-		for i := range inputs {
+		for i := range ins {
 			select {
 			case jobs <- i:
 			case <-ctx.Done():
@@ -64,35 +68,33 @@ func RunPredictRemote(s Streams, o *PredictOptions) error {
 			}
 		}
 	}()
-	tw, enc := predictOutput(s, o.JSON)
+	pr := newPrinter(s.Out, o.JSON, false)
 	failed := 0
-	for i, in := range inputs {
+	for i, in := range ins {
 		a := <-answers[i]
 		var se *client.StatusError
 		switch {
 		case a.err == nil:
-			a.p.Path, a.p.Source = in.path, in.source
-			if err := printPrediction(tw, enc, a.p); err != nil {
+			a.p.Path, a.p.Source = in.Path, in.Source
+			if err := pr.print(a.p); err != nil {
 				return err
 			}
-		case in.err != nil || errors.As(a.err, new(localError)):
+		case in.Err != nil || errors.As(a.err, new(localError)):
 			failed++
 			fmt.Fprintf(s.Err, "gaitord: %s\n", oneLine(a.err.Error()))
 		case errors.As(a.err, &se) && se.StatusCode/100 == 4 && se.StatusCode != 401 && se.StatusCode != 404:
 			failed++
-			fmt.Fprintf(s.Err, "gaitord: %s: %s\n", in.path, oneLine(se.Body.Message))
+			fmt.Fprintf(s.Err, "gaitord: %s: %s\n", in.Path, oneLine(se.Body.Message))
 		default:
-			if tw != nil {
-				tw.Flush()
-			}
-			return fmt.Errorf("%s: %s: %w", o.Server, in.path, a.err)
+			pr.flush()
+			return fmt.Errorf("%s: %s: %w", o.Server, in.Path, a.err)
 		}
 	}
-	if tw != nil {
-		tw.Flush()
+	if err := pr.flush(); err != nil {
+		return err
 	}
 	if failed > 0 {
-		return &PredictFailedError{Failed: failed, Total: len(inputs)}
+		return &PredictFailedError{Failed: failed, Total: len(ins)}
 	}
 	return nil
 }
@@ -103,13 +105,16 @@ type localError struct{ error }
 // predictOne sends one input: a GEI file, or the frames of a folder. A 503
 // (queue full, not ready) is retried after the server's Retry-After, a few
 // times.
-func predictOne(ctx context.Context, c *client.Client, in input) (api.Prediction, error) {
-	if in.err != nil {
-		return api.Prediction{}, in.err
+func predictOne(ctx context.Context, c *client.Client, in inputs.Input) (api.Prediction, error) {
+	if in.Err != nil {
+		return api.Prediction{}, in.Err
 	}
 	var req client.Request
-	if in.source == "silhouettes" {
-		frames, err := gei.ListPNGs(in.path)
+	switch in.Source {
+	case api.SourceOpenGait:
+		return api.Prediction{}, localError{fmt.Errorf("%s: an OpenGait pickle: the server takes GEIs and silhouette frames; predict it with --checkpoint", in.Path)}
+	case api.SourceSilhouettes:
+		frames, err := gei.ListPNGs(in.Path)
 		if err != nil {
 			return api.Prediction{}, localError{err}
 		}
@@ -118,14 +123,14 @@ func predictOne(ctx context.Context, c *client.Client, in input) (api.Prediction
 			if err != nil {
 				return api.Prediction{}, localError{fmt.Errorf("%s: %w", f, unwrapPath(err))}
 			}
-			req.Frames = append(req.Frames, client.File{Name: filepath.Join(filepath.Base(in.path), filepath.Base(f)), Data: b})
+			req.Frames = append(req.Frames, client.File{Name: filepath.Join(filepath.Base(in.Path), filepath.Base(f)), Data: b})
 		}
-	} else {
-		b, err := os.ReadFile(in.path)
+	default:
+		b, err := os.ReadFile(in.Path)
 		if err != nil {
-			return api.Prediction{}, localError{fmt.Errorf("%s: %w", in.path, unwrapPath(err))}
+			return api.Prediction{}, localError{fmt.Errorf("%s: %w", in.Path, unwrapPath(err))}
 		}
-		req.GEIs = []client.File{{Name: filepath.Base(in.path), Data: b}}
+		req.GEIs = []client.File{{Name: filepath.Base(in.Path), Data: b}}
 	}
 	for attempt := 0; ; attempt++ {
 		res, err := c.Predict(ctx, req)

@@ -1,7 +1,10 @@
 // Package infer runs a trained GL-CNN on batches of preprocessed GEIs and
 // decodes its age output by the model's loss type (metrics.DecodeHead):
-// age, median, 80% interval, rank inconsistency, and P(male). Training validation, `gaitord eval` and
-// `gaitord predict` all go through Batch, so they cannot disagree.
+// age, median, 80% interval, rank inconsistency, and P(male). Training
+// validation, `gaitord eval` and `gaitord predict` all go through Batch, so
+// they cannot disagree. Set and Sets fuse several GEIs of one person into one
+// prediction (the network's set form), for the loss types whose head outputs
+// P(age > k).
 package infer
 
 import (

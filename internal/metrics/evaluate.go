@@ -67,6 +67,19 @@ type Summary struct {
 	// of the evaluated split that were missing and are not in N (gaitord
 	// eval --allow-missing). Omitted from JSON when 0.
 	MissingImages int `json:"missing_images,omitempty"`
+	// PerSubject is set by the caller, not by Evaluate: the summary of the
+	// same split with each subject's GEIs fused into one prediction
+	// (gaitord eval --per-subject; see PerSubjectTable). Omitted when nil.
+	PerSubject *Summary `json:"per_subject,omitempty"`
+	// Checkpoint, CheckpointSHA256, Split and Data are set by the caller,
+	// not by Evaluate: the file evaluated and the SHA-256 of its bytes
+	// (hex), so that `gaitord export` can tell whether a report belongs to
+	// the checkpoint it exports, and the split and the dataset evaluated.
+	// Omitted when empty.
+	Checkpoint       string `json:"checkpoint,omitempty"`
+	CheckpointSHA256 string `json:"checkpoint_sha256,omitempty"`
+	Split            string `json:"split,omitempty"`
+	Data             string `json:"data,omitempty"`
 }
 
 // AgeGroupLabels are the decade groups of Summary.AgeGroups, by true age.

@@ -18,6 +18,7 @@ package onnx
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/gaitord/gaitord/internal/atomicfile"
@@ -43,6 +44,13 @@ const (
 // loss_type. The weights are checked against cfg first
 // (glcnn.Config.CheckWeights), so nothing is written for a misfit.
 func Export(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config) error {
+	return ExportWith(w, weights, cfg, nil)
+}
+
+// ExportWith is Export with extra metadata_props entries (key, value) after
+// the model's own, in the order given; a key that repeats another is an
+// error, before anything is written.
+func ExportWith(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config, extra [][2]string) error {
 	if err := cfg.CheckWeights(weights); err != nil {
 		return fmt.Errorf("onnx export: %w", err)
 	}
@@ -50,7 +58,6 @@ func Export(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config) erro
 	if err != nil {
 		return fmt.Errorf("onnx export: %w", err)
 	}
-	g := buildGraph(weights, cfg, layers)
 	meta := [][2]string{
 		{"input_height", strconv.Itoa(cfg.InputH)},
 		{"input_width", strconv.Itoa(cfg.InputW)},
@@ -58,6 +65,15 @@ func Export(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config) erro
 		{"min_age", strconv.Itoa(cfg.MinAge)},
 		{"loss_type", string(cfg.LossType())},
 	}
+	seen := map[string]bool{}
+	for _, kv := range append(slices.Clone(meta), extra...) {
+		if seen[kv[0]] {
+			return fmt.Errorf("onnx export: metadata key %q given twice", kv[0])
+		}
+		seen[kv[0]] = true
+	}
+	meta = append(meta, extra...)
+	g := buildGraph(weights, cfg, layers)
 	doc := "GL-CNN gait age/gender estimator (Zhu et al. 2020), ordinal age head"
 	if t := cfg.LossType(); t != glcnn.LossODL {
 		doc = fmt.Sprintf("GL-CNN gait age/gender estimator (Zhu et al. 2020), %s age head", t)
@@ -71,7 +87,12 @@ func Export(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config) erro
 // WriteFile exports the model to path atomically: it writes a temporary file
 // in the same directory, fsyncs it and renames it over path.
 func WriteFile(path string, weights map[string]glcnn.Weight, cfg glcnn.Config) error {
-	if err := atomicfile.Write(path, func(w io.Writer) error { return Export(w, weights, cfg) }); err != nil {
+	return WriteFileWith(path, weights, cfg, nil)
+}
+
+// WriteFileWith is WriteFile with extra metadata_props (see ExportWith).
+func WriteFileWith(path string, weights map[string]glcnn.Weight, cfg glcnn.Config, extra [][2]string) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return ExportWith(w, weights, cfg, extra) }); err != nil {
 		return fmt.Errorf("write onnx model %s: %w", path, err)
 	}
 	return nil

@@ -335,3 +335,28 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Error("WriteFile into a missing directory: want error")
 	}
 }
+
+// ExportWith appends its metadata after the model's own, read back here with
+// the test's own protobuf decoder; a repeated key writes nothing.
+func TestExportWithMetadata(t *testing.T) {
+	cfg := glcnn.Config{InputH: 64, InputW: 44, K: 100, MinAge: 0}
+	w := randomWeights(t, cfg, 1)
+	extra := [][2]string{{"gaitord.loss_type", "odl"}, {"gaitord.card", "# card\nwith lines, ünïcode"}}
+	var buf bytes.Buffer
+	if err := ExportWith(&buf, w, cfg, extra); err != nil {
+		t.Fatal(err)
+	}
+	var got [][2]string
+	for _, e := range fields(t, buf.Bytes())[14] {
+		f := fields(t, e.([]byte))
+		got = append(got, [2]string{str(f[1][0]), str(f[2][0])})
+	}
+	want := [][2]string{{"input_height", "64"}, {"input_width", "44"}, {"k", "100"}, {"min_age", "0"}, {"loss_type", "odl"}, extra[0], extra[1]}
+	if !slices.Equal(got, want) {
+		t.Fatalf("metadata_props %q, want %q", got, want)
+	}
+	buf.Reset()
+	if err := ExportWith(&buf, w, cfg, [][2]string{{"k", "7"}}); err == nil || !strings.Contains(err.Error(), `metadata key "k" given twice`) || buf.Len() != 0 {
+		t.Fatalf("repeated key: %v, %d bytes written", err, buf.Len())
+	}
+}

@@ -115,6 +115,29 @@ func (f Frames) Images() []image.Image {
 	return out
 }
 
+// IsPickle reports whether data starts as a pickle Read can accept does: the
+// PROTO opcode (0x80) followed by a protocol number from 2 to 5. It is a
+// content sniff for telling pickles from other files (a PNG starts with
+// 0x89), not a check of the stream: Decode still refuses a malformed one.
+func IsPickle(head []byte) bool {
+	return len(head) >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5
+}
+
+// IsPickleFile reads the first two bytes of the file at path and reports
+// whether they are IsPickle's; an unreadable or shorter file is not.
+func IsPickleFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 2)
+	if _, err := io.ReadFull(f, head); err != nil {
+		return false
+	}
+	return IsPickle(head)
+}
+
 // Read reads the OpenGait pickle at path (see Decode). Files over
 // MaxFileBytes are refused before reading. Every error names the file.
 func Read(path string) (Frames, error) {

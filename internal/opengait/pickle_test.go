@@ -335,3 +335,29 @@ func ExampleDecode() {
 	// 2 2 2 [0 1 2 3 4 5 6 7] <nil>
 	// read OpenGait pickle walk.pkl: callable not on the NumPy array allow-list: "posix.system" (GLOBAL at offset 2)
 }
+
+// IsPickle tells pickles of protocols 2 to 5 (what NumPy writes, each
+// protocol written here by Python) from PNGs, text, protocols 0 and 1 and
+// short files, by content alone.
+func TestIsPickle(t *testing.T) {
+	dir := t.TempDir()
+	runPython(t, dir, `
+for p in (2, 3, 4, 5):
+    save('p%d.bin' % p, np.zeros((1, 2, 2), np.uint8), p)
+save('p0.pkl', np.zeros((1, 2, 2), np.uint8), 0)
+save('p1.pkl', np.zeros((1, 2, 2), np.uint8), 1)
+`)
+	for p := 2; p <= 5; p++ {
+		if path := filepath.Join(dir, fmt.Sprintf("p%d.bin", p)); !IsPickleFile(path) {
+			t.Errorf("protocol %d pickle %s not recognised", p, path)
+		}
+	}
+	png := writeFile(t, dir, "a.pkl", []byte("\x89PNG\r\n\x1a\n"))
+	for _, path := range []string{filepath.Join(dir, "p0.pkl"), filepath.Join(dir, "p1.pkl"), png,
+		writeFile(t, dir, "one.pkl", []byte{0x80}), writeFile(t, dir, "p6.pkl", []byte{0x80, 6, 0}),
+		writeFile(t, dir, "empty.pkl", nil), filepath.Join(dir, "missing.pkl"), dir} {
+		if IsPickleFile(path) {
+			t.Errorf("%s taken for a pickle", path)
+		}
+	}
+}

@@ -28,6 +28,9 @@ const (
 	PredVsTruePNG    = "pred_vs_true.png"
 	CSCurvePNG       = "cs_curve.png"
 	MAEByAgePNG      = "mae_by_age.png"
+	// SubjectsJSONL holds the per-subject records of eval --per-subject
+	// (WriteSubjects).
+	SubjectsJSONL = "predictions_per_subject.jsonl"
 )
 
 // CSVHeader is the header row of predictions.csv. Its columns are fields of
@@ -79,6 +82,23 @@ func Write(dir string, preds []api.Prediction, s metrics.Summary) error {
 		if err := writeFileAtomic(filepath.Join(dir, f.name), b); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
+	}
+	return nil
+}
+
+// WriteSubjects writes the per-subject records (one fused prediction per
+// subject, see train.PredictSubjects) to dir/predictions_per_subject.jsonl,
+// atomically, creating dir if needed.
+func WriteSubjects(dir string, preds []api.Prediction) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report: create %s: %w", dir, err)
+	}
+	b, err := encodeJSONL(preds)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, SubjectsJSONL), b); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
 	return nil
 }

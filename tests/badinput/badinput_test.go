@@ -470,7 +470,7 @@ func TestImages(t *testing.T) {
 		{"1x1", "one.png", "read GEI " + p("one.png") + ": image too small to hold a silhouette: 1x1"},
 		{"bomb-100000x100000", "bomb.png", "read GEI " + p("bomb.png") + ": image too large: header declares 100000x100000"},
 		{"all-black", "black.png", "read GEI " + p("black.png") + ": all-black image, no silhouette"},
-		{"directory-named-png", "folder.png", p("folder.png") + ": folder holds no .png files"},
+		{"directory-named-png", "folder.png", p("folder.png") + ": folder holds no .png or .pkl files"},
 		{"missing-file", "absent.png", p("absent.png") + ": no such file or directory"},
 	}
 	badArgs := []string{"predict", "--checkpoint", f.weights, f.gei}
@@ -967,6 +967,108 @@ func TestDevices(t *testing.T) {
 		t.Skip("this machine has CUDA: the device refusals are not testable here")
 	}
 	runCases(t, cases)
+}
+
+// ---- OpenGait pickles and fused sets --------------------------------------
+
+// le8 is n as 8 little-endian bytes.
+func le8(n uint64) string {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], n)
+	return string(b[:])
+}
+
+// TestOpenGaitPickles: predict, predict --fuse and gei --tree --format
+// opengait refuse hostile and broken pickles with one line naming the file
+// (and predict's summary line), never running what a pickle names: the
+// os.system payloads would create a file, which must not exist afterwards.
+// A claim of 2^60 bytes is refused by the length check (an allocation of
+// that size would crash the process; the opengait package's tests check
+// that the refusal comes before the pickle library allocates).
+func TestOpenGaitPickles(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	pwned := p("pwned")
+	cmd := "touch " + pwned
+	// protocol 2, GLOBAL + REDUCE: posix.system(cmd)
+	os.WriteFile(p("reduce.pkl"), []byte("\x80\x02cposix\nsystem\nX"+string([]byte{byte(len(cmd))})+"\x00\x00\x00"+cmd+"\x85R."), 0o644)
+	// protocol 4, STACK_GLOBAL + REDUCE: os.system(cmd), named walk.bin (sniffed as a pickle)
+	os.WriteFile(p("walk.bin"), []byte("\x80\x04\x8c\x02os\x8c\x06system\x93\x8c"+string([]byte{byte(len(cmd))})+cmd+"\x85R."), 0o644)
+	// BINBYTES8 claiming 2^60 bytes, 4 present
+	os.WriteFile(p("exabytes.pkl"), []byte("\x80\x04\x8e"+le8(1<<60)+"abcd."), 0o644)
+	os.WriteFile(p("one-byte.pkl"), []byte("\x80"), 0o644)
+	// a real NumPy pickle, cut in half
+	if out, err := exec.Command("/usr/bin/python3", "-c", `
+import numpy as np, pickle, sys
+a = np.zeros((4, 64, 64), np.uint8); a[:, 8:56, 24:40] = 255
+open(sys.argv[1], 'wb').write(pickle.dumps(a, protocol=4))
+`, p("good.pkl")).CombinedOutput(); err != nil {
+		t.Skipf("/usr/bin/python3 with NumPy is needed (scripts/install_test_deps.sh): %v %s", err, out)
+	}
+	good, _ := os.ReadFile(p("good.pkl"))
+	os.WriteFile(p("truncated.pkl"), good[:len(good)/2], 0o644)
+
+	notRun := func(t *testing.T, r result) {
+		if _, err := os.Stat(pwned); err == nil {
+			t.Fatalf("a pickle's payload ran: %s exists", pwned)
+		}
+	}
+	pred := func(name, file string, want ...string) tc {
+		return tc{name: name, args: []string{"predict", "--checkpoint", f.weights, p(file)}, code: 1, errLines: 2,
+			err: append([]string{"gaitord: read OpenGait pickle " + p(file) + ": "}, want...), noFile: []string{pwned},
+			check: func(t *testing.T, r result) {
+				notRun(t, r)
+				if !strings.Contains(r.stderr, "gaitord: 1 of 1 inputs failed") {
+					t.Errorf("no summary line:\n%s", r.stderr)
+				}
+			}}
+	}
+	// a person folder holding one good and one hostile pickle: the set fails
+	person := p("person")
+	os.MkdirAll(filepath.Join(person, "nm-01", "090"), 0o755)
+	os.WriteFile(filepath.Join(person, "nm-01", "090", "090.pkl"), good, 0o644)
+	os.MkdirAll(filepath.Join(person, "nm-02", "090"), 0o755)
+	b, _ := os.ReadFile(p("reduce.pkl"))
+	os.WriteFile(filepath.Join(person, "nm-02", "090", "090.pkl"), b, 0o644)
+	// an OpenGait tree (OU-MVLP form) with the hostile pickle in one walk
+	tree := p("tree")
+	for _, w := range []string{"00001/00/090", "00002/00/090"} {
+		os.MkdirAll(filepath.Join(tree, w), 0o755)
+	}
+	os.WriteFile(filepath.Join(tree, "00001/00/090/090.pkl"), good, 0o644)
+	os.WriteFile(filepath.Join(tree, "00002/00/090/090.pkl"), b, 0o644)
+	geis := p("geis")
+
+	runCases(t, []tc{
+		pred("reduce-os-system", "reduce.pkl", `callable not on the NumPy array allow-list: "posix.system"`),
+		pred("stack-global-os-system-no-extension", "walk.bin", `callable not on the NumPy array allow-list: "os.system"`),
+		pred("length-2^60", "exabytes.pkl", "malformed pickle: BINBYTES8 at offset 2 claims 1152921504606846976 bytes"),
+		pred("truncated", "truncated.pkl", "malformed pickle"),
+		pred("one-byte", "one-byte.pkl", "malformed pickle"),
+		{name: "fuse-with-a-hostile-member", args: []string{"predict", "--checkpoint", f.weights, "--fuse", person}, code: 1, errLines: 2,
+			err: []string{"gaitord: read OpenGait pickle " + filepath.Join(person, "nm-02", "090", "090.pkl") + ": callable not on the NumPy array allow-list"},
+			check: func(t *testing.T, r result) {
+				notRun(t, r)
+				if !strings.Contains(r.stderr, "gaitord: 1 of 1 inputs failed") || strings.TrimSpace(r.stdout) != "PATH  GEIS  AGE  80% INTERVAL  GENDER  P" {
+					t.Errorf("the set must fail whole:\nstdout %q\nstderr %s", r.stdout, r.stderr)
+				}
+			}},
+		{name: "fuse-missing-folder", args: []string{"predict", "--checkpoint", f.weights, "--fuse", p("nobody")}, code: 1, errLines: 2,
+			err: []string{"gaitord: " + p("nobody") + ": no such file or directory"}},
+		{name: "gei-tree-opengait", args: []string{"gei", "--tree", tree, "--format", "opengait", "--out", geis}, code: 1, errLines: 2,
+			err: []string{"gaitord: " + filepath.Join(tree, "00002/00/090") + ": read OpenGait pickle " + filepath.Join(tree, "00002/00/090/090.pkl") + `: callable not on the NumPy array allow-list: "posix.system"`},
+			check: func(t *testing.T, r result) {
+				notRun(t, r)
+				if !strings.Contains(r.stderr, "gaitord: 1 walk folders gave no GEI") {
+					t.Errorf("no summary line:\n%s", r.stderr)
+				}
+				if _, err := os.Stat(filepath.Join(geis, "GEI", "090-00", "00001.png")); err != nil {
+					t.Errorf("the good walk was not converted: %v", err)
+				}
+			}},
+	})
 }
 
 // ---- export ---------------------------------------------------------------

@@ -193,6 +193,9 @@ func TestEndToEnd(t *testing.T) {
 	if fi, err := os.Stat(onnxPath); err != nil || fi.Size() < 4*6_000_000 {
 		t.Fatalf("onnx export: %v", err)
 	}
+
+	t.Run("opengait-walk", func(t *testing.T) { checkOpenGaitWalk(t, best) })
+	t.Run("fused", func(t *testing.T) { checkFused(t, data, best) })
 }
 
 type pred = api.Prediction
