@@ -108,9 +108,9 @@ print(json.dumps({p.key: p.value for p in m.metadata_props}))
 		t.Fatalf("%v: %s", err, res)
 	}
 	var cj struct{ Schema string }
-	if props["k"] != "100" || props["gaitord.loss_type"] != "odl" || props["gaitord.eval.mae"] != "7.125" ||
+	if props["k"] != "100" || props["loss_type"] != "odl" || props["gaitord.loss_type"] != "" || props["gaitord.eval.mae"] != "7.125" ||
 		!strings.Contains(props["gaitord.card"], "| MAE (years) | 7.125 |") || json.Unmarshal([]byte(props["gaitord.config"]), &cj) != nil || cj.Schema != modelcard.Schema {
-		t.Fatalf("metadata_props: k %q, loss %q, mae %q, card %d bytes, config %q", props["k"], props["gaitord.loss_type"], props["gaitord.eval.mae"], len(props["gaitord.card"]), props["gaitord.config"])
+		t.Fatalf("metadata_props: k %q, loss %q, mae %q, card %d bytes, config %q", props["k"], props["loss_type"], props["gaitord.eval.mae"], len(props["gaitord.card"]), props["gaitord.config"])
 	}
 }
 

@@ -330,8 +330,8 @@ func thousands(n int64) string {
 }
 
 // Metadata is the same facts as ONNX metadata_props entries (after the
-// model's input_height, input_width, k and min_age): the loss type, the
-// architecture, the preprocessing, the decoding, the training mean age,
+// model's own input_height, input_width, k, min_age and loss_type, which
+// onnx.Export writes and this list does not repeat): the architecture, the preprocessing, the decoding, the training mean age,
 // the evaluation's key figures, the whole configuration JSON
 // ("gaitord.config", NAME.json's content) and the whole card
 // ("gaitord.card").
@@ -343,7 +343,6 @@ func (f Facts) Metadata() ([][2]string, error) {
 	md := [][2]string{
 		{"gaitord.version", gaitordVersion()},
 		{"gaitord.architecture", Architecture},
-		{"gaitord.loss_type", f.LossType},
 		{"gaitord.preprocessing", Preprocessing(f.Model)},
 	}
 	if d, ok := Decoding(f.LossType, f.Model); ok {
