@@ -462,16 +462,24 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) ready(w http.ResponseWriter, r *http.Request) {
-	rec := w.(*recorder)
-	if s.draining.Load() {
-		s.writeError(rec, api.Errorf(api.ErrShuttingDown, "shutting down"))
-		return
-	}
-	if gen, _ := s.sched.Current(); gen == 0 {
-		s.writeError(rec, api.Errorf(api.ErrNotReady, "the model is still loading"))
+	if s.refuseUnready(w.(*recorder)) {
 		return
 	}
 	writeJSON(w, http.StatusOK, api.Status{Status: "ready"})
+}
+
+// refuseUnready answers 503 and reports true while the server is draining
+// or has no model yet: /readyz and /v1/predict share the rule.
+func (s *server) refuseUnready(rec *recorder) bool {
+	if s.draining.Load() {
+		s.writeError(rec, api.Errorf(api.ErrShuttingDown, "shutting down"))
+		return true
+	}
+	if gen, _ := s.sched.Current(); gen == 0 {
+		s.writeError(rec, api.Errorf(api.ErrNotReady, "the model is still loading"))
+		return true
+	}
+	return false
 }
 
 func (s *server) model(w http.ResponseWriter, r *http.Request) {
@@ -497,12 +505,7 @@ func (s *server) reloadHandler(w http.ResponseWriter, r *http.Request) {
 // for the batcher under the request's deadline, and answer the records.
 func (s *server) predict(w http.ResponseWriter, r *http.Request) {
 	rec := w.(*recorder)
-	if s.draining.Load() {
-		s.writeError(rec, api.Errorf(api.ErrShuttingDown, "shutting down"))
-		return
-	}
-	if gen, _ := s.sched.Current(); gen == 0 {
-		s.writeError(rec, api.Errorf(api.ErrNotReady, "the model is still loading"))
+	if s.refuseUnready(rec) {
 		return
 	}
 	details := false
