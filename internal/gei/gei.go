@@ -10,6 +10,8 @@ package gei
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gaitord/gaitord/internal/boundedfile"
 )
 
 // Size is the model input size in pixels: H rows of W columns.
@@ -62,7 +64,7 @@ const (
 // file name and details.
 var (
 	// ErrEmptyFile means the file has zero bytes.
-	ErrEmptyFile = errors.New("empty file")
+	ErrEmptyFile = boundedfile.ErrEmpty
 	// ErrTooLarge means the PNG header declares an image over MaxPixels or MaxSide.
 	ErrTooLarge = errors.New("image too large")
 	// ErrTooSmall means the image is smaller than MinSide in width or height.

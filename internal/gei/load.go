@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"io"
-	"os"
+
+	"github.com/gaitord/gaitord/internal/boundedfile"
 )
 
 // pngSignature opens every PNG file.
@@ -52,34 +52,14 @@ func Decode(name string, data []byte, size Size) ([]float32, error) {
 	return out, nil
 }
 
-// readFile reads a whole file, refusing empty files and files over maxFileBytes.
+// readFile reads a whole PNG or frame file (boundedfile.Read, at most
+// maxFileBytes); an oversized file is also ErrTooLarge.
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	data, err := boundedfile.Read(path, maxFileBytes)
+	if errors.Is(err, boundedfile.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file")
-	}
-	if st.Size() == 0 {
-		return nil, ErrEmptyFile
-	}
-	if st.Size() > maxFileBytes {
-		return nil, fmt.Errorf("%w: file is %d bytes (limit %d)", ErrTooLarge, st.Size(), maxFileBytes)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) == 0 {
-		return nil, ErrEmptyFile
-	}
-	return data, nil
+	return data, err
 }
 
 // decodePNG checks the PNG header against the size limits and only then

@@ -71,6 +71,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/gaitord/gaitord/internal/boundedfile"
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/nlpodyssey/gopickle/pickle"
 )
@@ -141,38 +142,11 @@ func IsPickleFile(path string) bool {
 // Read reads the OpenGait pickle at path (see Decode). Files over
 // MaxFileBytes are refused before reading. Every error names the file.
 func Read(path string) (Frames, error) {
-	data, err := readFile(path)
+	data, err := boundedfile.Read(path, MaxFileBytes)
 	if err != nil {
 		return Frames{}, fmt.Errorf("read OpenGait pickle %s: %w", path, err)
 	}
 	return Decode(path, data)
-}
-
-// readFile reads a whole file of at most MaxFileBytes.
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file")
-	}
-	if st.Size() > MaxFileBytes {
-		return nil, fmt.Errorf("%d bytes, over the %d-byte limit", st.Size(), MaxFileBytes)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("over the %d-byte limit", MaxFileBytes)
-	}
-	return data, nil
 }
 
 // Decode reads a pickled NumPy uint8 array of T×H×W (T, H, W ≥ 1) from
