@@ -177,7 +177,7 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	var net infer.Net = m
 	if o.Precision == PrecisionInt8 {
 		q, err := train.Int8(m, ds.Split(dataset.SplitTrain), loaderOptions)
-		infer.FinishGC()
+		infer.FinishGC() // Calibrate's loop of GC calls
 		if err != nil {
 			return fmt.Errorf("eval --precision int8: %s: %w", ds.Source, err)
 		}

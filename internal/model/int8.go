@@ -149,10 +149,10 @@ func NewInt8(m *GLCNN, c Calibration) (q *Int8, err error) {
 		return nil, fmt.Errorf("int8 inference runs on the CPU; the model is on %s", d)
 	}
 	q = &Int8{m: m, cal: c}
+	built := q // the returns below set q to nil; what was packed is freed
 	defer func() {
 		if err != nil {
-			q.Close()
-			q = nil
+			built.Close()
 		}
 	}()
 	l := &m.layers
