@@ -42,6 +42,11 @@ func checkPrecision(p, device string) error {
 // of the data the checkpoint's stored configuration names (eval calibrates on
 // the training split of the data it evaluates).
 func int8Net(s Streams, g *Global, m *model.GLCNN, st *checkpoint.State, ckpt string) (*model.Int8, error) {
+	if st.Config == "" {
+		// the defaults would name the built-in synthetic set: calibrating a
+		// real model on it would be silently wrong
+		return nil, fmt.Errorf("%s stores no configuration, so no training data to calibrate on (an export?): use the run's checkpoint", ckpt)
+	}
 	cfg, err := dataConfig(st, ckpt, "", nil)
 	if err != nil {
 		return nil, err

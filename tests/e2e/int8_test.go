@@ -82,6 +82,14 @@ func TestEvalInt8(t *testing.T) {
 		t.Fatalf("%s: predict --precision int8 %.5f, eval int8 %.5f, fp32 %.5f", path, pred.Age, qAges[path], fpAges[path])
 	}
 
+	// an export stores no configuration: no training data to calibrate on
+	export := filepath.Join(t.TempDir(), "w.safetensors")
+	mustRun(t, "export", "--checkpoint", best, "--format", "safetensors", "--out", export)
+	r = run(t, "predict", "--checkpoint", export, "--precision", "int8", path)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "stores no configuration") || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+		t.Fatalf("predict --precision int8 on an export: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+
 	// bad precisions: the usage error's line, exit status 2, for eval and predict
 	for _, cmd := range []string{"eval", "predict"} {
 		for _, args := range [][]string{{"--precision", "int4"}, {"--precision", "int8", "--device", "cuda"}} {
