@@ -77,6 +77,7 @@ var (
 	layouts  = flag.Int("layouts", 2, "lever: CPU conv-block layouts (0 plain, 1 channels-last first layer, 2 all)")
 	fusedAdm = flag.Bool("fused-adam", true, "lever: one-pass fused Adam on CPU")
 	gradMode = flag.String("grad-mode", "inference", "lever: infer mode's autograd switch, inference|nograd")
+	prec     = flag.String("precision", "fp32", "infer: fp32, or int8 (model.Int8 on oneDNN, calibrated on 256 other synthetic GEIs)")
 )
 
 func main() {
@@ -358,6 +359,21 @@ func benchInfer(res map[string]any) error {
 	m.Train(false)
 	b := newBatch(*batch, 3)
 	c := m.Config()
+	var net infer.Net = m
+	switch *prec {
+	case "fp32":
+	case "int8":
+		cb := newBatch(256, 4)
+		q, err := infer.NewInt8(m, cb.Images, cb.n, 64)
+		if err != nil {
+			return err
+		}
+		defer q.Close()
+		net = q
+	default:
+		fail(fmt.Errorf("-precision %q: want fp32 or int8", *prec))
+	}
+	res["precision"] = *prec
 	scope := torchx.InferenceMode
 	switch *gradMode {
 	case "inference":
@@ -371,7 +387,7 @@ func benchInfer(res map[string]any) error {
 		err := torchx.Catch(func() {
 			scope(func() {
 				x := input(b.Images, int64(b.n), 1, int64(c.InputH), int64(c.InputW))
-				age, _ := m.Forward(x)
+				age, _ := net.Forward(x)
 				_ = torchx.Float32s(age) // a host copy: waits for the device
 			})
 		})
@@ -397,7 +413,7 @@ func benchInfer(res map[string]any) error {
 	var full []float64
 	for range *repeats {
 		s := time.Now()
-		if _, err := infer.Batch(m, b.Images, b.n); err != nil {
+		if _, err := infer.Batch(net, b.Images, b.n); err != nil {
 			return err
 		}
 		infer.GC()

@@ -40,6 +40,9 @@ type EvalOptions struct {
 	PerSubject bool
 	Device     string
 	Threads    int
+	// Precision is fp32 (the default) or int8: the network quantized after
+	// training, calibrated on the data's training split (docs/model.md).
+	Precision string
 }
 
 // newEvalCmd builds the command; run replaces RunEval (tests pass one to see
@@ -74,6 +77,7 @@ type l1 predicts no distribution, and its evaluation has no coverage.`,
 	f.BoolVar(&o.PerSubject, "per-subject", false, "also fuse each subject's GEIs into one prediction (the network's set form) and report those metrics beside the per-GEI ones")
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
+	precisionFlag(c, &o.Precision)
 	_ = c.MarkFlagRequired("checkpoint")
 	keyFlag(c, "data", "data.root")
 	keyFlag(c, "format", "data.format")
@@ -116,9 +120,15 @@ func dataConfig(st *checkpoint.State, ckpt, path string, sets []string) (config.
 // RunEval evaluates a checkpoint on a dataset split.
 func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	engine.SetThreads(o.Threads)
+	if err := checkPrecision(o.Precision, o.Device); err != nil {
+		return err
+	}
 	m, st, err := loadModel(o.Checkpoint, o.Device)
 	if err != nil {
 		return err
+	}
+	if o.PerSubject && o.Precision == PrecisionInt8 {
+		return usagef("eval --per-subject runs in fp32 only; leave out --precision int8")
 	}
 	if o.PerSubject {
 		if err := infer.CanFuse(st.Model); err != nil {
@@ -164,9 +174,19 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 		BatchSize: max(cfg.Train.EvalBatchSize, 1), Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
 		H: st.Model.InputH, W: st.Model.InputW, Decode: data.Decoder(cfg),
 	}
+	var net infer.Net = m
+	if o.Precision == PrecisionInt8 {
+		q, err := train.Int8(m, ds.Split(dataset.SplitTrain), loaderOptions)
+		infer.FinishGC() // Calibrate's loop of GC calls
+		if err != nil {
+			return fmt.Errorf("eval --precision int8: %s: %w", ds.Source, err)
+		}
+		defer q.Close()
+		net = q
+	}
 	loader := dataset.NewLoader(samples, loaderOptions)
 	defer loader.Close()
-	preds, err := train.Predict(m, loader, samples)
+	preds, err := train.Predict(net, loader, samples)
 	// End Predict's loop of GC calls (gotorch's rule, as predict does): a
 	// later loop in this process (gaitord experiment's next run) would
 	// otherwise count its long-lived tensors as the loop's and wait for
@@ -204,6 +224,9 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 		return json.NewEncoder(s.Out).Encode(sum)
 	}
 	fmt.Fprintf(s.Out, "%s (loss type %s): %s split of %s (%d GEIs)\n", o.Checkpoint, st.Model.LossType(), o.Split, ds.Source, len(samples))
+	if o.Precision == PrecisionInt8 {
+		fmt.Fprintf(s.Out, "precision int8 (%s), calibrated on %d training GEIs\n", infer.Int8Engine, min(len(ds.Split(dataset.SplitTrain)), train.CalibrationGEIs))
+	}
 	fmt.Fprint(s.Out, sum.Table())
 	if sum.PerSubject != nil {
 		fmt.Fprintln(s.Out)

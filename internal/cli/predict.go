@@ -29,6 +29,7 @@ type PredictOptions struct {
 	Fuse       bool // each PATH is one person: fuse its GEIs into one prediction
 	BatchSize  int
 	Device     string
+	Precision  string // fp32 or int8 (calibrated on the training split of the checkpoint's data)
 	Threads    int
 	Paths      []string
 	Server     string // predict through `gaitord serve` at this URL instead of loading the checkpoint
@@ -91,6 +92,7 @@ P(age > k) (loss type odl, ranking or coral). A bad file fails its whole set.`,
 	f.BoolVar(&o.Fuse, "fuse", false, "each PATH is one person: fuse all its GEIs into one prediction")
 	f.IntVar(&o.BatchSize, "batch-size", 256, "GEIs per forward pass (with --fuse: one pass per set)")
 	f.StringVar(&o.Device, "device", "cpu", "cpu, cuda or cuda:N")
+	precisionFlag(c, &o.Precision)
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
 	f.StringVar(&o.Server, "server", "", "predict through 'gaitord serve' at this URL (no --checkpoint)")
 	f.StringVar(&o.TokenFile, "token-file", "", "with --server: file holding the bearer token (default $GAITORD_TOKEN)")
@@ -132,6 +134,12 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPrecision(o.Precision, o.Device); err != nil {
+		return err
+	}
+	if o.Fuse && o.Precision == PrecisionInt8 {
+		return usagef("--fuse runs in fp32 only; leave out --precision int8")
+	}
 	engine.SetThreads(o.Threads)
 	m, st, err := loadModel(o.Checkpoint, o.Device)
 	if err != nil {
@@ -142,6 +150,15 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 			return fmt.Errorf("predict --fuse: %s: %w", o.Checkpoint, err)
 		}
 	}
+	var net infer.Net = m
+	if o.Precision == PrecisionInt8 {
+		q, err := int8Net(s, g, m, st, o.Checkpoint)
+		if err != nil {
+			return fmt.Errorf("predict --precision int8: %w", err)
+		}
+		defer q.Close()
+		net = q
+	}
 	size := gei.Size{H: st.Model.InputH, W: st.Model.InputW}
 	var pr *printer
 	if len(paths) > 0 {
@@ -151,7 +168,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 	if o.Fuse {
 		failed, total, err = predictSets(s, m, size, paths, o, pr)
 	} else {
-		failed, total, err = predictEach(s, m, size, paths, o, pr)
+		failed, total, err = predictEach(s, net, size, paths, o, pr)
 	}
 	if err == nil {
 		err = pr.flush()
@@ -160,7 +177,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 		infer.FinishGC()
 		return err
 	}
-	vf, err := predictFootage(s, o, m, size, footage, annotate)
+	vf, err := predictFootage(s, o, net, size, footage, annotate)
 	infer.FinishGC()
 	if err != nil {
 		return err
@@ -172,7 +189,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 }
 
 // predictEach predicts every input on its own, BatchSize at a time.
-func predictEach(s Streams, m *model.GLCNN, size gei.Size, paths []string, o *PredictOptions, pr *printer) (failed, total int, err error) {
+func predictEach(s Streams, m infer.Net, size gei.Size, paths []string, o *PredictOptions, pr *printer) (failed, total int, err error) {
 	ins := inputs.Expand(paths, o.Frames)
 	for start := 0; start < len(ins); start += o.BatchSize {
 		var ok []inputs.Input

@@ -15,7 +15,6 @@ import (
 	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/infer"
-	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/video"
 )
 
@@ -138,7 +137,7 @@ func caption(p api.Prediction) string {
 // record per track; walkers seen less than a gait cycle get a stderr line
 // each. An input with no predicted track is reported and counted in
 // failed; the others continue.
-func predictFootage(s Streams, o *PredictOptions, m *model.GLCNN, size gei.Size, footage []footageInput, annotate []string) (failed int, err error) {
+func predictFootage(s Streams, o *PredictOptions, m infer.Net, size gei.Size, footage []footageInput, annotate []string) (failed int, err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var tw *tabwriter.Writer
@@ -175,7 +174,7 @@ func predictFootage(s Streams, o *PredictOptions, m *model.GLCNN, size gei.Size,
 
 // predictTracks runs the model on res's tracks, saves their GEIs and the
 // annotated video if asked, and prints their records.
-func predictTracks(ctx context.Context, s Streams, o *PredictOptions, m *model.GLCNN, size gei.Size, in footageInput, res video.Result, annotate string, tw *tabwriter.Writer, enc *json.Encoder) error {
+func predictTracks(ctx context.Context, s Streams, o *PredictOptions, m infer.Net, size gei.Size, in footageInput, res video.Result, annotate string, tw *tabwriter.Writer, enc *json.Encoder) error {
 	n := size.H * size.W
 	var records []api.Prediction
 	for start := 0; start < len(res.Tracks); start += o.BatchSize {

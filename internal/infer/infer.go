@@ -34,13 +34,23 @@ func (o Output) Record(j int) api.Prediction {
 		Gender: api.GenderOf(o.PMale[j]), PMale: o.PMale[j], RankViolations: d.Violations, RankPairs: d.Pairs}
 }
 
+// Net is what Batch runs: the float32 *model.GLCNN or its int8 form
+// *model.Int8 (which is always in evaluation mode).
+type Net interface {
+	Config() model.Config
+	Device() string
+	Training() bool
+	Train(on bool)
+	Forward(x torchx.Tensor) (age, gender torchx.Tensor)
+}
+
 // Batch runs the model in evaluation mode, under libtorch's inference mode,
 // on n GEIs laid out row-major in images (n·H·W values in [0, 1]), and
 // decodes each sample's age outputs by the model's loss type
 // (metrics.DecodeHead). It restores the model's training mode afterwards.
 // All libtorch tensors it creates are dead when it returns, so a caller's
 // loop may call GC after each batch.
-func Batch(m *model.GLCNN, images []float32, n int) (Output, error) {
+func Batch(m Net, images []float32, n int) (Output, error) {
 	c := m.Config()
 	if n <= 0 || len(images) != n*c.InputH*c.InputW {
 		return Output{}, fmt.Errorf("infer: %d values for %d GEIs of %d×%d", len(images), n, c.InputH, c.InputW)

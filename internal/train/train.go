@@ -577,7 +577,7 @@ func (t *trainer) validate() (metrics.Summary, error) {
 // Predict runs the model over every batch of loader (whose samples are
 // samples, in order) and returns one evaluation record per sample: the
 // prediction (without p_age_gt) with the sample's view, true age and gender.
-func Predict(m *model.GLCNN, loader *dataset.Loader, samples []dataset.Sample) ([]api.Prediction, error) {
+func Predict(m infer.Net, loader *dataset.Loader, samples []dataset.Sample) ([]api.Prediction, error) {
 	preds := make([]api.Prediction, 0, len(samples))
 	every, k := infer.GCEvery(m.Device()), 0
 	for b := range loader.Epoch(0) {
