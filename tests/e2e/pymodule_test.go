@@ -72,7 +72,8 @@ func (d diffs) add(field string, a, b float64) {
 // python/gaitord_torch.py, given only NAME.safetensors and NAME.json,
 // prints the records `predict --json` prints for the same inputs: three
 // synthetic GEIs, an RGBA PNG of another size (gray conversion, area
-// averaging, centring) and a folder of silhouette frames; age, median,
+// averaging, centring), a 16-bit gray and a paletted PNG, and a folder of
+// silhouette frames; age, median,
 // interval bounds within pyTolYears, p_male and every p_age_gt within
 // pyTolProb, the same gender, interval null exactly for l1. Then that the
 // module's GEI from silhouette frames has the pixels `gaitord gei` writes,
@@ -93,7 +94,8 @@ func TestPythonModuleReproducesPredict(t *testing.T) {
 		t.Fatalf("python: %v\n%s", err, out)
 	}
 	writeFrames(t, filepath.Join(dir, "walk.raw"), frames, 64, 64)
-	inputs := append(geis[:3:3], rgbaVariant(t, geis[0], filepath.Join(dir, "odd.png")), frames)
+	inputs := append(geis[:3:3], rgbaVariant(t, geis[0], filepath.Join(dir, "odd.png")),
+		gray16Variant(t, geis[1], filepath.Join(dir, "gray16.png")), palettedVariant(t, geis[2], filepath.Join(dir, "paletted.png")), frames)
 
 	seen := diffs{}
 	var lastExport string
@@ -214,8 +216,45 @@ func rgbaVariant(t *testing.T, src, dst string) string {
 			out.SetNRGBA(x, y, color.NRGBA{R: v, G: uint8(int(v) * 3 / 4), B: uint8(int(v) / 2), A: uint8(255 - x%3*40)})
 		}
 	}
+	return encodePNG(t, out, dst)
+}
+
+// gray16Variant writes the GEI at src as a 16-bit gray PNG of 100×66
+// pixels (taller and wider than the model's, another aspect ratio).
+func gray16Variant(t *testing.T, src, dst string) string {
+	t.Helper()
+	g := grayPixels(t, src)
+	out := image.NewGray16(image.Rect(0, 0, 66, 100))
+	for y := 0; y < 100; y++ {
+		for x := 0; x < 66; x++ {
+			v := uint16(g.GrayAt(x*g.Rect.Dx()/66, y*g.Rect.Dy()/100).Y) * 257
+			out.SetGray16(x, y, color.Gray16{Y: v - v/7})
+		}
+	}
+	return encodePNG(t, out, dst)
+}
+
+// palettedVariant writes the GEI at src as a paletted PNG of its own size,
+// 16 levels of a bluish gray, some of them partly transparent.
+func palettedVariant(t *testing.T, src, dst string) string {
+	t.Helper()
+	g := grayPixels(t, src)
+	pal := make(color.Palette, 16)
+	for i := range pal {
+		v := uint8(i * 17)
+		pal[i] = color.NRGBA{R: v / 2, G: v, B: v, A: uint8(255 - i%4*30)}
+	}
+	out := image.NewPaletted(g.Rect, pal)
+	for k, v := range g.Pix {
+		out.Pix[k] = v / 16
+	}
+	return encodePNG(t, out, dst)
+}
+
+func encodePNG(t *testing.T, img image.Image, dst string) string {
+	t.Helper()
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, out); err != nil {
+	if err := png.Encode(&buf, img); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(dst, buf.Bytes(), 0o644); err != nil {
