@@ -13,7 +13,7 @@ for every loss type). docs/export.md shows how to use it.
 
 Usage::
 
-    python3 python/gaitord_torch.py NAME.safetensors gei.png walk_frames/ ...
+    python3 python/gaitord_torch.py NAME.safetensors gei.png geis/ walk_frames/ ...
     python3 python/gaitord_torch.py gei --frames walk_frames/ --out gei.png
 
     import gaitord_torch as gt
@@ -33,7 +33,9 @@ ModelMetadata); a file without them is read as gaitord reads it
 (internal/checkpoint modelConfigFrom): 64x44, K = 100 (or from the age head's
 bias), min_age 0, dropout 0.5, loss type ``odl``. ``NAME.json`` (schema
 gaitord.export/v1, internal/modelcard) states the same shape under ``model``
-and ``loss.type``; when it is present it must agree with the metadata.
+and ``loss.type``; when it is present it must agree with the metadata. A
+training checkpoint (``RUN/best.ckpt``, metadata ``gaitord.kind`` =
+``checkpoint``) is safetensors too; its Adam moments ``optim.*`` are left out.
 
 The network (internal/glcnn), for a 1 x 64 x 44 GEI (128 x 88 in brackets)
 --------------------------------------------------------------------------
@@ -364,10 +366,15 @@ class GEINet(nn.Module):
 
 def load(path, json_path=None):
     """Load NAME.safetensors (and NAME.json beside it, when present, or
-    json_path) into a GEINet in eval mode. The weights must fit the model
+    json_path) into a GEINet in eval mode; a training checkpoint (best.ckpt,
+    a safetensors file too) loads without its optimiser state. The weights must fit the model
     exactly (glcnn CheckWeights: every parameter with its shape, all finite,
     nothing else); every problem is named on one line."""
     weights, meta = read_safetensors(path)
+    if meta.get("gaitord.kind") == "checkpoint":
+        # a training checkpoint (internal/checkpoint): the model's weights plus
+        # Adam's moments, optim.exp_avg.<name> and optim.exp_avg_sq.<name>
+        weights = {n: t for n, t in weights.items() if not n.startswith("optim.")}
     c = _config_from_metadata(path, meta, weights)
     if json_path is None:
         cand = os.path.splitext(path)[0] + ".json"
@@ -575,6 +582,13 @@ def _pil():
 def read_gray(path):
     """A PNG file as a float32 (rows, cols) plane in [0, 1], gray as
     gei.toPlane converts it (rule 1 of the module doc)."""
+    levels, top = _gray_levels(path)
+    return levels.astype(np.float32) / np.float32(top)
+
+
+def _gray_levels(path):
+    """A PNG file's gray levels as Go reads them: (int array, 255) for 8-bit
+    gray and every colour type, (int array, 65535) for 16-bit gray."""
     Image = _pil()
     try:
         with Image.open(path) as im:
@@ -583,9 +597,9 @@ def read_gray(path):
             if mode == "1":
                 im, mode = im.convert("L"), "L"
             if mode == "L" and "transparency" not in info:
-                return np.asarray(im, dtype=np.uint8).astype(np.float32) / np.float32(255)
+                return np.asarray(im, dtype=np.uint8).astype(np.int64), 255
             if mode in ("I;16", "I;16B", "I;16L", "I") and "transparency" not in info:
-                return np.asarray(im).astype(np.float32) / np.float32(65535)
+                return np.asarray(im).astype(np.int64), 65535
             if mode in ("L", "LA"):
                 a = np.asarray(im.convert("LA"), dtype=np.int64)
                 gray, alpha = a[..., 0], a[..., 1]
@@ -601,7 +615,20 @@ def read_gray(path):
     # opaque pixels give v*0x101 as image.RGBA does; then color.GrayModel.
     c16 = (rgb * 0x101 * alpha[..., None]) // 0xFF
     y = (19595 * c16[..., 0] + 38470 * c16[..., 1] + 7471 * c16[..., 2] + (1 << 15)) >> 24
-    return y.astype(np.float32) / np.float32(255)
+    return y, 255
+
+
+def is_silhouette(path):
+    """gei.IsSilhouette: every pixel pure black or pure white (8-bit gray by
+    color.GrayModel, 16-bit gray v >> 8), some of it white. A file that cannot
+    be read is not one."""
+    try:
+        levels, top = _gray_levels(path)
+    except GaitordTorchError:
+        return False
+    if top != 255:
+        levels = levels >> 8
+    return bool(((levels == 0) | (levels == 255)).all() and (levels == 255).any())
 
 
 def preprocess(plane, config, name="image"):
@@ -636,16 +663,25 @@ def gei_from_planes(planes, h, w):
     return (acc / used).astype(np.float32), used, skipped
 
 
+def list_pngs(folder, regular_only=False):
+    """gei.ListPNGs: the *.png entries (any case) of folder that are not
+    folders, symbolic links included, sorted by name; with regular_only,
+    gei.pngNames: regular files only. Raises OSError."""
+    with os.scandir(folder) as it:
+        names = sorted(e.name for e in it if e.name.lower().endswith(".png") and
+                       (e.is_file(follow_symlinks=False) if regular_only else not e.is_dir()))
+    return [os.path.join(folder, n) for n in names]
+
+
 def frame_paths(folder):
     """gei.pngNames: the regular *.png files (any case) of folder, sorted."""
     try:
-        names = sorted(n for n in os.listdir(folder)
-                       if n.lower().endswith(".png") and os.path.isfile(os.path.join(folder, n)))
+        names = list_pngs(folder, regular_only=True)
     except OSError as e:
         raise GaitordTorchError(f"read silhouette folder {folder}: {e.strerror or e}") from None
     if not names:
         raise GaitordTorchError(f"read silhouette folder {folder}: no .png frames")
-    return [os.path.join(folder, n) for n in names]
+    return names
 
 
 def gei_from_frames(folder, h=64, w=44):
@@ -690,25 +726,62 @@ def write_png(path, gei):
 # ---------------------------------------------------------------- CLI
 
 
+def expand(paths, frames=False):
+    """internal/inputs Expand, for PNG inputs: (path, source) pairs, source
+    "gei" or "silhouettes", or (path, error message). A file is a GEI; in a
+    folder the *.png files are one walk of silhouette frames when the first
+    is pure black and white (is_silhouette) or frames is set, else one GEI
+    each. OpenGait pickles (*.pkl) are not read here: unpickling runs code,
+    and gaitord's allow-listed reader has no Python twin in this file."""
+    out = []
+    for p in paths:
+        if not os.path.isdir(p):
+            out.append((p, "gei") if os.path.exists(p) else (p, f"{p}: no such file or directory"))
+            continue
+        try:
+            pngs = list_pngs(p)
+        except OSError as e:
+            out.append((p, f"{p}: {e.strerror or e}"))
+            continue
+        if not pngs:
+            out.append((p, f"{p}: no GEI (.png) or silhouette frames in it"))
+        elif frames or is_silhouette(pngs[0]):
+            out.append((p, "silhouettes"))
+        else:
+            out += [(f, "gei") for f in pngs]
+    return out
+
+
 def _predict_main(argv):
     ap = argparse.ArgumentParser(prog="gaitord_torch.py",
                                  description="Predict age and gender with a gaitord safetensors export, "
                                              "one JSON record per input as `gaitord predict --json` prints it. "
-                                             "An input is a GEI PNG or a folder of silhouette frames.")
+                                             "An input is a GEI PNG, a folder of GEIs or a folder of silhouette frames; "
+                                             "a bad input is reported on stderr and the others continue (exit status 1).")
     ap.add_argument("weights", help="NAME.safetensors (NAME.json beside it is checked when present)")
-    ap.add_argument("inputs", nargs="+", help="GEI PNG files or folders of silhouette frames (*.png)")
+    ap.add_argument("inputs", nargs="+", help="GEI PNG files, folders of GEIs or folders of silhouette frames (*.png)")
+    ap.add_argument("--frames", action="store_true", help="treat every folder as silhouette frames of one walk")
     a = ap.parse_args(argv)
     model = load(a.weights)
     c = model.config
-    for path in a.inputs:
-        if os.path.isdir(path):
-            x, source = gei_from_frames(path, c.input_h, c.input_w), "silhouettes"
-        else:
-            x, source = load_gei(path, c), "gei"
+    failed = 0
+    for path, source in expand(a.inputs, a.frames):
+        try:
+            if source == "silhouettes":
+                x = gei_from_frames(path, c.input_h, c.input_w)
+            elif source == "gei":
+                x = load_gei(path, c)
+            else:
+                raise GaitordTorchError(source)
+        except GaitordTorchError as e:
+            print(f"gaitord_torch: {e}", file=sys.stderr)
+            failed += 1
+            continue
         r = model.predict(torch.from_numpy(x)[None, None])[0]
         rec = {"schema": r.pop("schema"), "path": path, "source": source}
         rec.update(r)
         print(json.dumps(rec, separators=(",", ":")), flush=True)
+    return 1 if failed else 0
 
 
 def _gei_main(argv):
@@ -729,12 +802,11 @@ def main(argv=None):
     try:
         if argv and argv[0] == "gei":
             _gei_main(argv[1:])
-        else:
-            _predict_main(argv)
+            return 0
+        return _predict_main(argv)
     except GaitordTorchError as e:
         print(f"gaitord_torch: {e}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":
