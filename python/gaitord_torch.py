@@ -3,7 +3,7 @@
 
 One file, needing only ``torch`` and ``numpy`` (Debian's python3-torch 1.13 and
 python3-numpy) and, to read and write PNG files, PIL (Debian's python3-pil).
-It mirrors gaitord 0.1 (``internal/version``), prediction records of schema
+It mirrors gaitord 0.1.0-dev (``internal/version``), prediction records of schema
 ``gaitord.prediction/v2`` (``api.Schema``) and export configurations of schema
 ``gaitord.export/v1`` (``modelcard.Schema``). It is the Python-side mirror of
 facts that live in the Go code; each section below names the Go package it
@@ -122,7 +122,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-GAITORD_VERSION = "0.1"  # internal/version: the gaitord this file mirrors
+GAITORD_VERSION = "0.1.0-dev"  # internal/version: the gaitord this file mirrors
 PREDICTION_SCHEMA = "gaitord.prediction/v2"  # api.Schema
 EXPORT_SCHEMA = "gaitord.export/v1"  # modelcard.Schema
 
