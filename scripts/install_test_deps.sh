@@ -2,7 +2,8 @@
 # install_test_deps.sh — what the tests need beyond the build: Debian's
 # python3-torch and python3-onnx (the PyTorch reference the parity tests run
 # under /usr/bin/python3), python3-numpy (the OpenGait pickles internal/opengait
-# reads are written at test time by NumPy), ONNX Runtime for Node.js (tools/ort),
+# reads are written at test time by NumPy), python3-pil (the PNG reader of
+# python/gaitord_torch.py, which tests/e2e checks against predict --json), ONNX Runtime for Node.js (tools/ort),
 # which checks exported ONNX models, ffmpeg, which the video tests run to encode
 # their synthetic footage and decode it (scripts/install_libtorch.sh installs it
 # for the product too), Debian's chromium, the real browser the `gaitord serve`
@@ -14,7 +15,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 log() { echo "install_test_deps: $*" >&2; }
 
 missing=()
-for p in python3-torch python3-onnx python3-numpy nodejs ffmpeg chromium; do
+for p in python3-torch python3-onnx python3-numpy python3-pil nodejs ffmpeg chromium; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # nodejs may come from elsewhere (nodesource, nvm): a working node is enough.

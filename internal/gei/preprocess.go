@@ -33,6 +33,9 @@ type plane struct {
 //     (pixel centres at x+0.5) lands on the canvas centre: column x moves to
 //     x+round(W/2-cx). Columns falling outside are cropped, missing columns
 //     are zero. The image is never stretched horizontally.
+//
+// python/gaitord_torch.py mirrors these rules, and FromSilhouettes', bit for
+// bit, for Python users; tests/e2e/pymodule_test.go checks that they agree.
 func Preprocess(img image.Image, size Size) ([]float32, error) {
 	size, err := size.resolve()
 	if err != nil {

@@ -60,6 +60,10 @@
 //
 // which gives 416,854,016 for 64×44, K = 100 and 1,664,671,744 for 128×88,
 // K = 90. The parameter count is 6,983,142 for 64×44, K = 100.
+//
+// python/gaitord_torch.py mirrors the network and the heads of LossType in
+// PyTorch for Python users; tests/e2e/pymodule_test.go checks that it loads
+// every loss type's export and predicts as gaitord does.
 package glcnn
 
 import (

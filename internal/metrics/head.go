@@ -27,6 +27,9 @@ import (
 // clamped into the representable ones, clamp(z_0, MinAge, MinAge+K), the
 // median is that age (an L1 loss fits the conditional median), and there is
 // no interval and no rank pair. The corn product and the softmax are computed in float64, stably.
+//
+// python/gaitord_torch.py (decode_head) mirrors this decoding, and Decode's,
+// for Python users; tests/e2e/pymodule_test.go checks that they agree.
 func DecodeHead(c glcnn.Config, z []float64) (p []float64, o Ordinal, err error) {
 	if want := c.AgeOutputs(); len(z) != want {
 		return nil, Ordinal{}, fmt.Errorf("decode: %d age outputs, a %s head of K = %d gives %d", len(z), c.LossType(), c.K, want)
