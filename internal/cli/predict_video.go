@@ -108,14 +108,6 @@ func analyzeFootage(ctx context.Context, in footageInput, opts video.Options) (v
 	return video.Analyze(ctx, in.path, opts)
 }
 
-// trackRecord is the prediction record of one track: the model's record
-// plus the track's number, frames, period, cycles and walking direction.
-func trackRecord(p api.Prediction, path string, t video.Track) api.Prediction {
-	p.Path, p.Source = path, "video"
-	p.Track, p.Frames, p.Period, p.Cycles, p.ViewHint = t.ID, &[2]int{t.First, t.Last}, t.Period, t.Cycles, t.ViewHint
-	return p
-}
-
 // caption is the text --annotate draws above a track's box (ASCII: the
 // bitmap font has no "±").
 func caption(p api.Prediction) string {
@@ -182,9 +174,7 @@ func predictTracks(ctx context.Context, s Streams, o *PredictOptions, m *model.G
 		tracks := res.Tracks[start:min(start+o.BatchSize, len(res.Tracks))]
 		images := make([]float32, 0, len(tracks)*n)
 		for _, t := range tracks {
-			g := append([]float32(nil), t.GEI...)
-			gei.Quantize(g) // exactly what --save-gei writes and a GEI PNG holds
-			images = append(images, g...)
+			images = append(images, t.Input()...)
 		}
 		out, err := infer.Batch(m, images, len(tracks))
 		infer.GC()
@@ -197,7 +187,7 @@ func predictTracks(ctx context.Context, s Streams, o *PredictOptions, m *model.G
 			}
 		}
 		for j, t := range tracks {
-			records = append(records, trackRecord(out.Prediction(j), in.path, t))
+			records = append(records, t.Record(out.Prediction(j), in.path))
 			if o.SaveGEI != "" {
 				if err := gei.WritePNG(geiName(o.SaveGEI, in, t.ID), images[j*n:(j+1)*n], size); err != nil {
 					return err
