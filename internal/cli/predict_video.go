@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/signal"
@@ -133,12 +134,7 @@ func caption(p api.Prediction) string {
 func predictFootage(s Streams, o *PredictOptions, m *model.GLCNN, size gei.Size, footage []footageInput, annotate []string) (failed int, err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var tw *tabwriter.Writer
-	if !o.JSON {
-		tw = tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "PATH\tTRACK\tFRAMES\tAGE\t80% INTERVAL\tGENDER\tP\tVIEW")
-	}
-	enc := json.NewEncoder(s.Out)
+	tp := newTrackPrinter(s.Out, o.JSON)
 	opts := video.Options{Size: size, MaxPixels: o.MaxPixels}
 	for i, in := range footage {
 		res, err := analyzeFootage(ctx, in, opts)
@@ -149,7 +145,7 @@ func predictFootage(s Streams, o *PredictOptions, m *model.GLCNN, size gei.Size,
 			fmt.Fprintf(s.Err, "warning: %s: %s\n", in.path, res.Truncation)
 		}
 		if err == nil {
-			err = predictTracks(ctx, s, o, m, size, in, res, annotate[i], tw, enc)
+			err = predictTracks(ctx, o, m, size, in, res, annotate[i], tp)
 		}
 		if ctx.Err() != nil {
 			return failed, fmt.Errorf("interrupted: %w", ctx.Err())
@@ -158,16 +154,58 @@ func predictFootage(s Streams, o *PredictOptions, m *model.GLCNN, size gei.Size,
 			failed++
 			fmt.Fprintf(s.Err, "gaitord: %s\n", oneLine(err.Error()))
 		}
-		if tw != nil {
-			tw.Flush()
-		}
+		tp.flush()
 	}
 	return failed, nil
 }
 
+// trackPrinter prints video records, as a table or JSON Lines: predict's
+// and predict --server's one footage output.
+type trackPrinter struct {
+	tw  *tabwriter.Writer // nil for JSON
+	enc *json.Encoder
+}
+
+// newTrackPrinter starts the footage output: the table's header, unless
+// asJSON.
+func newTrackPrinter(w io.Writer, asJSON bool) *trackPrinter {
+	p := &trackPrinter{enc: json.NewEncoder(w)}
+	if !asJSON {
+		p.tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(p.tw, "PATH\tTRACK\tFRAMES\tAGE\t80% INTERVAL\tGENDER\tP\tVIEW")
+	}
+	return p
+}
+
+// print prints one footage input's records.
+func (p *trackPrinter) print(records []api.Prediction) error {
+	for _, r := range records {
+		if p.tw == nil {
+			if err := p.enc.Encode(r); err != nil {
+				return err
+			}
+			continue
+		}
+		frames := "-"
+		if r.Frames != nil {
+			frames = fmt.Sprintf("%d-%d", r.Frames[0], r.Frames[1])
+		}
+		fmt.Fprintf(p.tw, "%s\t%d\t%s\t%.1f\t%s\t%s\t%.2f\t%s\n", r.Path, r.Track, frames,
+			r.Age, intervalText(r), r.Gender, r.PGender(), r.ViewHint)
+	}
+	return nil
+}
+
+// flush writes out the table so far.
+func (p *trackPrinter) flush() {
+	if p.tw != nil {
+		p.tw.Flush()
+	}
+}
+
 // predictTracks runs the model on res's tracks, saves their GEIs and the
 // annotated video if asked, and prints their records.
-func predictTracks(ctx context.Context, s Streams, o *PredictOptions, m *model.GLCNN, size gei.Size, in footageInput, res video.Result, annotate string, tw *tabwriter.Writer, enc *json.Encoder) error {
+func predictTracks(ctx context.Context, o *PredictOptions, m *model.GLCNN, size gei.Size, in footageInput, res video.Result, annotate string, tp *trackPrinter) error {
 	n := size.H * size.W
 	var records []api.Prediction
 	for start := 0; start < len(res.Tracks); start += o.BatchSize {
@@ -204,15 +242,5 @@ func predictTracks(ctx context.Context, s Streams, o *PredictOptions, m *model.G
 			return err
 		}
 	}
-	for _, p := range records {
-		if tw == nil {
-			if err := enc.Encode(p); err != nil {
-				return err
-			}
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d-%d\t%.1f\t%s\t%s\t%.2f\t%s\n", p.Path, p.Track, p.Frames[0], p.Frames[1],
-			p.Age, intervalText(p), p.Gender, p.PGender(), p.ViewHint)
-	}
-	return nil
+	return tp.print(records)
 }

@@ -552,7 +552,7 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request) {
 	for attempt := 0; ; attempt++ {
 		gen, l := s.sched.Current()
 		if b.set > 0 && l.fuse != nil {
-			s.writeError(rec, api.Errorf(api.ErrCannotFuse, "%s: %s", api.FieldSet, oneLine(l.fuse.Error())))
+			s.writeError(rec, api.Errorf(api.ErrCannotFuse, "%s", oneLine(l.fuse.Error())))
 			return
 		}
 		inputs, aerr := s.decode(ctx, b, l.size)
