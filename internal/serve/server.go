@@ -610,15 +610,20 @@ func (s *server) forward(ctx context.Context, gen int, inputs []input) ([]api.Pr
 	var setPred api.Prediction
 	var setErr error
 	setDone := make(chan struct{})
+	setCtx, cancelSet := context.WithCancel(ctx)
+	defer cancelSet()
 	if setAt >= 0 {
 		go func() {
 			defer close(setDone)
-			setPred, setErr = s.sched.SubmitSet(ctx, gen, inputs[setAt].set)
+			setPred, setErr = s.sched.SubmitSet(setCtx, gen, inputs[setAt].set)
 		}()
 	} else {
 		close(setDone)
 	}
 	rows, err := s.sched.Submit(ctx, gen, xs)
+	if err != nil {
+		cancelSet() // the answer is an error: the set need not run
+	}
 	<-setDone
 	if err == nil {
 		err = setErr
