@@ -205,12 +205,14 @@ func start(t *testing.T, args ...string) *server {
 	return startEnv(t, nil, args...)
 }
 
-// startEnv is start with more environment variables (NAME=value).
+// startEnv is start with more environment variables (NAME=value). TMPDIR
+// is the test's own, so the upload folder of a server killed at the test's
+// end goes with it.
 func startEnv(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
 	argv := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--threads", "1"}, args...)
 	cmd := exec.Command(bin, argv...)
-	cmd.Env = append(append(os.Environ(), "GAITORD_CACHE="+t.TempDir()), env...)
+	cmd.Env = append(append(os.Environ(), "GAITORD_CACHE="+t.TempDir(), "TMPDIR="+t.TempDir()), env...)
 	s := &server{t: t, cmd: cmd, log: &logBuf{}, done: make(chan struct{})}
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
