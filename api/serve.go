@@ -9,7 +9,7 @@ import (
 // The routes of `gaitord serve` (docs/serve.md is the reference; the
 // server's routing table and its OpenAPI document are checked against it).
 const (
-	RoutePredict = "/v1/predict"      // POST: predictions for uploaded GEIs or frames
+	RoutePredict = "/v1/predict"      // POST: predictions for uploaded GEIs, frames, a set or a video
 	RouteModel   = "/v1/model"        // GET: what is loaded (ModelInfo)
 	RouteReload  = "/v1/admin/reload" // POST: reload the checkpoint; only when a token is configured
 	RouteHealth  = "/healthz"         // GET: the process is alive (open)
@@ -27,11 +27,16 @@ const (
 	// FieldFrames files are the binary silhouette frames of one walk,
 	// averaged into one GEI: one prediction for all of them.
 	FieldFrames = "frames"
-	// FieldSet files will be GEIs of one person fused into one prediction;
-	// this server answers them with ErrNotSupported for now.
+	// FieldSet files are GEI PNGs of one person (several views or walks),
+	// fused into one prediction as `gaitord predict --fuse` fuses a folder
+	// (Source "fused", NInputs the number of GEIs); a model whose loss type
+	// cannot fuse answers ErrCannotFuse.
 	FieldSet = "set"
-	// FieldVideo will be a video, one prediction per walker; this server
-	// answers it with ErrNotSupported for now.
+	// FieldVideo is one video file (any format FFmpeg decodes), alone in
+	// its request: one prediction per walker seen for a whole gait cycle,
+	// the records of `gaitord predict --json` on that file (Source "video",
+	// Track, Frames, Period, Cycles, ViewHint), walkers seen for less in
+	// PredictResponse.Notes.
 	FieldVideo = "video"
 )
 
@@ -56,20 +61,26 @@ const (
 )
 
 // PredictResponse is the body of a successful POST /v1/predict: one record
-// per prediction, in the order of the request's files (a frames group sits
-// where its first frame was). Each record's Path is the uploaded file name
-// (the folder of the frames, or "frames"; QueryName for an image/png body).
+// per prediction, in the order of the request's files (a frames group or a
+// set sits where its first file was; a video's walkers in order of first
+// appearance). Each record's Path is the uploaded file name (the folder of
+// the frames or of the set's files, or "frames" or "set"; QueryName for an
+// image/png body).
 type PredictResponse struct {
 	Predictions []Prediction `json:"predictions"`
 	// Details, only with ?details=true, has one entry per prediction.
 	Details []PredictionDetail `json:"details,omitempty"`
+	// Notes, for a video, are the walkers seen for less than a whole gait
+	// cycle (no prediction), one line each: the lines `gaitord predict`
+	// prints on stderr after the file name.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // PredictionDetail is what the web page draws beside a prediction.
 type PredictionDetail struct {
-	// InputPNG is the GEI as the model sees it (after preprocessing or
-	// silhouette averaging): a data: URL of an 8-bit gray PNG of the model's
-	// input size.
+	// InputPNG is the GEI as the model sees it (after preprocessing,
+	// silhouette averaging or a video track's averaging; a set's first
+	// GEI): a data: URL of an 8-bit gray PNG of the model's input size.
 	InputPNG string `json:"input_png"`
 	// PAge is the predicted age distribution, PAge[j] = P(age = MinAge + j)
 	// for j = 0..K: the steps of the monotone CDF the interval is read from.
@@ -122,6 +133,8 @@ const (
 	ErrImageTooLarge    ErrorCode = "image_too_large"        // 400: the PNG header declares too many pixels (refused before decoding)
 	ErrBadMultipart     ErrorCode = "bad_multipart"          // 400: a malformed multipart body
 	ErrUnknownField     ErrorCode = "unknown_field"          // 400: a form field other than gei, frames, set, video
+	ErrBadVideo         ErrorCode = "bad_video"              // 400: not a video, no frame decoded, truncated or corrupt
+	ErrVideoTooLarge    ErrorCode = "video_too_large"        // 400: frames over --max-pixels or more than --max-frames (refused before or while decoding)
 	ErrUnauthorized     ErrorCode = "unauthorized"           // 401: missing or wrong bearer token
 	ErrNotFound         ErrorCode = "not_found"              // 404: no such route
 	ErrMethodNotAllowed ErrorCode = "method_not_allowed"     // 405: the route exists, not with this method
@@ -129,7 +142,9 @@ const (
 	ErrBodyTooLarge     ErrorCode = "body_too_large"         // 413: the body is over --max-body
 	ErrTooManyInputs    ErrorCode = "too_many_inputs"        // 413: more GEIs or frames in one request than the server takes
 	ErrUnsupportedType  ErrorCode = "unsupported_media_type" // 415: neither image/png nor multipart/form-data
-	ErrNotSupported     ErrorCode = "not_supported"          // 422: a form this server does not handle yet (set, video)
+	ErrCannotFuse       ErrorCode = "cannot_fuse"            // 422: a set for a model whose loss type cannot fuse GEIs
+	ErrNoWalker         ErrorCode = "no_walker"              // 422: a video without a walker seen for a whole gait cycle, or a moving camera
+	ErrNotSupported     ErrorCode = "not_supported"          // 501: an input this server cannot take (a video without FFmpeg on the server)
 	ErrInternal         ErrorCode = "internal"               // 500: the forward pass failed
 	ErrReloadFailed     ErrorCode = "reload_failed"          // 500: the new checkpoint was refused; the old one keeps serving
 	ErrQueueFull        ErrorCode = "queue_full"             // 503: the queue is full (Retry-After)
@@ -141,7 +156,7 @@ const (
 // Status is the HTTP status that answers code (500 for an unknown code).
 func (c ErrorCode) Status() int {
 	switch c {
-	case ErrBadRequest, ErrEmptyBody, ErrBadImage, ErrImageTooLarge, ErrBadMultipart, ErrUnknownField:
+	case ErrBadRequest, ErrEmptyBody, ErrBadImage, ErrImageTooLarge, ErrBadMultipart, ErrUnknownField, ErrBadVideo, ErrVideoTooLarge:
 		return http.StatusBadRequest
 	case ErrUnauthorized:
 		return http.StatusUnauthorized
@@ -155,8 +170,10 @@ func (c ErrorCode) Status() int {
 		return http.StatusRequestEntityTooLarge
 	case ErrUnsupportedType:
 		return http.StatusUnsupportedMediaType
-	case ErrNotSupported:
+	case ErrCannotFuse, ErrNoWalker:
 		return http.StatusUnprocessableEntity
+	case ErrNotSupported:
+		return http.StatusNotImplemented
 	case ErrQueueFull, ErrDeadline, ErrNotReady, ErrShuttingDown:
 		return http.StatusServiceUnavailable
 	}
@@ -165,8 +182,8 @@ func (c ErrorCode) Status() int {
 
 // ErrorCodes lists every ErrorCode, for documentation checks.
 var ErrorCodes = []ErrorCode{ErrBadRequest, ErrEmptyBody, ErrBadImage, ErrImageTooLarge, ErrBadMultipart,
-	ErrUnknownField, ErrUnauthorized, ErrNotFound, ErrMethodNotAllowed, ErrRequestTimeout, ErrBodyTooLarge,
-	ErrTooManyInputs, ErrUnsupportedType, ErrNotSupported, ErrInternal, ErrReloadFailed, ErrQueueFull,
+	ErrUnknownField, ErrBadVideo, ErrVideoTooLarge, ErrUnauthorized, ErrNotFound, ErrMethodNotAllowed, ErrRequestTimeout, ErrBodyTooLarge,
+	ErrTooManyInputs, ErrUnsupportedType, ErrCannotFuse, ErrNoWalker, ErrNotSupported, ErrInternal, ErrReloadFailed, ErrQueueFull,
 	ErrDeadline, ErrNotReady, ErrShuttingDown}
 
 // Error is the body of every error answer: {"error": "...", "code": "..."}.

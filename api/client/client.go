@@ -1,6 +1,7 @@
 // Package client is a small Go client of `gaitord serve` over the types of
-// package api: predictions for GEI PNGs or the silhouette frames of a walk,
-// the loaded model, health, readiness and reload. It depends on the standard
+// package api: predictions for GEI PNGs, the silhouette frames of a walk, a
+// set of GEIs of one person (fused) or a video (one per walker), the loaded
+// model, health, readiness and reload. It depends on the standard
 // library and package api only.
 //
 //	c, err := client.New("http://127.0.0.1:8080", client.WithToken(os.Getenv(api.TokenEnv)))
@@ -102,10 +103,12 @@ type File struct {
 }
 
 // Request is one POST /v1/predict as a multipart form: each of GEIs gets
-// its own prediction, all of Frames together one (the walk's GEI).
+// its own prediction, all of Frames together one (the walk's GEI), all of
+// Set together one (fused; see PredictSet).
 type Request struct {
 	GEIs   []File
 	Frames []File
+	Set    []File
 	// Details asks for api.PredictResponse.Details (input images and age
 	// distributions).
 	Details bool
@@ -148,6 +151,9 @@ func (c *Client) Predict(ctx context.Context, r Request) (*api.PredictResponse, 
 	if err := add(api.FieldFrames, r.Frames); err != nil {
 		return nil, err
 	}
+	if err := add(api.FieldSet, r.Set); err != nil {
+		return nil, err
+	}
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
@@ -158,6 +164,46 @@ func (c *Client) Predict(ctx context.Context, r Request) (*api.PredictResponse, 
 	var out api.PredictResponse
 	err := c.do(ctx, http.MethodPost, api.RoutePredict, q, w.FormDataContentType(), &body, &out)
 	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PredictSet sends GEI PNGs of one person as one set: the answer holds one
+// fused prediction (source "fused", n_inputs), as `gaitord predict --fuse`
+// makes for a folder of them. A model that cannot fuse answers a
+// *StatusError of code api.ErrCannotFuse.
+func (c *Client) PredictSet(ctx context.Context, set []File, details bool) (*api.PredictResponse, error) {
+	return c.Predict(ctx, Request{Set: set, Details: details})
+}
+
+// PredictVideo sends one video, read from video as it is sent (streamed,
+// never held in memory whole): the answer holds one prediction per walker
+// and, in Notes, the walkers seen for less than a gait cycle. name becomes
+// the records' path.
+func (c *Client) PredictVideo(ctx context.Context, name string, video io.Reader, details bool) (*api.PredictResponse, error) {
+	pr, pw := io.Pipe()
+	w := multipart.NewWriter(pw)
+	go func() {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, api.FieldVideo, name))
+		h.Set("Content-Type", "application/octet-stream")
+		p, err := w.CreatePart(h)
+		if err == nil {
+			_, err = io.Copy(p, video)
+		}
+		if err == nil {
+			err = w.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	defer pr.Close() // stops the writer if the request ended early
+	q := url.Values{}
+	if details {
+		q.Set(api.QueryDetails, "true")
+	}
+	var out api.PredictResponse
+	if err := c.do(ctx, http.MethodPost, api.RoutePredict, q, w.FormDataContentType(), pr, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

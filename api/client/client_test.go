@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/gaitord/gaitord/api"
@@ -82,6 +83,20 @@ func TestClientAgainstAFakeServer(t *testing.T) {
 	res, err = c.PredictPNG(ctx, "x.png", []byte("PNG"))
 	if err != nil || res.Predictions[0].Path != "x.png" || strings.Join(seen, ",") != "image/png:x.png:PNG" {
 		t.Fatalf("png: %+v %v %v", res, err, seen)
+	}
+	seen = nil
+	res, err = c.PredictSet(ctx, []File{{Name: "p1/090.png", Data: []byte("S1")}, {Name: "p1/180.png", Data: []byte("S2")}}, false)
+	if err != nil || len(res.Predictions) != 1 || strings.Join(seen, ",") != "set:090.png:S1,set:180.png:S2" {
+		t.Fatalf("set: %+v %v %v", res, err, seen)
+	}
+	seen = nil
+	footage := strings.Repeat("frame", 100_000) // streamed through a pipe, in several writes
+	res, err = c.PredictVideo(ctx, "walk.mp4", strings.NewReader(footage), true)
+	if err != nil || len(res.Details) != 1 || len(seen) != 1 || seen[0] != "video:walk.mp4:"+footage {
+		t.Fatalf("video: %+v %v, %d parts", res, err, len(seen))
+	}
+	if _, err := c.PredictVideo(ctx, "broken.mp4", io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(errors.New("disk gone"))), false); err == nil || !strings.Contains(err.Error(), "disk gone") {
+		t.Fatalf("a video that cannot be read: %v", err)
 	}
 	if m, err := c.Model(ctx); err != nil || m.Generation != 3 || m.K != 100 {
 		t.Fatalf("model: %+v %v", m, err)

@@ -21,6 +21,13 @@
 //     the last of them has run.
 //   - Inputs of one request may be split over consecutive batches when
 //     there are more than MaxBatch of them; rows keep their order.
+//   - SubmitSet is the other job kind: the GEIs of one person fused into
+//     one prediction (Runner.ForwardSet, the network's set form, one pass
+//     per set as `gaitord predict --fuse` runs it). A set is never split
+//     nor batched with other inputs; its GEIs count against MaxQueue like
+//     any input, it is dropped the same way when its context ends, and it
+//     runs on the model it was prepared for. The owner runs at most one
+//     set between two batches, so neither kind starves the other.
 //
 // Each forward pass is followed by gotorch's GC on the owner's thread (every
 // tensor of the pass is dead by then; see infer.Batch). A load runs after
@@ -47,6 +54,9 @@ type Runner interface {
 	InputLen() int
 	// Forward predicts n inputs laid out one after another in x.
 	Forward(x []float32, n int) (infer.Output, error)
+	// ForwardSet fuses the s inputs laid out one after another in x into
+	// one prediction (an Output of one row; infer.Set).
+	ForwardSet(x []float32, s int) (infer.Output, error)
 	// Release frees the model once no queued input needs it any more.
 	Release()
 }
@@ -86,6 +96,8 @@ type Scheduler[R Runner] struct {
 
 	mu      sync.Mutex
 	queue   []*item
+	sets    []*setJob // SubmitSet jobs, in arrival order
+	setLen  int       // inputs held by sets
 	gen     int       // generation of the current model; 0 before the first
 	runners map[int]R // the current model and any older one still needed
 	closed  bool
@@ -99,7 +111,16 @@ type item struct {
 	at  time.Time
 }
 
-// request is one Submit call; only the owner's thread writes it until done
+// setJob is one SubmitSet call: s inputs, laid out one after another in x,
+// fused into the one row of req.
+type setJob struct {
+	req *request
+	x   []float32
+	s   int
+	gen int
+}
+
+// request is one Submit or SubmitSet call; only the owner's thread writes it until done
 // is closed.
 type request struct {
 	ctx  context.Context
@@ -131,7 +152,7 @@ func (s *Scheduler[R]) Current() (gen int, r R) {
 func (s *Scheduler[R]) Depth() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.queue)
+	return len(s.queue) + s.setLen
 }
 
 // Submit queues inputs prepared for model generation gen and waits for their
@@ -147,42 +168,82 @@ func (s *Scheduler[R]) Submit(ctx context.Context, gen int, inputs [][]float32) 
 	}
 	req := &request{ctx: ctx, rows: make([]api.Prediction, len(inputs)), left: len(inputs), done: make(chan struct{})}
 	s.mu.Lock()
-	switch {
-	case s.closed:
+	if err := s.admitLocked(gen, inputs); err != nil {
 		s.mu.Unlock()
-		return nil, ErrClosed
-	case s.gen == 0:
-		s.mu.Unlock()
-		return nil, ErrNoModel
-	case gen != s.gen:
-		s.mu.Unlock()
-		return nil, ErrStale
-	case len(s.queue)+len(inputs) > s.o.MaxQueue:
-		s.mu.Unlock()
-		return nil, ErrQueueFull
-	}
-	want := s.runners[gen].InputLen()
-	for i, x := range inputs {
-		if len(x) != want {
-			s.mu.Unlock()
-			return nil, fmt.Errorf("batch: input %d has %d values, the model takes %d", i, len(x), want)
-		}
+		return nil, err
 	}
 	now := time.Now()
 	for i, x := range inputs {
 		s.queue = append(s.queue, &item{req: req, idx: i, x: x, gen: gen, at: now})
 	}
-	depth := len(s.queue)
+	depth := len(s.queue) + s.setLen
 	s.mu.Unlock()
+	return req.rows, s.wait(ctx, req, depth)
+}
+
+// SubmitSet queues the inputs of one set, prepared for model generation
+// gen, and waits for their fused prediction (Runner.ForwardSet; no Path,
+// Source or NInputs). Its errors are Submit's.
+func (s *Scheduler[R]) SubmitSet(ctx context.Context, gen int, inputs [][]float32) (api.Prediction, error) {
+	if len(inputs) == 0 {
+		return api.Prediction{}, errors.New("batch: a set of no inputs")
+	}
+	if len(inputs) > s.o.MaxQueue {
+		return api.Prediction{}, fmt.Errorf("%w: a set of %d inputs, queue holds %d", ErrTooMany, len(inputs), s.o.MaxQueue)
+	}
+	req := &request{ctx: ctx, rows: make([]api.Prediction, 1), left: 1, done: make(chan struct{})}
+	s.mu.Lock()
+	if err := s.admitLocked(gen, inputs); err != nil {
+		s.mu.Unlock()
+		return api.Prediction{}, err
+	}
+	x := make([]float32, 0, len(inputs)*len(inputs[0]))
+	for _, in := range inputs {
+		x = append(x, in...)
+	}
+	s.sets = append(s.sets, &setJob{req: req, x: x, s: len(inputs), gen: gen})
+	s.setLen += len(inputs)
+	depth := len(s.queue) + s.setLen
+	s.mu.Unlock()
+	if err := s.wait(ctx, req, depth); err != nil {
+		return api.Prediction{}, err
+	}
+	return req.rows[0], nil
+}
+
+// admitLocked checks that inputs prepared for gen can be queued now.
+func (s *Scheduler[R]) admitLocked(gen int, inputs [][]float32) error {
+	switch {
+	case s.closed:
+		return ErrClosed
+	case s.gen == 0:
+		return ErrNoModel
+	case gen != s.gen:
+		return ErrStale
+	case len(s.queue)+s.setLen+len(inputs) > s.o.MaxQueue:
+		return ErrQueueFull
+	}
+	want := s.runners[gen].InputLen()
+	for i, x := range inputs {
+		if len(x) != want {
+			return fmt.Errorf("batch: input %d has %d values, the model takes %d", i, len(x), want)
+		}
+	}
+	return nil
+}
+
+// wait wakes the owner for a queued request and waits for it or its
+// context.
+func (s *Scheduler[R]) wait(ctx context.Context, req *request, depth int) error {
 	s.observeQueue(depth)
 	s.poke()
 	select {
 	case <-req.done:
-		return req.rows, req.err
+		return req.err
 	case <-ctx.Done():
 		// The owner drops the rest of this request when it reaches it.
 		s.poke()
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }
 
@@ -250,9 +311,15 @@ func (s *Scheduler[R]) Run(ctx context.Context) {
 			job()
 		default:
 		}
+		if j, r := s.nextSet(); j != nil {
+			s.runSet(r, j)
+		}
 		batch, r, wait := s.next()
 		if batch != nil {
 			s.run(r, batch)
+			continue
+		}
+		if s.setsWaiting() {
 			continue
 		}
 		var timer <-chan time.Time
@@ -303,11 +370,69 @@ func (s *Scheduler[R]) next() (batch []*item, r R, wait time.Duration) {
 	batch = append([]*item(nil), s.queue[:n]...)
 	s.queue = s.queue[n:]
 	r = s.runners[gen]
-	depth := len(s.queue)
+	depth := len(s.queue) + s.setLen
 	s.mu.Unlock()
 	s.afterDrop(dropped)
 	s.observeQueue(depth)
 	return batch, r, 0
+}
+
+// nextSet takes the oldest set whose context has not ended, dropping those
+// before it whose context has.
+func (s *Scheduler[R]) nextSet() (j *setJob, r R) {
+	s.mu.Lock()
+	var gone []*setJob
+	for len(s.sets) > 0 && j == nil {
+		j = s.sets[0]
+		s.sets[0] = nil
+		s.sets = s.sets[1:]
+		s.setLen -= j.s
+		if j.req.ctx.Err() != nil {
+			gone = append(gone, j)
+			j = nil
+		}
+	}
+	if j != nil {
+		r = s.runners[j.gen]
+	}
+	s.mu.Unlock()
+	for _, g := range gone {
+		if s.o.Observer != nil {
+			s.o.Observer.Dropped(g.s, g.req.ctx.Err())
+		}
+		g.req.err = g.req.ctx.Err()
+		s.finish(g.req, 1)
+	}
+	if len(gone) > 0 {
+		s.observeQueue(s.Depth())
+		s.retire()
+	}
+	return j, r
+}
+
+func (s *Scheduler[R]) setsWaiting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sets) > 0
+}
+
+// runSet makes the forward pass of one set and answers it.
+func (s *Scheduler[R]) runSet(r R, j *setJob) {
+	t0 := time.Now()
+	out, err := r.ForwardSet(j.x, j.s)
+	d := time.Since(t0)
+	infer.GC()
+	if s.o.Observer != nil {
+		s.o.Observer.Batch(j.s, d)
+	}
+	if err != nil {
+		j.req.err = err
+	} else {
+		j.req.rows[0] = out.Prediction(0)
+	}
+	s.finish(j.req, 1)
+	s.observeQueue(s.Depth())
+	s.retire()
 }
 
 // dropLocked removes the inputs of requests whose context has ended.
@@ -383,7 +508,7 @@ func (s *Scheduler[R]) retire() {
 	s.mu.Lock()
 	var old []R
 	for g, r := range s.runners {
-		if g == s.gen || (len(s.queue) > 0 && s.queue[0].gen <= g) {
+		if g == s.gen || (len(s.queue) > 0 && s.queue[0].gen <= g) || (len(s.sets) > 0 && s.sets[0].gen <= g) {
 			continue
 		}
 		old = append(old, r)
@@ -399,14 +524,18 @@ func (s *Scheduler[R]) retire() {
 func (s *Scheduler[R]) stop() {
 	s.mu.Lock()
 	s.closed = true
-	q := s.queue
-	s.queue = nil
+	q, sets := s.queue, s.sets
+	s.queue, s.sets, s.setLen = nil, nil, 0
 	runners := s.runners
 	s.runners = map[int]R{}
 	s.mu.Unlock()
 	for _, it := range q {
 		it.req.err = ErrClosed
 		s.finish(it.req, 1)
+	}
+	for _, j := range sets {
+		j.req.err = ErrClosed
+		s.finish(j.req, 1)
 	}
 	for _, r := range runners {
 		r.Release()

@@ -22,6 +22,7 @@ type fake struct {
 	entered  chan int // receives each batch's size as the pass starts (when set)
 	mu       sync.Mutex
 	batches  []int
+	sets     []int // the size of each set fused
 	released bool
 }
 
@@ -45,6 +46,28 @@ func (f *fake) Forward(x []float32, n int) (infer.Output, error) {
 	}
 	return out, nil
 }
+
+// ForwardSet "fuses" a set into one row whose P[0] is the mean of the
+// inputs' first values plus the model's offset.
+func (f *fake) ForwardSet(x []float32, n int) (infer.Output, error) {
+	if f.entered != nil {
+		f.entered <- -n
+	}
+	if f.gate != nil {
+		<-f.gate
+	}
+	f.mu.Lock()
+	f.sets = append(f.sets, n)
+	f.mu.Unlock()
+	var sum float64
+	for i := range n {
+		sum += float64(x[2*i])
+	}
+	m := sum/float64(n) + f.name
+	return infer.Output{P: [][]float64{{m}}, PMale: []float64{float64(x[1])}, Ordinal: []metrics.Ordinal{{Age: m}}}, nil
+}
+
+func (f *fake) setSizes() []int { f.mu.Lock(); defer f.mu.Unlock(); return slices.Clone(f.sets) }
 
 func (f *fake) Release() { f.mu.Lock(); f.released = true; f.mu.Unlock() }
 
@@ -322,5 +345,86 @@ func TestStopFailsQueuedRequests(t *testing.T) {
 	}
 	if _, err := New[*fake](Options{MaxBatch: 4, MaxQueue: 2}); err == nil {
 		t.Fatal("queue smaller than a batch accepted")
+	}
+}
+
+// A set is one job of its own: queued behind a running pass, counted in the
+// queue by its inputs, never batched with single inputs, dropped when its
+// client goes away, and answered with one fused row.
+func TestSubmitSet(t *testing.T) {
+	r := &fake{gate: make(chan struct{}), entered: make(chan int, 8)}
+	s, c := start(t, Options{MaxBatch: 4, MaxWait: 0, MaxQueue: 6}, r)
+	first := make(chan error, 1)
+	go func() { _, err := s.Submit(context.Background(), 1, [][]float32{in(1)}); first <- err }()
+	if n := <-r.entered; n != 1 { // a pass of 1 holds the owner
+		t.Fatalf("first pass of %d", n)
+	}
+	type answer struct {
+		p   api.Prediction
+		err error
+	}
+	set := make(chan answer, 1)
+	go func() {
+		p, err := s.SubmitSet(context.Background(), 1, [][]float32{in(10), in(20), in(60)})
+		set <- answer{p, err}
+	}()
+	for s.Depth() != 3 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := make(chan error, 1)
+	go func() { _, err := s.SubmitSet(ctx, 1, [][]float32{in(5), in(5)}); gone <- err }()
+	for s.Depth() != 5 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := s.SubmitSet(context.Background(), 1, [][]float32{in(1), in(2)}); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("a set over the queue: %v", err)
+	}
+	if _, err := s.SubmitSet(context.Background(), 1, make([][]float32, 7)); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("a set of 7 with a queue of 6: %v", err)
+	}
+	if _, err := s.SubmitSet(context.Background(), 2, [][]float32{in(1)}); !errors.Is(err, ErrStale) {
+		t.Fatalf("a set for another model: %v", err)
+	}
+	cancel()
+	if err := <-gone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("dropped set: %v", err)
+	}
+	single := make(chan []api.Prediction, 1)
+	go func() {
+		rows, err := s.Submit(context.Background(), 1, [][]float32{in(7)})
+		if err != nil {
+			t.Error(err)
+		}
+		single <- rows
+	}()
+	for s.Depth() != 6 {
+		time.Sleep(time.Millisecond)
+	}
+	r.gate <- struct{}{} // finish input 1's pass
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the set of 3, then the single input (the dropped set never runs)
+		<-r.entered
+		r.gate <- struct{}{}
+	}
+	a := <-set
+	if a.err != nil || a.p.PAgeGT[0] != 30 || a.p.Age != 30 {
+		t.Fatalf("set answered %+v, %v; want the mean 30", a.p, a.err)
+	}
+	if rows := <-single; rows[0].PAgeGT[0] != 7 {
+		t.Fatalf("single input answered %v", rows[0].PAgeGT)
+	}
+	if !slices.Equal(r.setSizes(), []int{3}) || !slices.Equal(r.sizes(), []int{1, 1}) {
+		t.Fatalf("sets %v batches %v", r.setSizes(), r.sizes())
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dropped != 2 || !slices.Equal(c.batches, []int{1, 3, 1}) {
+		t.Fatalf("observer: dropped %d, batches %v", c.dropped, c.batches)
+	}
+	if s.Depth() != 0 {
+		t.Fatalf("depth %d after all ran", s.Depth())
 	}
 }

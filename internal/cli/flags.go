@@ -35,7 +35,9 @@ var envFlags = []string{
 	// gaitord serve, and predict --server: the server's address and limits, and
 	// the token file that both sides of the API read.
 	"addr", "token-file", "server", "max-batch", "max-wait", "max-queue", "max-body", "request-timeout",
-	"header-timeout", "read-timeout", "idle-timeout", "grace", "cors-origin", "log-format",
+	"header-timeout", "read-timeout", "idle-timeout", "grace", "cors-origin", "log-format", "max-frames",
+	// the largest video frame accepted, wherever footage is decoded (predict, gei, serve)
+	"max-pixels",
 }
 
 // keyAnnotation marks a flag that stands for a configuration key; its value

@@ -68,7 +68,8 @@ docs/losses.md): the predicted CDF P(age ≤ a) = 1 − P(age > a), made monoton
 crosses 0.1 and 0.9 at its ends and 0.5 at the median; a model of loss type l1
 predicts no distribution (interval "-", null in JSON). With --server URL the
 inputs go to a running 'gaitord serve' (token from --token-file or
-GAITORD_TOKEN) and the output is the same.
+GAITORD_TOKEN) and the output is the same, --fuse and video files included
+(folders of colour frames, --save-gei and --annotate need --checkpoint).
 
 With --fuse, each PATH is one person and gives one prediction: every GEI,
 silhouette folder and pickle in it and its subfolders goes through the network,

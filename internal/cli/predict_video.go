@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/signal"
@@ -107,14 +108,6 @@ func analyzeFootage(ctx context.Context, in footageInput, opts video.Options) (v
 	return video.Analyze(ctx, in.path, opts)
 }
 
-// trackRecord is the prediction record of one track: the model's record
-// plus the track's number, frames, period, cycles and walking direction.
-func trackRecord(p api.Prediction, path string, t video.Track) api.Prediction {
-	p.Path, p.Source = path, "video"
-	p.Track, p.Frames, p.Period, p.Cycles, p.ViewHint = t.ID, &[2]int{t.First, t.Last}, t.Period, t.Cycles, t.ViewHint
-	return p
-}
-
 // caption is the text --annotate draws above a track's box (ASCII: the
 // bitmap font has no "±").
 func caption(p api.Prediction) string {
@@ -140,12 +133,7 @@ func caption(p api.Prediction) string {
 func predictFootage(s Streams, o *PredictOptions, m infer.Net, size gei.Size, footage []footageInput, annotate []string) (failed int, err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var tw *tabwriter.Writer
-	if !o.JSON {
-		tw = tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "PATH\tTRACK\tFRAMES\tAGE\t80% INTERVAL\tGENDER\tP\tVIEW")
-	}
-	enc := json.NewEncoder(s.Out)
+	tp := newTrackPrinter(s.Out, o.JSON)
 	opts := video.Options{Size: size, MaxPixels: o.MaxPixels}
 	for i, in := range footage {
 		res, err := analyzeFootage(ctx, in, opts)
@@ -156,7 +144,7 @@ func predictFootage(s Streams, o *PredictOptions, m infer.Net, size gei.Size, fo
 			fmt.Fprintf(s.Err, "warning: %s: %s\n", in.path, res.Truncation)
 		}
 		if err == nil {
-			err = predictTracks(ctx, s, o, m, size, in, res, annotate[i], tw, enc)
+			err = predictTracks(ctx, o, m, size, in, res, annotate[i], tp)
 		}
 		if ctx.Err() != nil {
 			return failed, fmt.Errorf("interrupted: %w", ctx.Err())
@@ -165,25 +153,65 @@ func predictFootage(s Streams, o *PredictOptions, m infer.Net, size gei.Size, fo
 			failed++
 			fmt.Fprintf(s.Err, "gaitord: %s\n", oneLine(err.Error()))
 		}
-		if tw != nil {
-			tw.Flush()
-		}
+		tp.flush()
 	}
 	return failed, nil
 }
 
+// trackPrinter prints video records, as a table or JSON Lines: predict's
+// and predict --server's one footage output.
+type trackPrinter struct {
+	tw  *tabwriter.Writer // nil for JSON
+	enc *json.Encoder
+}
+
+// newTrackPrinter starts the footage output: the table's header, unless
+// asJSON.
+func newTrackPrinter(w io.Writer, asJSON bool) *trackPrinter {
+	p := &trackPrinter{enc: json.NewEncoder(w)}
+	if !asJSON {
+		p.tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(p.tw, "PATH\tTRACK\tFRAMES\tAGE\t80% INTERVAL\tGENDER\tP\tVIEW")
+	}
+	return p
+}
+
+// print prints one footage input's records.
+func (p *trackPrinter) print(records []api.Prediction) error {
+	for _, r := range records {
+		if p.tw == nil {
+			if err := p.enc.Encode(r); err != nil {
+				return err
+			}
+			continue
+		}
+		frames := "-"
+		if r.Frames != nil {
+			frames = fmt.Sprintf("%d-%d", r.Frames[0], r.Frames[1])
+		}
+		fmt.Fprintf(p.tw, "%s\t%d\t%s\t%.1f\t%s\t%s\t%.2f\t%s\n", r.Path, r.Track, frames,
+			r.Age, intervalText(r), r.Gender, r.PGender(), r.ViewHint)
+	}
+	return nil
+}
+
+// flush writes out the table so far.
+func (p *trackPrinter) flush() {
+	if p.tw != nil {
+		p.tw.Flush()
+	}
+}
+
 // predictTracks runs the model on res's tracks, saves their GEIs and the
 // annotated video if asked, and prints their records.
-func predictTracks(ctx context.Context, s Streams, o *PredictOptions, m infer.Net, size gei.Size, in footageInput, res video.Result, annotate string, tw *tabwriter.Writer, enc *json.Encoder) error {
+func predictTracks(ctx context.Context, o *PredictOptions, m infer.Net, size gei.Size, in footageInput, res video.Result, annotate string, tp *trackPrinter) error {
 	n := size.H * size.W
 	var records []api.Prediction
 	for start := 0; start < len(res.Tracks); start += o.BatchSize {
 		tracks := res.Tracks[start:min(start+o.BatchSize, len(res.Tracks))]
 		images := make([]float32, 0, len(tracks)*n)
 		for _, t := range tracks {
-			g := append([]float32(nil), t.GEI...)
-			gei.Quantize(g) // exactly what --save-gei writes and a GEI PNG holds
-			images = append(images, g...)
+			images = append(images, t.Input()...)
 		}
 		out, err := infer.Batch(m, images, len(tracks))
 		infer.GC()
@@ -196,7 +224,7 @@ func predictTracks(ctx context.Context, s Streams, o *PredictOptions, m infer.Ne
 			}
 		}
 		for j, t := range tracks {
-			records = append(records, trackRecord(out.Prediction(j), in.path, t))
+			records = append(records, t.Record(out.Prediction(j), in.path))
 			if o.SaveGEI != "" {
 				if err := gei.WritePNG(geiName(o.SaveGEI, in, t.ID), images[j*n:(j+1)*n], size); err != nil {
 					return err
@@ -213,15 +241,5 @@ func predictTracks(ctx context.Context, s Streams, o *PredictOptions, m infer.Ne
 			return err
 		}
 	}
-	for _, p := range records {
-		if tw == nil {
-			if err := enc.Encode(p); err != nil {
-				return err
-			}
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d-%d\t%.1f\t%s\t%s\t%.2f\t%s\n", p.Path, p.Track, p.Frames[0], p.Frames[1],
-			p.Age, intervalText(p), p.Gender, p.PGender(), p.ViewHint)
-	}
-	return nil
+	return tp.print(records)
 }

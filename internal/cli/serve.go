@@ -36,8 +36,10 @@ func newServeCmd(s Streams, g *Global, run func(*ServeOptions) error) *cobra.Com
 		Use:   "serve --checkpoint FILE",
 		Short: "Serve predictions over HTTP: a JSON API, a web page, dynamic batching, metrics",
 		Long: `Serves the model of a checkpoint over HTTP (docs/serve.md): POST /v1/predict takes
-a GEI PNG as the body, or a multipart form whose "gei" files get one prediction each
-and whose "frames" files are the silhouette frames of one walk; the answer is
+a GEI PNG as the body, or a multipart form whose "gei" files get one prediction each,
+whose "frames" files are the silhouette frames of one walk, whose "set" files are
+GEIs of one person fused into one prediction, or whose one "video" file gives one
+prediction per walker (--max-pixels, --max-frames bound its decoding); the answer is
 {"predictions": [record, …]} with the records of 'gaitord predict --json'.
 Concurrent requests are batched into one forward pass (--max-batch, --max-wait).
 GET / is a web page; /v1/model, /healthz, /readyz, /metrics and /openapi.json
@@ -58,6 +60,8 @@ SIGHUP reloads the checkpoint (a broken one is refused, the old one keeps servin
 	f.DurationVar(&o.MaxWait, "max-wait", d.MaxWait, "longest wait for a batch to fill")
 	f.IntVar(&o.MaxQueue, "max-queue", d.MaxQueue, "GEIs waiting at most; beyond, 503 with Retry-After")
 	f.Int64Var(&o.MaxBody, "max-body", d.MaxBody, "request body limit in bytes")
+	f.IntVar(&o.MaxPixels, "max-pixels", d.MaxPixels, "largest uploaded video frame accepted, width × height")
+	f.IntVar(&o.MaxFrames, "max-frames", d.MaxFrames, "most frames of an uploaded video")
 	f.DurationVar(&o.RequestTimeout, "request-timeout", d.RequestTimeout, "deadline of a prediction request")
 	f.DurationVar(&o.HeaderTimeout, "header-timeout", d.HeaderTimeout, "time to read a request's headers")
 	f.DurationVar(&o.ReadTimeout, "read-timeout", d.ReadTimeout, "time to read a whole request, body included")

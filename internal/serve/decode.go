@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"os"
 	"path"
 	"strings"
 
@@ -18,27 +19,43 @@ import (
 // maxParts bounds the files of one multipart request (frames included).
 const maxParts = 10_000
 
-// part is one uploaded file, read into memory: field is api.FieldGEI or
-// api.FieldFrames, name the file name the client gave (echoed back as the
-// record's path, never opened).
+// part is one uploaded file: field is api.FieldGEI, api.FieldFrames,
+// api.FieldSet (read into data) or api.FieldVideo (written to file, a
+// private temporary file of the server's); name is the file name the client
+// gave, echoed back as the record's path and never opened.
 type part struct {
 	field string
 	name  string
 	data  []byte
+	file  string
 }
 
-// body is a POST /v1/predict request body read into its parts.
+// body is a POST /v1/predict request body read into its parts. A body with
+// a video holds that one part; close removes its file.
 type body struct {
 	parts []part
-	geis  int // parts of field gei
+	geis  int   // parts of fields gei and set: inputs that will queue
+	set   int   // parts of field set
+	video *part // the video part, if any
+}
+
+// close removes the video's temporary file, if any.
+func (b *body) close() {
+	if b != nil && b.video != nil && b.video.file != "" {
+		os.Remove(b.video.file)
+		b.video.file = ""
+	}
 }
 
 // readBody reads a POST /v1/predict body: an image/png body (one GEI named
 // by ?name=) or a multipart/form-data body whose field names say what the
 // files are. maxGEIs bounds the GEIs of one request (more can never fit in
-// the queue). The caller has already limited r.Body to the body size limit.
-// Every refusal is an *api.Error with a 4xx code.
-func readBody(r *http.Request, maxGEIs int) (*body, *api.Error) {
+// the queue). A video part is streamed to a new file in tmpDir
+// (os.CreateTemp: mode 0600, a random name; the client's file name is never
+// part of it), which the caller removes with body.close; on a refusal it is
+// already removed. The caller has already limited r.Body to the body size
+// limit. Every refusal is an *api.Error with a 4xx code.
+func readBody(r *http.Request, maxGEIs int, tmpDir string) (*body, *api.Error) {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		return nil, api.Errorf(api.ErrUnsupportedType, "no Content-Type: send %s or multipart/form-data (fields %s, %s)", api.ContentTypePNG, api.FieldGEI, api.FieldFrames)
@@ -65,12 +82,19 @@ func readBody(r *http.Request, maxGEIs int) (*body, *api.Error) {
 		if params["boundary"] == "" {
 			return nil, api.Errorf(api.ErrBadMultipart, "multipart/form-data without a boundary")
 		}
-		return readMultipart(multipart.NewReader(r.Body, params["boundary"]), maxGEIs)
+		b, aerr := readMultipart(multipart.NewReader(r.Body, params["boundary"]), maxGEIs, tmpDir)
+		if aerr != nil {
+			b.close()
+			return nil, aerr
+		}
+		return b, nil
 	}
 	return nil, api.Errorf(api.ErrUnsupportedType, "Content-Type %q: send %s or multipart/form-data (fields %s, %s)", clip(mt), api.ContentTypePNG, api.FieldGEI, api.FieldFrames)
 }
 
-func readMultipart(mr *multipart.Reader, maxGEIs int) (*body, *api.Error) {
+// readMultipart reads the parts of a form; on a refusal the caller closes
+// the body it returns (a video file may already be written).
+func readMultipart(mr *multipart.Reader, maxGEIs int, tmpDir string) (*body, *api.Error) {
 	b := &body{}
 	for {
 		p, err := mr.NextPart()
@@ -78,36 +102,72 @@ func readMultipart(mr *multipart.Reader, maxGEIs int) (*body, *api.Error) {
 			break
 		}
 		if err != nil {
-			return nil, readError(err, "reading the multipart body")
+			return b, readError(err, "reading the multipart body")
 		}
 		field := p.FormName()
 		switch field {
-		case api.FieldGEI, api.FieldFrames:
-		case api.FieldSet:
-			return nil, api.Errorf(api.ErrNotSupported, "field %q (GEIs of one person fused into one prediction) is not supported by this server yet", field)
-		case api.FieldVideo:
-			return nil, api.Errorf(api.ErrNotSupported, "field %q (a video, one prediction per walker) is not supported by this server yet", field)
+		case api.FieldGEI, api.FieldFrames, api.FieldSet, api.FieldVideo:
 		default:
-			return nil, api.Errorf(api.ErrUnknownField, "unknown form field %q: send files in fields %s (one prediction each) or %s (the frames of one walk)", clip(field), api.FieldGEI, api.FieldFrames)
+			return b, api.Errorf(api.ErrUnknownField, "unknown form field %q: send files in fields %s (one prediction each), %s (the frames of one walk), %s (GEIs of one person, fused) or %s (one video)",
+				clip(field), api.FieldGEI, api.FieldFrames, api.FieldSet, api.FieldVideo)
+		}
+		if b.video != nil || (field == api.FieldVideo && len(b.parts) > 0) {
+			return b, api.Errorf(api.ErrBadRequest, "a %s file goes alone in its request: send one video per request, without other files", api.FieldVideo)
 		}
 		if len(b.parts) == maxParts {
-			return nil, api.Errorf(api.ErrTooManyInputs, "more than %d files in one request", maxParts)
+			return b, api.Errorf(api.ErrTooManyInputs, "more than %d files in one request", maxParts)
 		}
-		if field == api.FieldGEI {
+		if field == api.FieldGEI || field == api.FieldSet {
 			if b.geis++; b.geis > maxGEIs {
-				return nil, api.Errorf(api.ErrTooManyInputs, "more than %d GEIs in one request (the queue holds %d)", maxGEIs, maxGEIs)
+				return b, api.Errorf(api.ErrTooManyInputs, "more than %d GEIs in one request (the queue holds %d)", maxGEIs, maxGEIs)
 			}
 		}
-		data, err := io.ReadAll(p)
-		if err != nil {
-			return nil, readError(err, "reading the multipart body")
+		pt := part{field: field, name: fileName(p, field, len(b.parts))}
+		if field == api.FieldVideo {
+			b.parts = append(b.parts, pt)
+			b.video = &b.parts[0]
+			if aerr := saveVideo(b.video, p, tmpDir); aerr != nil {
+				return b, aerr
+			}
+			continue
 		}
-		b.parts = append(b.parts, part{field: field, name: fileName(p, field, len(b.parts)), data: data})
+		if pt.data, err = io.ReadAll(p); err != nil {
+			return b, readError(err, "reading the multipart body")
+		}
+		if field == api.FieldSet {
+			b.set++
+		}
+		b.parts = append(b.parts, pt)
 	}
 	if len(b.parts) == 0 {
-		return nil, api.Errorf(api.ErrEmptyBody, "the form holds no files: send fields %s or %s", api.FieldGEI, api.FieldFrames)
+		return b, api.Errorf(api.ErrEmptyBody, "the form holds no files: send fields %s, %s, %s or %s", api.FieldGEI, api.FieldFrames, api.FieldSet, api.FieldVideo)
 	}
 	return b, nil
+}
+
+// saveVideo streams a video part into a new private file in tmpDir and
+// records its name in v.file (also when the copy fails, so that close
+// removes it).
+func saveVideo(v *part, r io.Reader, tmpDir string) *api.Error {
+	if tmpDir == "" {
+		return api.Errorf(api.ErrNotSupported, "this server takes no videos")
+	}
+	f, err := os.CreateTemp(tmpDir, "upload-*")
+	if err != nil {
+		return api.Errorf(api.ErrInternal, "storing the upload: %s", oneLine(unwrapPath(err).Error()))
+	}
+	v.file = f.Name()
+	n, err := io.Copy(f, r)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		return api.Errorf(api.ErrInternal, "storing the upload: %s", oneLine(unwrapPath(cerr).Error()))
+	}
+	if err != nil {
+		return readError(err, "reading the video")
+	}
+	if n == 0 {
+		return api.Errorf(api.ErrEmptyBody, "video %s is empty", v.name)
+	}
+	return nil
 }
 
 // fileName is the name the client gave a part, as it sent it (a folder and
@@ -137,26 +197,36 @@ func readError(err error, doing string) *api.Error {
 // input is one prediction's worth of decoded input.
 type input struct {
 	path   string
-	source string // "gei" or "silhouettes"
-	x      []float32
+	source string    // api.SourceGEI, api.SourceSilhouettes or api.SourceFused
+	x      []float32 // the GEI; a set's first
+	set    [][]float32
 }
 
-// decode turns the parts into model inputs of size: each gei part through
-// gei.Decode (header checks before decoding, then Preprocess), all frames
-// parts through one gei.Walk, placed where the first frame was. Errors name
-// the file.
+// decode turns the parts (no video) into model inputs of size: each gei
+// part through gei.Decode (header checks before decoding, then
+// Preprocess), all frames parts through one gei.Walk, placed where the
+// first frame was, all set parts through gei.Decode into one set, placed
+// where its first GEI was. Errors name the file.
 func (b *body) decode(size gei.Size) ([]input, *api.Error) {
 	var out []input
 	var walk *gei.Walk
-	walkAt := -1
+	walkAt, setAt := -1, -1
 	for _, p := range b.parts {
 		switch p.field {
-		case api.FieldGEI:
+		case api.FieldGEI, api.FieldSet:
 			x, err := gei.Decode(p.name, p.data, size)
 			if err != nil {
 				return nil, imageError(err)
 			}
-			out = append(out, input{path: p.name, source: "gei", x: x})
+			if p.field == api.FieldGEI {
+				out = append(out, input{path: p.name, source: api.SourceGEI, x: x})
+				continue
+			}
+			if setAt < 0 {
+				setAt = len(out)
+				out = append(out, input{path: groupPath(p.name, api.FieldSet), source: api.SourceFused, x: x})
+			}
+			out[setAt].set = append(out[setAt].set, x)
 		case api.FieldFrames:
 			if walk == nil {
 				var err error
@@ -164,7 +234,7 @@ func (b *body) decode(size gei.Size) ([]input, *api.Error) {
 					return nil, api.Errorf(api.ErrInternal, "%v", err)
 				}
 				walkAt = len(out)
-				out = append(out, input{path: framesPath(p.name), source: "silhouettes"})
+				out = append(out, input{path: groupPath(p.name, api.FieldFrames), source: api.SourceSilhouettes})
 			}
 			if err := walk.AddPNG(p.name, p.data); err != nil {
 				return nil, imageError(err)
@@ -181,14 +251,14 @@ func (b *body) decode(size gei.Size) ([]input, *api.Error) {
 	return out, nil
 }
 
-// framesPath names a walk by the folder of its first frame's file name, or
-// "frames" when the name has no folder.
-func framesPath(name string) string {
+// groupPath names a walk (or a set) by the folder of its first file's
+// name, or by its field when the name has no folder.
+func groupPath(name, field string) string {
 	name = strings.ReplaceAll(name, `\`, "/")
 	if dir := path.Dir(name); dir != "." && dir != "/" && dir != "" {
 		return dir
 	}
-	return api.FieldFrames
+	return field
 }
 
 func imageError(err error) *api.Error {

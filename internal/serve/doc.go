@@ -8,22 +8,32 @@
 //
 // One goroutine owns libtorch: Run executes the batch scheduler
 // (internal/batch) on its caller's goroutine, locked to its OS thread, and
-// every model load, warm-up and forward pass runs there. HTTP handlers run
+// every model load, warm-up and forward pass runs there, a set's fused pass
+// too (batch.Scheduler.SubmitSet, a job kind of its own). HTTP handlers run
 // on their own goroutines: they read and size-check the body, decode and
 // preprocess the images (package gei, the same code as `gaitord predict`),
-// queue the inputs and wait for their rows, so PNG decoding uses every core
-// while the forward passes stay on one thread.
+// analyse an uploaded video (package video: FFmpeg, silhouettes, tracks,
+// GEIs), queue the inputs and wait for their rows, so PNG decoding and
+// video analysis use every core while the forward passes stay on one
+// thread.
 //
 // # Requests
 //
 // POST /v1/predict takes an image/png body (one GEI) or a multipart form
 // whose field names say what the files are: each "gei" file is one
 // prediction; all "frames" files are the silhouette frames of one walk,
-// averaged into one GEI by gei.Walk (one prediction); "set" and "video" are
-// answered 422 not_supported until their issues land. The answer is
+// averaged into one GEI by gei.Walk (one prediction); all "set" files are
+// GEIs of one person fused into one prediction by infer.Set (as `gaitord
+// predict --fuse`; a model whose loss type cannot fuse is 422 cannot_fuse,
+// checked before any decoding); one "video" file, alone in its request,
+// gives one prediction per walker (video.Analyze, then Track.Input through
+// the batcher and Track.Record: the records of `gaitord predict` on the
+// file, walkers seen for too short in the answer's notes). The answer is
 // {"predictions": [record, …]}, one api.Prediction per prediction in the
 // order of the files, path holding the uploaded file name (never opened:
-// no request data is used as a filesystem path). ?details=true adds, per
+// no request data is used as a filesystem path; a video is streamed to
+// os.CreateTemp in a folder Run makes, mode 0600, removed after the
+// answer). ?details=true adds, per
 // prediction, the input as the model saw it (a PNG data: URL) and the age
 // distribution P(age = a) (the steps of metrics.CDF).
 //
@@ -38,6 +48,14 @@
 //   - images: gei's checks, so a PNG bomb is refused from its header before
 //     any pixel is decoded (400 image_too_large), truncated or non-PNG data
 //     is 400 bad_image; at most NumCPU requests decode images at once;
+//   - videos: one analysed at a time, under the request's context (a client
+//     that goes away or the deadline passing kills FFmpeg); frames over
+//     Options.MaxPixels or more than Options.MaxFrames (announced or
+//     decoded) are 400 video_too_large; unreadable, frameless, truncated or
+//     corrupt footage 400 bad_video (a truncated upload is refused, not
+//     predicted from what arrived); no walker for a whole gait cycle or a
+//     moving camera 422 no_walker; no FFmpeg on the server 501
+//     not_supported;
 //   - the queue holds Options.MaxQueue GEIs: a request that does not fit is
 //     503 queue_full with Retry-After; a request's deadline
 //     (RequestTimeout) passing before its forward pass is 503

@@ -22,11 +22,16 @@ type loaded struct {
 	m    *model.GLCNN
 	size gei.Size
 	info api.ModelInfo
+	fuse error // infer.CanFuse: nil when the model can fuse a set
 }
 
 func (l *loaded) InputLen() int { return l.size.H * l.size.W }
 
 func (l *loaded) Forward(x []float32, n int) (infer.Output, error) { return infer.Batch(l.m, x, n) }
+
+// ForwardSet fuses s GEIs into one prediction: infer.Set, as `gaitord
+// predict --fuse` runs it.
+func (l *loaded) ForwardSet(x []float32, s int) (infer.Output, error) { return infer.Set(l.m, x, s) }
 
 // Release drops the reference to the model; gotorch's finalizers free its
 // tensors.
@@ -83,7 +88,7 @@ func load(path, device string, maxBatch int) (*loaded, error) {
 		Gaitord: rt.Gaitord, Libtorch: rt.Libtorch, Device: device, Threads: rt.Threads, MaxBatch: maxBatch,
 		LoadedAt: time.Now().UTC(), LoadSeconds: time.Since(t0).Seconds(),
 	}
-	return &loaded{m: m, size: size, info: info}, nil
+	return &loaded{m: m, size: size, info: info, fuse: infer.CanFuse(st.Model)}, nil
 }
 
 func unwrapPath(err error) error {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -62,10 +63,13 @@ func init() {
 // FuzzReadBody feeds arbitrary content types and bodies to the request
 // decoding of POST /v1/predict (readBody, then decode for 64×44): nothing
 // may panic; a refusal is a known 4xx code; a success gives, for every
-// prediction, 64×44 finite values in [0, 1] and a path. The seeds below
-// (a GEI body, a truncated one, forms of GEIs and frames, unsupported and
-// unknown fields, a part without a body, another content type) run as an
-// ordinary test.
+// prediction, 64×44 finite values in [0, 1] and a path, a set one
+// prediction of all its GEIs, a video one part alone whose bytes are in a
+// private file of the server's folder; after close (and after any refusal)
+// that folder is empty. The seeds below (a GEI body, a truncated one,
+// forms of GEIs, frames and a set, a video, a video with a GEI, an unknown
+// field, a part without a body, another content type) run as an ordinary
+// test.
 func FuzzReadBody(f *testing.F) {
 	geiPNG := pngBytes(f, 44, 64, func(x, y int) uint8 { return uint8(x * y) })
 	frame := pngBytes(f, 30, 40, func(x, y int) uint8 {
@@ -78,7 +82,10 @@ func FuzzReadBody(f *testing.F) {
 	f.Add(api.ContentTypePNG, geiPNG[:40])
 	for _, parts := range [][][2]string{
 		{{"gei", string(geiPNG)}, {"frames", string(frame)}, {"frames", string(frame)}},
-		{{"set", string(geiPNG)}},
+		{{"set", string(geiPNG)}, {"gei", string(geiPNG)}, {"set", string(geiPNG)}},
+		{{"video", "\x00\x00\x00\x18ftypmp42 not really"}},
+		{{"video", "v"}, {"gei", string(geiPNG)}},
+		{{"video", ""}},
 		{{"other", "x"}},
 		{{"frames", "not a png"}},
 	} {
@@ -91,28 +98,58 @@ func FuzzReadBody(f *testing.F) {
 		req := httptest.NewRequest("POST", api.RoutePredict, bytes.NewReader(body))
 		req.Header.Set("Content-Type", ct)
 		req.Body = http.MaxBytesReader(nil, req.Body, 1<<20)
-		b, aerr := readBody(req, 16)
+		tmp := t.TempDir()
+		empty := func() {
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Fatalf("%d files left in the upload folder", len(left))
+			}
+		}
+		b, aerr := readBody(req, 16, tmp)
 		if aerr != nil {
+			empty()
 			checkRefusal(t, aerr)
 			return
 		}
+		defer empty()
+		defer b.close()
 		if len(b.parts) == 0 || b.geis > 16 {
 			t.Fatalf("%d parts, %d GEIs accepted", len(b.parts), b.geis)
+		}
+		if b.video != nil {
+			fi, err := os.Stat(b.video.file)
+			if len(b.parts) != 1 || err != nil || fi.Size() == 0 || fi.Mode().Perm() != 0o600 ||
+				filepath.Dir(b.video.file) != tmp || strings.Contains(b.video.file, b.video.name) {
+				t.Fatalf("video %q in %q (%d parts): %v %v", b.video.name, b.video.file, len(b.parts), fi, err)
+			}
+			return
 		}
 		inputs, aerr := b.decode(gei.DefaultSize)
 		if aerr != nil {
 			checkRefusal(t, aerr)
 			return
 		}
+		sets := 0
 		for _, in := range inputs {
-			if in.path == "" || len(in.x) != 64*44 || (in.source != "gei" && in.source != "silhouettes") {
+			if in.path == "" || len(in.x) != 64*44 || (in.source != api.SourceGEI && in.source != api.SourceSilhouettes && in.source != api.SourceFused) ||
+				(in.source == api.SourceFused) != (in.set != nil) {
 				t.Fatalf("input %q %s with %d values", in.path, in.source, len(in.x))
 			}
-			for _, v := range in.x {
-				if math.IsNaN(float64(v)) || v < 0 || v > 1+1e-6 {
-					t.Fatalf("value %v", v)
+			if in.set != nil {
+				sets++
+				if len(in.set) != b.set || &in.set[0][0] != &in.x[0] {
+					t.Fatalf("a set of %d GEIs from %d set files", len(in.set), b.set)
 				}
 			}
+			for _, x := range append([][]float32{in.x}, in.set...) {
+				for _, v := range x {
+					if math.IsNaN(float64(v)) || v < 0 || v > 1+1e-6 {
+						t.Fatalf("value %v", v)
+					}
+				}
+			}
+		}
+		if sets != min(b.set, 1) {
+			t.Fatalf("%d sets from %d set files", sets, b.set)
 		}
 	})
 }

@@ -28,8 +28,10 @@ import (
 	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/batch"
 	"github.com/gaitord/gaitord/internal/engine"
+	"github.com/gaitord/gaitord/internal/ffmpeg"
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/metrics"
+	"github.com/gaitord/gaitord/internal/video"
 )
 
 // Options configure a server. DefaultOptions holds every default; the
@@ -48,6 +50,10 @@ type Options struct {
 	MaxWait  time.Duration // longest wait for a batch to fill
 	MaxQueue int           // GEIs waiting at most; more is 503 queue_full
 
+	MaxPixels int    // largest video frame accepted (width × height)
+	MaxFrames int    // most frames of an uploaded video
+	FFmpeg    string // the ffmpeg program for videos; "" looks it up on PATH
+
 	RequestTimeout time.Duration // deadline of a prediction, from arrival to answer
 	HeaderTimeout  time.Duration // to read a request's headers
 	ReadTimeout    time.Duration // to read a whole request, body included
@@ -62,6 +68,7 @@ func DefaultOptions() Options {
 	return Options{
 		Device: "cpu", Addr: "127.0.0.1:8080",
 		MaxBody: 32 << 20, MaxBatch: 64, MaxWait: 5 * time.Millisecond, MaxQueue: 1024,
+		MaxPixels: ffmpeg.DefaultMaxPixels, MaxFrames: 3000,
 		RequestTimeout: 30 * time.Second, HeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, Grace: 30 * time.Second,
 	}
@@ -80,6 +87,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--max-queue %d: must be at least --max-batch (%d)", o.MaxQueue, o.MaxBatch)
 	case o.MaxBody < 1:
 		return fmt.Errorf("--max-body %d: must be positive", o.MaxBody)
+	case o.MaxPixels < 1:
+		return fmt.Errorf("--max-pixels %d: must be positive", o.MaxPixels)
+	case o.MaxFrames < 1:
+		return fmt.Errorf("--max-frames %d: must be positive", o.MaxFrames)
 	}
 	for name, d := range map[string]time.Duration{"--request-timeout": o.RequestTimeout, "--header-timeout": o.HeaderTimeout,
 		"--read-timeout": o.ReadTimeout, "--idle-timeout": o.IdleTimeout, "--grace": o.Grace} {
@@ -104,6 +115,8 @@ type server struct {
 	draining atomic.Bool
 	reloadMu sync.Mutex    // one reload at a time
 	decoding chan struct{} // bounds concurrent image decoding (memory)
+	videos   chan struct{} // one video analysed at a time (it uses every core)
+	tmpDir   string        // the server's private folder for uploaded videos; "" refuses them
 }
 
 // route is one path of the API: its name (the metrics label), whether it
@@ -115,7 +128,8 @@ type route struct {
 }
 
 func newServer(o Options) (*server, error) {
-	s := &server{o: o, log: o.Logger, met: newMetrics(), decoding: make(chan struct{}, max(2, runtime.NumCPU()))}
+	s := &server{o: o, log: o.Logger, met: newMetrics(), decoding: make(chan struct{}, max(2, runtime.NumCPU())),
+		videos: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -171,6 +185,12 @@ func Run(o Options, sig <-chan os.Signal) error {
 	if err != nil {
 		return err
 	}
+	// uploaded videos go to a folder of this process's own (mode 0700),
+	// removed on the way out
+	if s.tmpDir, err = os.MkdirTemp("", "gaitord-serve-"); err != nil {
+		return fmt.Errorf("a folder for uploaded videos: %w", err)
+	}
+	defer os.RemoveAll(s.tmpDir)
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Addr, err)
@@ -517,25 +537,30 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	r.Body = http.MaxBytesReader(rec.ResponseWriter, r.Body, s.o.MaxBody)
-	b, aerr := readBody(r, s.o.MaxQueue)
+	b, aerr := readBody(r, s.o.MaxQueue, s.tmpDir)
 	if aerr != nil {
 		s.writeError(rec, aerr)
 		return
 	}
+	defer b.close()
 	ctx, cancel := context.WithTimeout(r.Context(), s.o.RequestTimeout)
 	defer cancel()
+	if b.video != nil {
+		s.predictVideo(ctx, rec, r, b.video, details)
+		return
+	}
 	for attempt := 0; ; attempt++ {
 		gen, l := s.sched.Current()
+		if b.set > 0 && l.fuse != nil {
+			s.writeError(rec, api.Errorf(api.ErrCannotFuse, "%s", oneLine(l.fuse.Error())))
+			return
+		}
 		inputs, aerr := s.decode(ctx, b, l.size)
 		if aerr != nil {
 			s.writeError(rec, aerr)
 			return
 		}
-		xs := make([][]float32, len(inputs))
-		for i, in := range inputs {
-			xs[i] = in.x
-		}
-		preds, err := s.sched.Submit(ctx, gen, xs)
+		preds, err := s.forward(ctx, gen, inputs)
 		if errors.Is(err, batch.ErrStale) && attempt < 3 {
 			continue // a reload swapped the model in between: decode for the new one
 		}
@@ -546,16 +571,170 @@ func (s *server) predict(w http.ResponseWriter, r *http.Request) {
 		res := api.PredictResponse{Predictions: preds}
 		for i, in := range inputs {
 			preds[i].Path, preds[i].Source = in.path, in.source
+			if in.set != nil {
+				preds[i].NInputs = len(in.set)
+			}
 			if details {
 				res.Details = append(res.Details, detail(in.x, l.size, preds[i].PAgeGT, l.info.MinAge))
 			}
 		}
-		rec.predictions = len(preds)
-		s.met.predictions.Add(float64(len(preds)))
-		w.Header().Set(api.HeaderModel, l.info.SHA256)
-		writeJSON(w, http.StatusOK, res)
+		s.answer(rec, l, res)
 		return
 	}
+}
+
+// answer writes a successful prediction response made by model l.
+func (s *server) answer(rec *recorder, l *loaded, res api.PredictResponse) {
+	rec.predictions = len(res.Predictions)
+	s.met.predictions.Add(float64(len(res.Predictions)))
+	rec.Header().Set(api.HeaderModel, l.info.SHA256)
+	writeJSON(rec, http.StatusOK, res)
+}
+
+// forward predicts inputs prepared for model generation gen: the single
+// GEIs through one Submit (batched with other requests'), a set through
+// SubmitSet (its own forward pass, on the batcher's thread too). The
+// predictions are in the order of inputs.
+func (s *server) forward(ctx context.Context, gen int, inputs []input) ([]api.Prediction, error) {
+	var xs [][]float32
+	var at []int
+	setAt := -1
+	for i, in := range inputs {
+		if in.set != nil {
+			setAt = i
+			continue
+		}
+		xs = append(xs, in.x)
+		at = append(at, i)
+	}
+	var setPred api.Prediction
+	var setErr error
+	setDone := make(chan struct{})
+	setCtx, cancelSet := context.WithCancel(ctx)
+	defer cancelSet()
+	if setAt >= 0 {
+		go func() {
+			defer close(setDone)
+			setPred, setErr = s.sched.SubmitSet(setCtx, gen, inputs[setAt].set)
+		}()
+	} else {
+		close(setDone)
+	}
+	rows, err := s.sched.Submit(ctx, gen, xs)
+	if err != nil {
+		cancelSet() // the answer is an error: the set need not run
+	}
+	<-setDone
+	if err == nil {
+		err = setErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	preds := make([]api.Prediction, len(inputs))
+	for j, i := range at {
+		preds[i] = rows[j]
+	}
+	if setAt >= 0 {
+		preds[setAt] = setPred
+	}
+	return preds, nil
+}
+
+// predictVideo answers a video upload: the footage pipeline (package video,
+// FFmpeg under ctx, so a client that goes away or the deadline passing
+// stops the decode) on this goroutine, one video at a time, then the
+// tracks' GEIs through the batcher. Records are those of `gaitord predict
+// --json` on the file, path the upload's name.
+func (s *server) predictVideo(ctx context.Context, rec *recorder, r *http.Request, v *part, details bool) {
+	select {
+	case s.videos <- struct{}{}:
+	case <-ctx.Done():
+		s.contextError(rec, r, "the deadline passed while another video was being analysed")
+		return
+	}
+	defer func() { <-s.videos }()
+	var res video.Result
+	var size gei.Size
+	for attempt := 0; ; attempt++ {
+		gen, l := s.sched.Current()
+		if l.size != size {
+			size = l.size
+			var err error
+			res, err = video.Analyze(ctx, v.file, video.Options{Size: size, MaxPixels: s.o.MaxPixels, MaxFrames: s.o.MaxFrames, FFmpeg: s.o.FFmpeg})
+			if aerr := s.videoError(ctx, rec, r, v, res, err); aerr != nil {
+				if !rec.clientGone {
+					s.writeError(rec, aerr)
+				}
+				return
+			}
+		}
+		xs := make([][]float32, len(res.Tracks))
+		for i, t := range res.Tracks {
+			xs[i] = t.Input()
+		}
+		preds, err := s.sched.Submit(ctx, gen, xs)
+		if errors.Is(err, batch.ErrStale) && attempt < 3 {
+			continue // a reload swapped the model in between: analyse again if its input size differs
+		}
+		if err != nil {
+			s.submitError(rec, r, err)
+			return
+		}
+		out := api.PredictResponse{Predictions: make([]api.Prediction, len(preds))}
+		for i, t := range res.Tracks {
+			out.Predictions[i] = t.Record(preds[i], v.name)
+			if details {
+				out.Details = append(out.Details, detail(xs[i], size, preds[i].PAgeGT, l.info.MinAge))
+			}
+		}
+		for _, n := range res.Notes {
+			out.Notes = append(out.Notes, n.String())
+		}
+		s.answer(rec, l, out)
+		return
+	}
+}
+
+// videoError classifies the outcome of analysing an uploaded video: nil
+// when it gave tracks from a complete stream, else the refusal, its message
+// naming the upload (never the temporary file). A client that went away
+// is marked on rec (nobody to answer).
+func (s *server) videoError(ctx context.Context, rec *recorder, r *http.Request, v *part, res video.Result, err error) *api.Error {
+	msg := func(e error) string { return oneLine(strings.ReplaceAll(e.Error(), v.file, v.name)) }
+	switch {
+	case r.Context().Err() != nil:
+		rec.clientGone = true
+		return api.Errorf(api.ErrDeadline, "the client went away")
+	case ctx.Err() != nil:
+		return api.Errorf(api.ErrDeadline, "video %s was not analysed within the %v deadline", v.name, s.o.RequestTimeout)
+	case res.Truncation != "":
+		// an upload cut short is refused, not predicted from what arrived
+		return api.Errorf(api.ErrBadVideo, "%s: %s", v.name, oneLine(res.Truncation))
+	case err == nil:
+		return nil
+	case errors.Is(err, ffmpeg.ErrNotInstalled):
+		return api.Errorf(api.ErrNotSupported, "this server cannot decode videos: %s", msg(err))
+	case errors.Is(err, ffmpeg.ErrTooLarge), errors.Is(err, video.ErrTooLong):
+		return api.Errorf(api.ErrVideoTooLarge, "%s", msg(err))
+	case errors.Is(err, video.ErrNoWalker), errors.Is(err, video.ErrShortWalkers), errors.Is(err, video.ErrMovingCamera):
+		m := msg(err)
+		for _, n := range res.Notes {
+			m += "; " + n.String()
+		}
+		return api.Errorf(api.ErrNoWalker, "%s", m)
+	}
+	return api.Errorf(api.ErrBadVideo, "%s", msg(err))
+}
+
+// contextError answers a request whose context ended before its work: a
+// client that went away gets nothing, a passed deadline a 503.
+func (s *server) contextError(rec *recorder, r *http.Request, what string) {
+	if r.Context().Err() != nil {
+		rec.clientGone = true
+		return
+	}
+	s.writeError(rec, api.Errorf(api.ErrDeadline, "%s", what))
 }
 
 // decode decodes a body's images, at most NumCPU bodies at a time: a

@@ -35,6 +35,10 @@ func Analyze(ctx context.Context, path string, opts Options) (Result, error) {
 	}
 	defer dec.Close()
 	in := dec.Info()
+	if opts.MaxFrames > 0 && in.Frames > opts.MaxFrames {
+		return Result{}, fmt.Errorf("%s: %w: %d frames (%.1f s at %.4g fps), over the limit of %d", path, ErrTooLong,
+			in.Frames, float64(in.Frames)/in.FPS, in.FPS, opts.MaxFrames)
+	}
 	res := Result{Source: path, Width: in.Width, Height: in.Height, FPS: in.FPS}
 	err = analyze(ctx, &res, dec.Next, opts)
 	res.Truncation = dec.Report().TruncationNote()
@@ -75,6 +79,9 @@ func analyze(ctx context.Context, res *Result, next func() ([]byte, error), opts
 		}
 		if err != nil {
 			return err
+		}
+		if opts.MaxFrames > 0 && res.Frames == opts.MaxFrames {
+			return fmt.Errorf("%s: %w: more than %d frames", res.Source, ErrTooLong, opts.MaxFrames)
 		}
 		res.Frames++
 		if cam.moving(rgb) {

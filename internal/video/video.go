@@ -81,6 +81,7 @@ import (
 	"fmt"
 	"image"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/gei"
 )
 
@@ -97,6 +98,8 @@ var (
 	ErrMovingCamera = errors.New("no stable background (moving camera?)")
 	// ErrNotFrames means a folder holds no usable colour frames.
 	ErrNotFrames = errors.New("no colour frames")
+	// ErrTooLong means the footage has more frames than Options.MaxFrames.
+	ErrTooLong = errors.New("too many frames")
 )
 
 // Options configure Analyze and AnalyzeFrames. The zero value works.
@@ -106,6 +109,11 @@ type Options struct {
 	// MaxPixels is the largest frame (width × height) accepted; 0 means
 	// ffmpeg.DefaultMaxPixels.
 	MaxPixels int
+	// MaxFrames, if positive, is the most frames analysed: a video whose
+	// container announces more is ErrTooLong before decoding, and any
+	// footage is stopped with ErrTooLong at frame MaxFrames+1 (`gaitord
+	// serve` bounds an upload's decode with it). 0 means no limit.
+	MaxFrames int
 	// FFmpeg is the ffmpeg program; "" looks it up on PATH (ffprobe is
 	// looked up beside it).
 	FFmpeg string
@@ -165,6 +173,26 @@ type Track struct {
 
 	// sils are the silhouettes averaged, with Options.KeepSilhouettes.
 	sils []keptSilhouette
+}
+
+// Input is the model's input for the track: its GEI quantized to 8 bits
+// (gei.Quantize), exactly what --save-gei writes and a GEI PNG holds, so a
+// saved GEI predicts as the track did. `gaitord predict` and `gaitord
+// serve` both predict this.
+func (t Track) Input() []float32 {
+	g := append([]float32(nil), t.GEI...)
+	gei.Quantize(g)
+	return g
+}
+
+// Record is the prediction record of the track: the model's record p for
+// Input, with Path, Source "video" and the track's number, frames, period,
+// cycles and walking direction. `gaitord predict` prints it and `gaitord
+// serve` answers it.
+func (t Track) Record(p api.Prediction, path string) api.Prediction {
+	p.Path, p.Source = path, api.SourceVideo
+	p.Track, p.Frames, p.Period, p.Cycles, p.ViewHint = t.ID, &[2]int{t.First, t.Last}, t.Period, t.Cycles, t.ViewHint
+	return p
 }
 
 // keptSilhouette is one averaged silhouette and its frame.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/atomicfile"
 	"github.com/gaitord/gaitord/internal/ffmpeg"
 	"github.com/gaitord/gaitord/internal/gei"
@@ -280,6 +281,27 @@ func TestAnalyzeFrames(t *testing.T) {
 	}
 	if tk := res.Tracks[0]; math.Abs(tk.Period-truth.Walkers[0].Period) > 1 || tk.ViewHint != "left-to-right" {
 		t.Fatalf("period %.2f (true %.2f), %s", tk.Period, truth.Walkers[0].Period, tk.ViewHint)
+	}
+	// the model's input is the GEI as a PNG holds it; the record carries the track
+	tk := res.Tracks[0]
+	in := tk.Input()
+	for i, v := range in {
+		if q := math.Round(float64(tk.GEI[i])*255) / 255; math.Abs(float64(v)-q) > 1e-6 {
+			t.Fatalf("input %d is %v, the GEI %v quantized is %v", i, v, tk.GEI[i], q)
+		}
+	}
+	if in[0] = 2; tk.GEI[0] == 2 {
+		t.Fatal("Input shares the GEI's values")
+	}
+	r := tk.Record(api.Prediction{Age: 33}, "walk.mp4")
+	if r.Age != 33 || r.Path != "walk.mp4" || r.Source != api.SourceVideo || r.Track != 1 || *r.Frames != [2]int{tk.First, tk.Last} ||
+		r.Period != tk.Period || r.Cycles != tk.Cycles || r.ViewHint != tk.ViewHint {
+		t.Fatalf("record %+v of track %+v", r, tk)
+	}
+	// MaxFrames stops footage that goes on longer
+	if _, err := AnalyzeFrames(context.Background(), dir, Options{FPS: 30, MaxFrames: 10}); !errors.Is(err, ErrTooLong) ||
+		!strings.Contains(err.Error(), "more than 10 frames") || !strings.HasPrefix(err.Error(), dir+": ") {
+		t.Errorf("over MaxFrames: %v", err)
 	}
 	// errors name the folder or the frame
 	bad := filepath.Join(dir, "f0003.png")

@@ -119,4 +119,33 @@ func TestWebPageInBrowser(t *testing.T) {
 	if age != strconv.FormatFloat(want[1].Age, 'f', 1, 64) || path != filepath.Base(f.frames) {
 		t.Fatalf("frames: page shows age %q path %q; predict %v for the folder", age, path, want[1].Age)
 	}
+
+	// the GEIs of one person: one fused prediction, predict --fuse's
+	person := personFolder(t, f)
+	fused := predictJSON(t, "--checkpoint", ckpt, "--fuse", person)[0]
+	var members []string
+	for _, g := range f.geis[:3] {
+		members = append(members, filepath.Join(person, filepath.Base(g)))
+	}
+	must(chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("pick-set"), members)))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector(".result .fused") !== null`, chromedp.WithPollingTimeout(30*time.Second)))
+	must(err)
+	if age, note := shownAge(), text(".result .fused"); age != strconv.FormatFloat(fused.Age, 'f', 1, 64) || note != "3 GEIs fused into one prediction" {
+		t.Fatalf("set: page shows age %q (%q); predict --fuse %v", age, note, fused.Age)
+	}
+
+	// a video: a card per walker, predict's records
+	footage(t)
+	walkers := predictJSON(t, "--checkpoint", ckpt, media.walk)
+	must(chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("pick-video"), []string{media.walk})))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector(".result .track") !== null`, chromedp.WithPollingTimeout(60*time.Second)))
+	must(err)
+	cards, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".result").length`))
+	must(err)
+	w := walkers[0]
+	wantTrack := fmt.Sprintf("walker #%d, frames %d–%d, %d gait cycle(s), %s", w.Track, w.Frames[0], w.Frames[1], w.Cycles, w.ViewHint)
+	if age, track := shownAge(), text(".result .track"); cards != len(walkers) || age != strconv.FormatFloat(w.Age, 'f', 1, 64) || track != wantTrack ||
+		text(".result .path") != "walk.mp4" {
+		t.Fatalf("video: %d cards, age %q, %q; predict: %d walkers, %v, %q", cards, age, track, len(walkers), w.Age, wantTrack)
+	}
 }

@@ -33,6 +33,7 @@ import (
 
 	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/checkpoint"
+	"github.com/gaitord/gaitord/internal/glcnn"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/tests/gaitordtest"
 )
@@ -52,6 +53,7 @@ type fixtures struct {
 	dir      string
 	weightsA string   // random-initialised 64×44 weights (seed 1)
 	weightsB string   // another initialisation (seed 2)
+	corn     string   // weights of loss type corn, which cannot fuse a set
 	geis     []string // GEIs of a small synthetic dataset
 	frames   string   // a folder of binary silhouette frames
 }
@@ -79,12 +81,18 @@ func buildFixtures() error {
 	fx.dir = dir
 	fx.weightsA = filepath.Join(dir, "a.safetensors")
 	fx.weightsB = filepath.Join(dir, "b.safetensors")
-	for seed, path := range map[uint64]string{1: fx.weightsA, 2: fx.weightsB} {
-		m, err := model.New(model.DefaultConfig(), seed, "cpu")
+	fx.corn = filepath.Join(dir, "corn.safetensors")
+	corn := model.DefaultConfig()
+	corn.Loss = glcnn.LossCORN
+	for path, c := range map[string]struct {
+		seed uint64
+		cfg  model.Config
+	}{fx.weightsA: {1, model.DefaultConfig()}, fx.weightsB: {2, model.DefaultConfig()}, fx.corn: {3, corn}} {
+		m, err := model.New(c.cfg, c.seed, "cpu")
 		if err != nil {
 			return err
 		}
-		if err := checkpoint.SaveWeights(path, model.DefaultConfig(), m.Weights(), 40); err != nil {
+		if err := checkpoint.SaveWeights(path, c.cfg, m.Weights(), 40); err != nil {
 			return err
 		}
 	}
@@ -194,9 +202,17 @@ type server struct {
 // /readyz answers 200. The process is killed at the test's end if still up.
 func start(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startEnv(t, nil, args...)
+}
+
+// startEnv is start with more environment variables (NAME=value). TMPDIR
+// is the test's own, so the upload folder of a server killed at the test's
+// end goes with it.
+func startEnv(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
 	argv := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--threads", "1"}, args...)
 	cmd := exec.Command(bin, argv...)
-	cmd.Env = append(os.Environ(), "GAITORD_CACHE="+t.TempDir())
+	cmd.Env = append(append(os.Environ(), "GAITORD_CACHE="+t.TempDir(), "TMPDIR="+t.TempDir()), env...)
 	s := &server{t: t, cmd: cmd, log: &logBuf{}, done: make(chan struct{})}
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw

@@ -1,5 +1,7 @@
-// gaitord's web page: upload a GEI PNG or a folder of silhouette frames to
-// POST /v1/predict?details=true and draw the answer. No external code; the
+// gaitord's web page: upload GEI PNGs, a folder of silhouette frames, the
+// GEIs of one person (a set, fused) or a video to POST
+// /v1/predict?details=true and draw the answer (one card per prediction: per
+// walker for a video). No external code; the
 // token, when the server asks for one, lives in this variable only.
 "use strict";
 let token = "";
@@ -34,13 +36,19 @@ async function loadModel() {
     `${m.kind} ${m.sha256.slice(0, 12)}, gaitord ${m.gaitord}, libtorch ${m.libtorch}, ${m.device}`;
 }
 
-// upload sends gei files (one prediction each) and frames (one walk).
-async function upload(geis, frames) {
-  if (geis.length === 0 && frames.length === 0) { status("No PNG files there.", true); return; }
+// upload sends parts ({field, file, name}): gei files (one prediction
+// each), frames (one walk), set files (one person, fused) or one video.
+async function upload(parts) {
+  if (parts.length === 0) { status("No PNG files or video there.", true); return; }
   const fd = new FormData();
-  for (const f of geis) fd.append("gei", f.file, f.name);
-  for (const f of frames) fd.append("frames", f.file, f.name);
-  status(`Predicting ${geis.length ? geis.length + " GEI(s)" : ""}${geis.length && frames.length ? " and " : ""}${frames.length ? frames.length + " frames" : ""}…`);
+  const count = {};
+  for (const p of parts) {
+    fd.append(p.field, p.file, p.name);
+    count[p.field] = (count[p.field] || 0) + 1;
+  }
+  const words = { gei: "GEI(s)", frames: "frames", set: "GEIs of one person", video: "video" };
+  status("Predicting " + Object.keys(count).map((k) => `${count[k]} ${words[k]}`).join(" and ") +
+    (count.video ? " (finding the walkers takes a while)" : "") + "…");
   let res, body;
   try {
     res = await fetch("/v1/predict?details=true", { method: "POST", body: fd, headers: headers() });
@@ -49,9 +57,10 @@ async function upload(geis, frames) {
     status("Request failed: " + e, true);
     return;
   }
-  if (res.status === 401) { askToken(() => upload(geis, frames)); return; }
+  if (res.status === 401) { askToken(() => upload(parts)); return; }
   if (!res.ok) { status(`${body.error} (${body.code})`, true); return; }
-  status(`${body.predictions.length} prediction(s).`);
+  const notes = body.notes ? " " + body.notes.map((n) => "Not predicted: " + n + ".").join(" ") : "";
+  status(`${body.predictions.length} prediction(s).` + notes);
   const out = $("results");
   out.textContent = "";
   body.predictions.forEach((p, i) => out.appendChild(card(p, body.details[i])));
@@ -85,6 +94,11 @@ function card(p, d) {
   g.append(el("strong", null, p.gender), document.createTextNode(` (p ${pg.toFixed(2)})`));
   line.append(age, iv, g);
   right.append(line, el("div", "path", p.path));
+  if (p.source === "video") {
+    right.append(el("div", "track", `walker #${p.track}, frames ${p.frames[0]}–${p.frames[1]}, ${p.cycles} gait cycle(s), ${p.view_hint}`));
+  } else if (p.source === "fused") {
+    right.append(el("div", "fused", `${p.n_inputs} GEIs fused into one prediction`));
+  }
   if (d.p_age && d.p_age.length && p.age_interval80) {
     right.append(chart(d.p_age, d.min_age, p),
       el("div", "legend", "bars: predicted P(age = a) · shaded: 80% interval · red line: expected age"));
@@ -126,25 +140,36 @@ function chart(pAge, minAge, p) {
   return s;
 }
 
-// filesOf turns a drop into GEIs and frames: a dropped folder is the frames
-// of one walk, dropped files are GEIs.
+const isPNG = (name) => /\.png$/i.test(name);
+const isVideo = (f) => /^video\//.test(f.type) || /\.(mp4|m4v|mov|avi|mkv|webm|mpe?g|ts|wmv|flv|3gp|ogv)$/i.test(f.name);
+
+// filesOf turns a drop into parts: a dropped folder is the frames of one
+// walk, dropped PNGs are GEIs (a set when "as-set" is ticked), a dropped
+// video goes alone (the first one).
 async function filesOf(dt) {
-  const geis = [], frames = [];
+  const pngs = [], frames = [], videos = [];
   const entries = [...dt.items].map((i) => i.webkitGetAsEntry && i.webkitGetAsEntry()).filter(Boolean);
+  const add = (f) => {
+    if (isPNG(f.name)) pngs.push(f);
+    else if (isVideo(f)) videos.push(f);
+  };
   if (entries.length === 0) {
-    for (const f of dt.files) if (/\.png$/i.test(f.name)) geis.push({ file: f, name: f.name });
-    return [geis, frames];
+    for (const f of dt.files) add(f);
   }
   for (const e of entries) {
     if (e.isDirectory) {
       for (const f of await readDir(e)) frames.push(f);
-    } else if (/\.png$/i.test(e.name)) {
-      const f = await new Promise((ok, fail) => e.file(ok, fail));
-      geis.push({ file: f, name: f.name });
+    } else {
+      add(await new Promise((ok, fail) => e.file(ok, fail)));
     }
   }
+  if (videos.length > 0) {
+    return [{ field: "video", file: videos[0], name: videos[0].name }];
+  }
   frames.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return [geis, frames];
+  const field = $("as-set").checked ? "set" : "gei";
+  return pngs.map((f) => ({ field, file: f, name: f.name }))
+    .concat(frames.map((f) => ({ field: "frames", file: f.file, name: f.name })));
 }
 
 async function readDir(dir) {
@@ -170,18 +195,25 @@ function init() {
   drop.addEventListener("drop", async (e) => {
     e.preventDefault();
     drop.classList.remove("over");
-    const [geis, frames] = await filesOf(e.dataTransfer);
-    upload(geis, frames);
+    upload(await filesOf(e.dataTransfer));
   });
   $("pick-gei").addEventListener("change", (e) => {
-    upload([...e.target.files].map((f) => ({ file: f, name: f.name })), []);
+    upload([...e.target.files].map((f) => ({ field: "gei", file: f, name: f.name })));
+    e.target.value = "";
+  });
+  $("pick-set").addEventListener("change", (e) => {
+    upload([...e.target.files].map((f) => ({ field: "set", file: f, name: f.name })));
+    e.target.value = "";
+  });
+  $("pick-video").addEventListener("change", (e) => {
+    upload([...e.target.files].slice(0, 1).map((f) => ({ field: "video", file: f, name: f.name })));
     e.target.value = "";
   });
   $("pick-frames").addEventListener("change", (e) => {
     const frames = [...e.target.files].filter((f) => /\.png$/i.test(f.name))
-      .map((f) => ({ file: f, name: f.webkitRelativePath || f.name }))
+      .map((f) => ({ field: "frames", file: f, name: f.webkitRelativePath || f.name }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    upload([], frames);
+    upload(frames);
     e.target.value = "";
   });
   $("token-form").addEventListener("submit", (e) => {
