@@ -14,6 +14,7 @@ import (
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/inputs"
 	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/trace"
 	"github.com/spf13/cobra"
 )
 
@@ -155,6 +156,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 	}
 	if err == nil {
 		err = pr.flush()
+		trace.Mark("print")
 	}
 	if err != nil {
 		infer.FinishGC()
@@ -162,6 +164,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 	}
 	vf, err := predictFootage(s, o, m, size, footage, annotate)
 	infer.FinishGC()
+	trace.Mark("finish")
 	if err != nil {
 		return err
 	}
@@ -187,6 +190,7 @@ func predictEach(s Streams, m *model.GLCNN, size gei.Size, paths []string, o *Pr
 			ok = append(ok, in)
 			images = append(images, img...)
 		}
+		trace.Mark("decode inputs")
 		if len(ok) == 0 {
 			continue
 		}
@@ -195,6 +199,7 @@ func predictEach(s Streams, m *model.GLCNN, size gei.Size, paths []string, o *Pr
 		if err != nil {
 			return failed, len(ins), err
 		}
+		trace.Mark("forward")
 		for j, in := range ok {
 			p := out.Prediction(j) // the record serve returns too
 			p.Path, p.Source = in.Path, in.Source
