@@ -4,7 +4,8 @@
 # and 128×88 (the OULP-Age model: training b64, inference b256), single-GEI
 # predict from process start with its phases beside the start-up floor
 # (bench/floor), and the CPU's instruction sets in the header.
-#   bench/run.sh [--quick] [--out FILE]     (idle machine: full ≈ 16 min, --quick ≈ 5 min)
+#   bench/run.sh [--quick] [--out FILE]     (64×44 alone took 13 min, --quick 3 min, idle;
+#   the 128×88 rows add about as much again; not yet timed on an idle machine)
 # Go and Python runs alternate, never overlap. Prints the table, writes JSON.
 #   bench/run.sh --device cuda [--quick] [--out FILE]
 # runs only the training + inference comparison on that device (bench/gpu.sh,
