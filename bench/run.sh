@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: gaitord (Go over libtorch) vs PyTorch, same libtorch,
-# 2 threads, Adam lr 1e-4, ranking BCE + ODL + gender CE (λ=μ=1, K=100), 64×44.
-#   bench/run.sh [--quick] [--out FILE]     (full ≈ 13 min, --quick ≈ 3 min)
+# 2 threads, Adam lr 1e-4, ranking BCE + ODL + gender CE (λ=μ=1, K=100), 64×44
+# and 128×88 (the OULP-Age model: training b64, inference b256), single-GEI
+# predict from process start with its phases beside the start-up floor
+# (bench/floor), and the CPU's instruction sets in the header.
+#   bench/run.sh [--quick] [--out FILE]     (64×44 alone took 13 min, --quick 3 min, idle;
+#   the 128×88 rows add about as much again; not yet timed on an idle machine)
 # Go and Python runs alternate, never overlap. Prints the table, writes JSON.
 #   bench/run.sh --device cuda [--quick] [--out FILE]
 # runs only the training + inference comparison on that device (bench/gpu.sh,
@@ -17,7 +21,7 @@ while (($#)); do
     --quick) quick=(--quick) ;;
     --out) out=$2; shift ;;
     --out=*) out=${1#--out=} ;;
-    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -25,8 +29,9 @@ done
 . <(scripts/install_libtorch.sh --print)
 PY=/usr/bin/python3
 mkdir -p .cache/bench
-echo "[bench] building .cache/bench/gobench" >&2
+echo "[bench] building .cache/bench/gobench and .cache/bench/floor" >&2
 go build -o .cache/bench/gobench ./bench/gobench
+go build -o .cache/bench/floor ./bench/floor
 gaitord=bin/gaitord
 if ! go build -o .cache/bench/gaitord ./cmd/gaitord 2>.cache/bench/gaitord-build.log; then
   echo "[bench] ./cmd/gaitord does not build (see .cache/bench/gaitord-build.log)" >&2
@@ -42,8 +47,10 @@ work=$(mktemp -d /tmp/gaitord-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 echo "[bench] writing weights and 2000 PNGs to $work" >&2
 .cache/bench/gobench -mode weights -out "$work/w.safetensors"
+.cache/bench/gobench -mode checkpoint -out "$work/last.ckpt"
 .cache/bench/gobench -mode pngs -dir "$work/png" -n 2000
 start=$SECONDS
 "$PY" bench/torch_bench.py --mode orchestrate "${quick[@]}" --gobench .cache/bench/gobench \
-  --gaitord "$gaitord" --weights "$work/w.safetensors" --pngs "$work/png" --out "$out"
+  --gaitord "$gaitord" --weights "$work/w.safetensors" --checkpoint "$work/last.ckpt" \
+  --floor .cache/bench/floor --pngs "$work/png" --out "$out"
 echo "[bench] predict binary: $gaitord; total $((SECONDS - start)) s" >&2

@@ -16,6 +16,7 @@ is read.
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -49,9 +50,9 @@ def setup(a):
     return torch, glcnn
 
 
-def synth_batch(torch, n, seed):
+def synth_batch(torch, n, seed, h=64, w=44):
     g = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 1, 64, 44, generator=g)
+    x = torch.rand(n, 1, h, w, generator=g)
     ages = torch.randint(0, 100, (n,), generator=g).tolist()
     genders = torch.randint(0, 2, (n,), generator=g).tolist()
     return x, ages, genders
@@ -64,7 +65,7 @@ def sync(torch, a):
 
 
 def make_trainer(torch, glcnn, a):
-    model = glcnn.build_model(64, 44, 100, 0.5, seed=1).train()
+    model = glcnn.build_model(a.height, a.width, 100, 0.5, seed=1).train()
     cl = torch.channels_last if a.channels_last else torch.contiguous_format
     model = model.to(device=a.device, memory_format=cl)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -80,7 +81,7 @@ def make_trainer(torch, glcnn, a):
 
 
 def common(torch, a):
-    return {"side": "pytorch", "mode": a.mode, "threads": torch.get_num_threads(),
+    return {"side": "pytorch", "mode": a.mode, "height": a.height, "width": a.width, "threads": torch.get_num_threads(),
             "interop_threads": torch.get_num_interop_threads(),
             "mkldnn": torch.backends.mkldnn.enabled, "channels_last": a.channels_last, "device": a.device}
 
@@ -88,7 +89,7 @@ def common(torch, a):
 def bench_train(a):
     torch, glcnn = setup(a)
     step = make_trainer(torch, glcnn, a)
-    x, ages, genders = synth_batch(torch, a.batch, 1)
+    x, ages, genders = synth_batch(torch, a.batch, 1, a.height, a.width)
     for _ in range(a.warmup):
         loss = step(x, ages, genders)
     sync(torch, a)
@@ -110,7 +111,7 @@ def bench_train(a):
 def bench_mem(a):
     torch, glcnn = setup(a)
     step = make_trainer(torch, glcnn, a)
-    x, ages, genders = synth_batch(torch, a.batch, 2)
+    x, ages, genders = synth_batch(torch, a.batch, 2, a.height, a.width)
     marks = sorted(int(v) for v in a.marks.split(","))
     rss0, _ = proc_status()
     at, s = {}, time.perf_counter()
@@ -126,10 +127,10 @@ def bench_mem(a):
 
 def bench_infer(a):
     torch, glcnn = setup(a)
-    model = glcnn.build_model(64, 44, 100, 0.5, seed=1).eval()
+    model = glcnn.build_model(a.height, a.width, 100, 0.5, seed=1).eval()
     cl = torch.channels_last if a.channels_last else torch.contiguous_format
     model = model.to(device=a.device, memory_format=cl)
-    x, _, _ = synth_batch(torch, a.batch, 3)
+    x, _, _ = synth_batch(torch, a.batch, 3, a.height, a.width)
     x = x.contiguous(memory_format=cl)
 
     def fwd():
@@ -182,21 +183,50 @@ def bench_mm(a):
     return {"side": "pytorch", "mode": "mm", "n": n, "gflops": g, "threads": torch.get_num_threads()}
 
 
+def since_exec_ms():
+    """Milliseconds from this process's exec to now: /proc/self/stat's start
+    time (clock ticks since boot, 10 ms at USER_HZ=100) against
+    CLOCK_BOOTTIME, as gaitord's GAITORD_TRACE does (internal/trace)."""
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return 1000 * (time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / 100)
+
+
 def predict(a):
-    """Minimal single-GEI predict: import torch, build, load, PIL read, forward, print."""
+    """Minimal single-GEI predict: import torch, build, load, PIL read, forward,
+    print. With --trace, the phases go to stderr in GAITORD_TRACE's format."""
+    marks, last = [], [time.perf_counter()]
+    start = since_exec_ms()  # exec → this line: the interpreter's start and this script's imports
+
+    def mark(phase):
+        now = time.perf_counter()
+        marks.append((phase, 1000 * (now - last[0])))
+        last[0] = now
     import torch
+    mark("import torch")
     torch.set_num_threads(a.threads)
     sys.path.insert(0, os.path.join(ROOT, "tests", "pyref"))
     import glcnn
     import numpy as np
     from PIL import Image
+    mark("import glcnn, PIL")
     model, meta = glcnn.model_from_weights(a.weights)
+    mark("read + build model")
     img = np.asarray(Image.open(a.png).convert("L"), dtype=np.float32) / 255.0
+    mark("decode inputs")
     with torch.no_grad():
-        za, zg = model(torch.from_numpy(img).reshape(1, 1, 64, 44))
+        za, zg = model(torch.from_numpy(img).reshape(1, 1, *img.shape))
         age = float(glcnn.decode_age(za)[0])
         pm = float(torch.softmax(zg, 1)[0, 1])
-    print(f"{a.png}\t{age:.1f}\t{pm:.2f}")
+    mark("forward")
+    print(f"{a.png}\t{age:.1f}\t{pm:.2f}", flush=True)
+    mark("print")
+    if a.trace:
+        at = start
+        print(f"pytorch trace: {'exec→script':<22} {start:7.1f} ms  (±10 ms: /proc start time)", file=sys.stderr)
+        for phase, ms in marks:
+            at += ms
+            print(f"pytorch trace: {phase:<22} {ms:7.1f} ms  ({at:7.1f} ms since exec)", file=sys.stderr)
     return None
 
 
@@ -223,13 +253,53 @@ def run_json(cmd, env=None):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def timed(cmd):
+def timed(cmd, env=None):
     s = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     d = time.perf_counter() - s
     if p.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr[-3000:]}")
-    return d, p.stdout.strip()
+    return d, p.stdout.strip(), p.stderr
+
+
+TRACE_LINE = re.compile(r"^(gaitord|pytorch) trace: (.+?) +([0-9.]+) ms  \(")
+
+
+def trace_phases(stderr, who):
+    """The phases of a GAITORD_TRACE (who="gaitord") or --trace ("pytorch")
+    run, in order: [(phase, ms), …]."""
+    out = []
+    for line in stderr.splitlines():
+        m = TRACE_LINE.match(line)
+        if m and m.group(1) == who:
+            out.append((m.group(2), float(m.group(3))))
+    return out
+
+
+def cpu_isa():
+    """The instruction sets that decide oneDNN's kernels (and int8's gain):
+    from /proc/cpuinfo's flags of the first CPU."""
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    names = [("AVX2", "avx2"), ("FMA", "fma"), ("AVX-512F", "avx512f"), ("AVX-512 VNNI", "avx512_vnni"),
+             ("AVX-VNNI", "avx_vnni"), ("AVX-512 BF16", "avx512_bf16"), ("AMX-BF16", "amx_bf16"), ("AMX-INT8", "amx_int8")]
+    return {"model": model, "isa": {n: (f in flags) for n, f in names}}
 
 
 def stats(v):
@@ -243,10 +313,13 @@ def orchestrate(a):
     P = {  # parameters per figure
         "train": dict(batch=64, warmup=1 if q else 5, repeats=3 if q else 5, steps=2 if q else 10),
         "infer": dict(batch=256, warmup=1, repeats=3 if q else 5, steps=1),
+        # the OULP-Age model (configs/oulp-age.yaml): 4× the work per GEI
+        "train128": dict(batch=64, warmup=1, repeats=3 if q else 5, steps=1 if q else 3, height=128, width=88),
+        "infer128": dict(batch=256, warmup=1, repeats=3 if q else 5, steps=1, height=128, width=88),
         "mem": dict(batch=a.mem_batch, marks="50,200" if q else "200,2000"),
         "predict_runs": 3 if q else 5,
     }
-    figures = ["mm", "train", "infer", "data", "predict", "mem"]
+    figures = ["mm", "train", "infer", "train128", "infer128", "data", "predict", "mem"]
     only = a.only.split(",") if a.only else figures
     bad = [f for f in only if f not in figures]
     if bad:
@@ -256,7 +329,10 @@ def orchestrate(a):
         # and the final synchronisation do not dominate (also with --quick).
         P["train"].update(warmup=10, repeats=5, steps=50, device=a.device)
         P["infer"].update(warmup=3, repeats=5, steps=20, device=a.device)
-    R = {"quick": q, "params": P, "machine": {"nproc": os.cpu_count()}, "device": a.device, "figures": only}
+        P["train128"].update(warmup=10, repeats=5, steps=20, device=a.device)
+        P["infer128"].update(warmup=3, repeats=5, steps=10, device=a.device)
+    R = {"quick": q, "params": P, "machine": dict(nproc=os.cpu_count(), loadavg=os.getloadavg(), **cpu_isa()),
+         "device": a.device, "figures": only}
 
     def args(mode, d):
         return ["--mode", mode] + sum(([f"--{k}", str(v)] for k, v in d.items()), [])
@@ -277,6 +353,10 @@ def orchestrate(a):
         both("train", "train", P["train"])
     if "infer" in only:
         both("infer", "infer", P["infer"])
+    if "train128" in only:
+        both("train128", "train", P["train128"])
+    if "infer128" in only:
+        both("infer128", "infer", P["infer128"])
     if "data" in only:
         print("[bench] data pipeline …", file=sys.stderr, flush=True)
         R["data"] = {"gaitord": run_json(go + goargs("data", dict(dir=a.pngs, epochs=2 if q else 3))),
@@ -296,21 +376,33 @@ def orchestrate(a):
 
 
 def predict_latency(a, R, P, py):
+    """Single-GEI predict from process start, interleaved: the libtorch floor
+    (bench/floor: links gaitord's libraries, does nothing), `python3 -c
+    'import torch'`, gaitord predict on the export and on a training
+    checkpoint (GAITORD_TRACE=1: its phases), PyTorch's script (--trace)."""
     print("[bench] predict latency …", file=sys.stderr, flush=True)
     png = os.path.join(a.pngs, "00000.png")
     gcmd = [a.gaitord, "predict", "--checkpoint", a.weights, "--threads", "2", png]
     if a.gaitord.endswith("gobench"):
         gcmd = [a.gaitord, "-mode", "predict", "-weights", a.weights, png]
-    pcmd = py + ["--mode", "predict", "--weights", a.weights, "--png", png]
-    timed(gcmd), timed(pcmd)  # warm the page cache for both
-    gl, pl = [], []
+    cmds = {"gaitord": gcmd, "pytorch": py + ["--mode", "predict", "--weights", a.weights, "--png", png, "--trace"]}
+    if a.checkpoint and not a.gaitord.endswith("gobench"):
+        cmds["gaitord_ckpt"] = [a.gaitord, "predict", "--checkpoint", a.checkpoint, "--threads", "2", png]
+    if a.floor:
+        cmds["floor"] = [a.floor]
+    cmds["python_import_torch"] = [sys.executable, "-c", "import torch"]
+    env = dict(os.environ, GAITORD_TRACE="1")
+    for c in cmds.values():
+        timed(c, env)  # warm the page cache
+    res = {k: {"cmd": c, "seconds": [], "phases": []} for k, c in cmds.items()}
     for _ in range(P["predict_runs"]):
-        d, gout = timed(gcmd)
-        gl.append(d)
-        d, pout = timed(pcmd)
-        pl.append(d)
-    R["predict"] = {"gaitord": {"cmd": gcmd, "seconds": gl, "stdout": gout},
-                    "pytorch": {"cmd": pcmd, "seconds": pl, "stdout": pout}}
+        for k, c in cmds.items():
+            d, out, err = timed(c, env)
+            res[k]["seconds"].append(d)
+            res[k]["stdout"] = out
+            who = "pytorch" if k == "pytorch" else "gaitord"
+            res[k]["phases"].append(trace_phases(err, who))
+    R["predict"] = res
 
 
 def report(R):
@@ -326,14 +418,31 @@ def report(R):
     dev = R.get("device", "cpu")
     on = "" if dev == "cpu" else f", {dev}"
     t, i, m, d, mm = (R.get(k) for k in ("train", "infer", "mem", "data", "mm"))
+    t128, i128 = R.get("train128"), R.get("infer128")
+    mach = R.get("machine", {})
+    if mach.get("isa") is not None:
+        isa = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in mach["isa"].items())
+        print(f"CPU: {mach.get('model') or '?'}; {mach.get('nproc')} CPUs; load average at start "
+              f"{' '.join(f'{x:.1f}' for x in mach.get('loadavg', []))}")
+        print(f"instruction sets: {isa}")
+        print()
     if t:
         row(f"train throughput (b64{on})", "samples/s", t["gaitord"]["samples_per_s"], t["pytorch"]["samples_per_s"])
         row(f"train step (b64{on})", "ms", t["gaitord"]["step_ms"], t["pytorch"]["step_ms"], "low")
     if i:
         row(f"inference (b256, no-grad{on})", "GEIs/s", i["gaitord"]["geis_per_s"], i["pytorch"]["geis_per_s"])
-    if "predict" in R:
-        row("predict 1 GEI, process start→print", "s", R["predict"]["gaitord"]["seconds"],
-            R["predict"]["pytorch"]["seconds"], "low")
+    if t128:
+        row(f"train throughput (b64, 128×88{on})", "samples/s", t128["gaitord"]["samples_per_s"], t128["pytorch"]["samples_per_s"])
+        row(f"train step (b64, 128×88{on})", "ms", t128["gaitord"]["step_ms"], t128["pytorch"]["step_ms"], "low")
+    if i128:
+        row(f"inference (b256, 128×88, no-grad{on})", "GEIs/s", i128["gaitord"]["geis_per_s"], i128["pytorch"]["geis_per_s"])
+    pr = R.get("predict")
+    if pr:
+        row("predict 1 GEI, process start→print", "s", pr["gaitord"]["seconds"], pr["pytorch"]["seconds"], "low")
+        if "gaitord_ckpt" in pr:
+            row("  same, gaitord from a training checkpoint", "s", pr["gaitord_ckpt"]["seconds"], pr["pytorch"]["seconds"], "low")
+        if "floor" in pr:
+            row("  floor: libtorch loaded, nothing run", "s", pr["floor"]["seconds"], pr["python_import_torch"]["seconds"], "low")
     if t:
         row(f"peak RSS, train b64 run{on}", "MiB", [t["gaitord"]["hwm_mib"]], [t["pytorch"]["hwm_mib"]], "low")
     if m:
@@ -351,6 +460,10 @@ def report(R):
         fl = 3 * t["gaitord"]["fwd_flops_per_sample"]
         row(f"train achieved (3×fwd FLOPs × samples/s{on})", "GFLOP/s",
             [fl * v / 1e9 for v in t["gaitord"]["samples_per_s"]], [fl * v / 1e9 for v in t["pytorch"]["samples_per_s"]])
+    if t128:
+        fl128 = 3 * t128["gaitord"]["fwd_flops_per_sample"]
+        row(f"train achieved, 128×88 (3×fwd FLOPs × samples/s{on})", "GFLOP/s",
+            [fl128 * v / 1e9 for v in t128["gaitord"]["samples_per_s"]], [fl128 * v / 1e9 for v in t128["pytorch"]["samples_per_s"]])
 
     w = max(len(r[0]) for r in rows)
     hdr = f"{'figure':<{w}}  {'unit':<9} {'gaitord median [min–max]':>30} {'PyTorch median [min–max]':>30} {'ratio':>6}"
@@ -362,6 +475,8 @@ def report(R):
         return f"{f(s['median'])} [{f(s['min'])}–{f(s['max'])}]" if s["n"] > 1 else f(s["median"])
     for name, unit, gs, ps, ratio in rows:
         print(f"{name:<{w}}  {unit:<9} {fmt(gs):>30} {fmt(ps):>30} {ratio:6.2f}")
+    if pr:
+        startup_breakdown(R, pr, fmt)
     if not (t and i and d and mm):
         return
     peak = statistics.median(mm["pytorch"]["gflops"])
@@ -384,6 +499,45 @@ def report(R):
           f"{extra['gaitord_infer_batch_geis_per_s']:.1f} GEIs/s")
 
 
+def startup_breakdown(R, pr, fmt):
+    """Per-phase medians [min–max] (ms) of the traced predict runs, gaitord's
+    and PyTorch's side by side, and what gaitord adds on top of the floor."""
+    def table(key):
+        runs = pr[key]["phases"]
+        names = [p for p, _ in runs[0]] if runs and runs[0] else []
+        return [(n, stats([dict(r).get(n, 0.0) for r in runs])) for n in names]
+    print()
+    print(f"start-up breakdown, ms, median [min–max] of {len(pr['gaitord']['seconds'])} interleaved runs "
+          f"(GAITORD_TRACE=1; PyTorch's script --trace):")
+    sides = [("gaitord predict, export", "gaitord"), ("gaitord predict, training checkpoint", "gaitord_ckpt"),
+             ("PyTorch script, export", "pytorch")]
+    summary = {}
+    for title, key in sides:
+        if key not in pr:
+            continue
+        tab = table(key)
+        print(f"  {title}:")
+        for n, st in tab:
+            print(f"    {n:<24} {fmt(st):>24}")
+        total = stats([1000 * v for v in pr[key]["seconds"]])
+        print(f"    {'wall, exec→exit':<24} {fmt(total):>24}")
+        own = [sum(ms for n, ms in run if not n.startswith("exec→")) for run in pr[key]["phases"]]
+        summary[key] = {"phases": {n: st for n, st in tab}, "wall_ms": total, "after_init_ms": stats(own)}
+    if "floor" in pr:
+        fl = stats([1000 * v for v in pr["floor"]["seconds"]])
+        pt = stats([1000 * v for v in pr["python_import_torch"]["seconds"]])
+        print(f"  floor, exec→exit: bench/floor (gaitord's libraries, nothing run) {fmt(fl)}; "
+              f"python3 -c 'import torch' {fmt(pt)}")
+        summary["floor_ms"], summary["python_import_torch_ms"] = fl, pt
+        for key in ("gaitord", "gaitord_ckpt"):
+            if key in summary:
+                above = summary[key]["wall_ms"]["median"] - fl["median"]
+                own = summary[key]["after_init_ms"]["median"]
+                print(f"  {key}: wall − floor = {above:.0f} ms (medians); gaitord's own phases "
+                      f"(go package init → finish) {own:.0f} ms")
+    R["startup"] = summary
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--mode", required=True)
@@ -401,6 +555,11 @@ def main():
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--weights")
     ap.add_argument("--png")
+    ap.add_argument("--trace", action="store_true", help="predict: phases to stderr")
+    ap.add_argument("--height", type=int, default=64, help="train/mem/infer: input height")
+    ap.add_argument("--width", type=int, default=44, help="train/mem/infer: input width")
+    ap.add_argument("--floor", help="orchestrate: the bench/floor binary")
+    ap.add_argument("--checkpoint", help="orchestrate: a training checkpoint for gaitord predict")
     ap.add_argument("--device", default="cpu", help="train/infer: cpu, cuda or cuda:N")
     # orchestrate
     ap.add_argument("--gobench")
@@ -409,7 +568,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--mem-batch", type=int, default=1)
     ap.add_argument("--out")
-    ap.add_argument("--only", help="orchestrate: comma-separated figures (mm,train,infer,data,predict,mem)")
+    ap.add_argument("--only", help="orchestrate: comma-separated figures (mm,train,infer,train128,infer128,data,predict,mem)")
     a = ap.parse_args()
     fn = {"train": bench_train, "mem": bench_mem, "infer": bench_infer, "data": bench_data, "mm": bench_mm,
           "predict": predict, "profile": profile, "orchestrate": orchestrate}[a.mode]

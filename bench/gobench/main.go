@@ -3,6 +3,7 @@
 // through gaitord's own packages, and prints one JSON object per run.
 //
 //	gobench -mode weights -out W.safetensors
+//	gobench -mode checkpoint -out C.ckpt     (a training checkpoint, Adam moments included)
 //	gobench -mode pngs -dir D -n 2000
 //	gobench -mode train -batch 64 -warmup 5 -repeats 5 -steps 10 [-device cuda]
 //	gobench -mode mem -batch 8 -steps 2000 -marks 200,2000
@@ -10,6 +11,9 @@
 //	gobench -mode data -dir D -epochs 3
 //	gobench -mode predict -weights W file.png   (stand-in for `gaitord predict`)
 //	gobench -mode mm -n 2048
+//
+// -height, -width (train, mem, infer, checkpoint): the input size, 64×44 by
+// default; 128×88 is the OULP-Age model (configs/oulp-age.yaml).
 //
 // -device (train, infer): "cpu" (default), "cuda" or "cuda:N" puts the
 // model, the Adam moments and every batch there; the clock is read after a
@@ -44,6 +48,7 @@ import (
 	"github.com/gaitord/gaitord/internal/dataset"
 	"github.com/gaitord/gaitord/internal/dist"
 	"github.com/gaitord/gaitord/internal/gei"
+	"github.com/gaitord/gaitord/internal/glcnn"
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/odl"
@@ -78,7 +83,18 @@ var (
 	fusedAdm = flag.Bool("fused-adam", true, "lever: one-pass fused Adam on CPU")
 	gradMode = flag.String("grad-mode", "inference", "lever: infer mode's autograd switch, inference|nograd")
 	prec     = flag.String("precision", "fp32", "infer: fp32, or int8 (model.Int8 on oneDNN, calibrated on 256 other synthetic GEIs)")
+	height   = flag.Int("height", 64, "train/mem/infer/weights/checkpoint: input height (128 with -width 88: the OULP-Age model)")
+	width    = flag.Int("width", 44, "train/mem/infer/weights/checkpoint: input width")
 )
+
+// benchConfig is the model the benchmark times: the default one at
+// -height × -width (configs/oulp-age.yaml's model is 128×88 with the
+// defaults' K, min_age and dropout).
+func benchConfig() model.Config {
+	c := model.DefaultConfig()
+	c.InputH, c.InputW = *height, *width
+	return c
+}
 
 func main() {
 	flag.Parse()
@@ -99,11 +115,13 @@ func main() {
 	res := map[string]any{"side": "gaitord", "mode": *mode, "threads": torchx.NumThreads(),
 		"interop_threads": torchx.InteropThreads(), "mkldnn": torchx.MKLDNNEnabled(),
 		"channels_last": *chLast, "gomaxprocs": runtime.GOMAXPROCS(0), "device": *device,
-		"layouts": *layouts, "fused_adam": *fusedAdm}
+		"layouts": *layouts, "fused_adam": *fusedAdm, "height": *height, "width": *width}
 	var err error
 	switch *mode {
 	case "weights":
 		err = writeWeights(*out)
+	case "checkpoint":
+		err = writeCheckpoint(*out)
 	case "pngs":
 		err = writePNGs(*dir, *n)
 	case "train":
@@ -124,7 +142,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	if *mode == "weights" || *mode == "pngs" || *mode == "predict" { // these print their own output
+	if *mode == "weights" || *mode == "checkpoint" || *mode == "pngs" || *mode == "predict" { // these print their own output
 		return
 	}
 	b, _ := json.Marshal(res)
@@ -161,7 +179,7 @@ func procStatus() (rss, hwm float64) {
 }
 
 func newModel() *model.GLCNN {
-	m, err := model.New(model.DefaultConfig(), 1, *device)
+	m, err := model.New(benchConfig(), 1, *device)
 	if err != nil {
 		fail(err)
 	}
@@ -198,7 +216,7 @@ type synthBatch struct {
 }
 
 func newBatch(n int, seed uint64) synthBatch {
-	c := model.DefaultConfig()
+	c := benchConfig()
 	r := rand.New(rand.NewPCG(seed, 7))
 	b := synthBatch{Batch: dataset.Batch{Images: make([]float32, n*c.InputH*c.InputW), Ages: make([]int, n), Genders: make([]api.Gender, n)}, n: n}
 	for i := range b.Images {
@@ -319,7 +337,7 @@ func benchTrain(res map[string]any) error {
 	res["gc_ms_per_call"] = 1000 * t.gcSeconds / math.Max(1, float64(t.gcCalls))
 	res["gc_ms_per_step"] = 1000 * t.gcSeconds / float64(*repeats**steps)
 	res["rss_mib"], res["hwm_mib"], res["last_loss"] = rss, hwm, loss
-	res["fwd_flops_per_sample"] = model.DefaultConfig().FLOPs()
+	res["fwd_flops_per_sample"] = benchConfig().FLOPs()
 	return nil
 }
 
@@ -457,7 +475,7 @@ func writeWeights(path string) error {
 	}
 	hdr := map[string]any{}
 	var raw []byte
-	for _, s := range model.DefaultConfig().Specs() {
+	for _, s := range benchConfig().Specs() {
 		d := ws[s.Name].Data
 		hdr[s.Name] = entry{"F32", s.Shape, [2]int{len(raw), len(raw) + 4*len(d)}}
 		for _, v := range d {
@@ -471,6 +489,29 @@ func writeWeights(path string) error {
 	buf := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
 	buf = append(append(buf, h...), raw...)
 	return os.WriteFile(path, buf, 0o644)
+}
+
+// writeCheckpoint writes a training checkpoint of the benchmark's model
+// through internal/checkpoint, Adam moments included (random: only their
+// size matters), as `gaitord train` leaves one: three times the bytes of an
+// export, two thirds of which prediction never uses.
+func writeCheckpoint(path string) error {
+	m := newModel()
+	ws := m.Weights()
+	moment := func(seed uint64) map[string]glcnn.Weight {
+		r := rand.New(rand.NewPCG(seed, 11))
+		out := make(map[string]glcnn.Weight, len(ws))
+		for name, w := range ws {
+			v := make([]float32, len(w.Data))
+			for i := range v {
+				v[i] = r.Float32() * 1e-3
+			}
+			out[name] = glcnn.Weight{Shape: w.Shape, Data: v}
+		}
+		return out
+	}
+	return checkpoint.Save(path, &checkpoint.State{Model: m.Config(), Weights: ws, ExpAvg: moment(1), ExpAvgSq: moment(2),
+		Epoch: 1, Step: 100, WorldSize: 1, Seed: 1, RNG: []byte{0}, Config: "# gobench\n"})
 }
 
 // writePNGs writes n GEI-like 64×44 gray PNGs (a soft body blob, varying per file).

@@ -6,9 +6,11 @@ import (
 	"syscall"
 
 	"github.com/gaitord/gaitord/internal/cli"
+	"github.com/gaitord/gaitord/internal/trace"
 )
 
 func main() {
+	trace.Mark("go package init")
 	passiveOpenMP()
 	os.Exit(cli.Main(os.Args[1:], cli.DefaultStreams()))
 }

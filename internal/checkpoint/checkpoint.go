@@ -134,29 +134,49 @@ func tensorsOf(prefix string, w map[string]glcnn.Weight) []safetensors.Tensor {
 // safetensors file of the seed network (for example one saved from PyTorch)
 // loads too when its metadata gives input_height and input_width, or when its
 // shapes match the default 64×44 model.
-func Load(path string) (*State, error) {
+func Load(path string) (*State, error) { return load(path, true) }
+
+// LoadModel is Load for a caller that only runs the model (predict, eval,
+// serve): the Adam moments of a training checkpoint — two thirds of its
+// bytes — are not read (ExpAvg and ExpAvgSq stay nil). The header is still
+// validated whole (every tensor's offsets within the file, no gaps or
+// overlaps), the moments' names and shapes are still checked against the
+// model, so a file Load refuses for its layout LoadModel refuses too; only
+// the moments' values go unread. The file format is the same: nothing about
+// how a checkpoint is written changes.
+func LoadModel(path string) (*State, error) { return load(path, false) }
+
+func load(path string, optim bool) (*State, error) {
 	f, err := safetensors.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	defer f.Close()
-	return read(path, f)
+	return read(path, f, optim)
 }
 
 // Read is Load on a file of size bytes read through r, for a caller that
 // holds the file open itself (`gaitord serve` hashes and loads the same open
 // file, so a checkpoint renamed over the path meanwhile cannot mix the two).
 // name stands for the file in errors.
-func Read(name string, r io.ReaderAt, size int64) (*State, error) {
+func Read(name string, r io.ReaderAt, size int64) (*State, error) { return readAt(name, r, size, true) }
+
+// ReadModel is Read without the Adam moments, as LoadModel is Load.
+func ReadModel(name string, r io.ReaderAt, size int64) (*State, error) {
+	return readAt(name, r, size, false)
+}
+
+func readAt(name string, r io.ReaderAt, size int64, optim bool) (*State, error) {
 	f, err := safetensors.ReadNamed(r, size, name)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
-	return read(name, f)
+	return read(name, f, optim)
 }
 
-// read decodes and checks the State held by f; path names it in errors.
-func read(path string, f *safetensors.File) (*State, error) {
+// read decodes and checks the State held by f, the optimiser's moments only
+// when optim is set; path names it in errors.
+func read(path string, f *safetensors.File, optim bool) (*State, error) {
 	var err error
 	md := f.Metadata()
 	s := &State{Kind: md["gaitord.kind"]}
@@ -167,27 +187,29 @@ func read(path string, f *safetensors.File) (*State, error) {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	s.Weights, s.ExpAvg, s.ExpAvgSq = map[string]glcnn.Weight{}, map[string]glcnn.Weight{}, map[string]glcnn.Weight{}
+	// Without optim, the moments' shapes (from the header) still go through
+	// glcnn's CheckShapes; their values are never read.
 	for _, name := range f.Names() {
-		t, err := f.Tensor(name)
+		dtype, shape, _ := f.Info(name)
+		if dtype != "F32" {
+			return nil, fmt.Errorf("load %s: tensor %s has dtype %s, want F32", path, name, dtype)
+		}
+		dst, key := s.Weights, name
+		switch {
+		case strings.HasPrefix(name, prefixExpAvgSq):
+			dst, key = s.ExpAvgSq, strings.TrimPrefix(name, prefixExpAvgSq)
+		case strings.HasPrefix(name, prefixExpAvg):
+			dst, key = s.ExpAvg, strings.TrimPrefix(name, prefixExpAvg)
+		}
+		if !optim && name != key {
+			dst[key] = glcnn.Weight{Shape: shape}
+			continue
+		}
+		v, err := f.Float32(name)
 		if err != nil {
 			return nil, fmt.Errorf("load %s: %w", path, err)
 		}
-		if t.DType != "F32" {
-			return nil, fmt.Errorf("load %s: tensor %s has dtype %s, want F32", path, name, t.DType)
-		}
-		v, err := t.Float32()
-		if err != nil {
-			return nil, fmt.Errorf("load %s: tensor %s: %w", path, name, err)
-		}
-		w := glcnn.Weight{Shape: t.Shape, Data: v}
-		switch {
-		case strings.HasPrefix(name, prefixExpAvgSq):
-			s.ExpAvgSq[strings.TrimPrefix(name, prefixExpAvgSq)] = w
-		case strings.HasPrefix(name, prefixExpAvg):
-			s.ExpAvg[strings.TrimPrefix(name, prefixExpAvg)] = w
-		default:
-			s.Weights[name] = w
-		}
+		dst[key] = glcnn.Weight{Shape: shape, Data: v}
 	}
 	if err := s.Model.CheckWeights(s.Weights); err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
@@ -197,9 +219,16 @@ func read(path string, f *safetensors.File) (*State, error) {
 			return nil, fmt.Errorf("load %s: %w", path, err)
 		}
 		for what, m := range map[string]map[string]glcnn.Weight{"exp_avg": s.ExpAvg, "exp_avg_sq": s.ExpAvgSq} {
-			if err := s.Model.CheckWeights(m); err != nil {
+			check := s.Model.CheckWeights
+			if !optim {
+				check = s.Model.CheckShapes
+			}
+			if err := check(m); err != nil {
 				return nil, fmt.Errorf("load %s: optimiser %s: %w", path, what, err)
 			}
+		}
+		if !optim {
+			s.ExpAvg, s.ExpAvgSq = nil, nil
 		}
 	} else {
 		s.ExpAvg, s.ExpAvgSq = nil, nil

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -135,7 +136,8 @@ func fuzzFile(header string, data []byte) []byte {
 // moments fit it too, and an export has none. (A valid GL-CNN file holds
 // millions of parameters, so the seeds are small files that reach every
 // stage of Load: the header, the model metadata, the shape check and the
-// checkpoint metadata.) Seeds: testdata/fuzz/FuzzLoad.
+// checkpoint metadata.) LoadModel must accept whatever Load accepts, with
+// the same model and weights, and fail as cleanly. Seeds: testdata/fuzz/FuzzLoad.
 func FuzzLoad(f *testing.F) {
 	var buf bytes.Buffer
 	md := ModelMetadata(glcnn.DefaultConfig())
@@ -153,6 +155,17 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal(err)
 		}
 		s, err := Load(path)
+		sm, errM := LoadModel(path) // accepts all Load accepts, with the same weights
+		if errM != nil {
+			if msg := errM.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "load "+path+": ") {
+				t.Fatalf("bad LoadModel error %q", msg)
+			}
+			if err == nil {
+				t.Fatalf("LoadModel refused what Load accepts: %v", errM)
+			}
+		} else if err == nil && (sm.Model != s.Model || sm.Kind != s.Kind || len(sm.Weights) != len(s.Weights) || sm.ExpAvg != nil) {
+			t.Fatalf("LoadModel %s, Load %s", sm.MarshalSummary(), s.MarshalSummary())
+		}
 		if err != nil {
 			if msg := err.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "load "+path+": ") {
 				t.Fatalf("bad error %q", msg)
@@ -343,5 +356,154 @@ func TestLossTypeFromOlderAndPlainFiles(t *testing.T) {
 	coralMeta := write("mislabelled.safetensors", glcnn.Config{InputH: 64, InputW: 44, K: 100}, map[string]string{"loss_type": "coral"})
 	if _, err := Load(coralMeta); err == nil || !strings.Contains(err.Error(), "missing coral_age.weight") {
 		t.Errorf("odl weights labelled coral: %v", err)
+	}
+}
+
+// valuedWeights are weights of every parameter of c with distinct values
+// (offset by off), so a mix-up between tensors shows.
+func valuedWeights(c glcnn.Config, off float32) map[string]glcnn.Weight {
+	w := map[string]glcnn.Weight{}
+	for i, s := range c.Specs() {
+		v := make([]float32, glcnn.Numel(s.Shape))
+		for k := range v {
+			v[k] = off + float32(i) + float32(k%7)/8
+		}
+		w[s.Name] = glcnn.Weight{Shape: s.Shape, Data: v}
+	}
+	return w
+}
+
+// readRecorder is an io.ReaderAt over b that records every range read.
+type readRecorder struct {
+	b     []byte
+	reads [][2]int64
+}
+
+func (r *readRecorder) ReadAt(p []byte, off int64) (int, error) {
+	r.reads = append(r.reads, [2]int64{off, off + int64(len(p))})
+	return bytes.NewReader(r.b).ReadAt(p, off)
+}
+
+// LoadModel and ReadModel give a training checkpoint's weights, model and
+// metadata exactly as Load does, without the Adam moments, and never read a
+// byte of the moments' data (the reads are recorded); an export loads the
+// same through either.
+func TestLoadModelSkipsMoments(t *testing.T) {
+	c := glcnn.DefaultConfig()
+	st := &State{Model: c, Weights: valuedWeights(c, 0), ExpAvg: valuedWeights(c, 100), ExpAvgSq: valuedWeights(c, 200),
+		Epoch: 2, BatchesDone: 3, WorldSize: 1, Step: 70, BestMAE: 4.5, Seed: 9, RNG: []byte{1, 2}, Config: "a: 1\n", TrainMeanAge: 38}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "last.ckpt")
+	if err := Save(path, st); err != nil {
+		t.Fatal(err)
+	}
+	full, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.ExpAvg == nil || full.ExpAvgSq["linear_age.bias"].Data[0] != 200+float32(len(c.Specs())-3) {
+		t.Fatalf("Load lost the moments: %v", full.ExpAvgSq["linear_age.bias"].Data[:1])
+	}
+	got, err := LoadModel(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := &readRecorder{b: b}
+	viaRead, err := ReadModel("upload", rr, int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*State{got, viaRead} {
+		if s.ExpAvg != nil || s.ExpAvgSq != nil {
+			t.Fatal("LoadModel returned the moments")
+		}
+		if s.Model != full.Model || s.Kind != KindCheckpoint || s.Epoch != 2 || s.BatchesDone != 3 || s.Step != 70 ||
+			s.BestMAE != 4.5 || s.Seed != 9 || !slices.Equal(s.RNG, []byte{1, 2}) || s.Config != "a: 1\n" || s.TrainMeanAge != 38 {
+			t.Fatalf("metadata: %s", s.MarshalSummary())
+		}
+		if len(s.Weights) != len(st.Weights) {
+			t.Fatalf("%d weights, want %d", len(s.Weights), len(st.Weights))
+		}
+		for name, w := range st.Weights {
+			if !slices.Equal(s.Weights[name].Data, w.Data) || !slices.Equal(s.Weights[name].Shape, w.Shape) {
+				t.Fatalf("tensor %s differs", name)
+			}
+		}
+	}
+	// Where the moments' data lies, from the header Load has checked.
+	f, err := safetensors.ReadNamed(bytes.NewReader(b), int64(len(b)), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var weightBytes, read int64
+	for _, name := range f.Names() {
+		_, shape, _ := f.Info(name)
+		if !strings.HasPrefix(name, "optim.") {
+			weightBytes += 4 * glcnn.Numel(shape)
+		}
+	}
+	hdrEnd := 8 + int64(binary.LittleEndian.Uint64(b))
+	for _, r := range rr.reads {
+		if r[0] >= hdrEnd {
+			read += r[1] - r[0]
+		}
+	}
+	if read != weightBytes || weightBytes*3 != int64(len(b))-hdrEnd {
+		t.Fatalf("ReadModel read %d data bytes; the weights hold %d of %d", read, weightBytes, int64(len(b))-hdrEnd)
+	}
+
+	// An export: the same through both.
+	exp := filepath.Join(dir, "w.safetensors")
+	if err := SaveWeights(exp, c, st.Weights, 38); err != nil {
+		t.Fatal(err)
+	}
+	a, errA := Load(exp)
+	m, errM := LoadModel(exp)
+	if errA != nil || errM != nil || a.Kind != KindWeights || m.Kind != KindWeights || m.Model != a.Model || m.TrainMeanAge != 38 ||
+		!slices.Equal(m.Weights["linear_age.weight"].Data, a.Weights["linear_age.weight"].Data) {
+		t.Fatalf("export: %v %v", errA, errM)
+	}
+}
+
+// LoadModel still checks the moments' names and shapes from the header (a
+// file Load refuses for its layout, LoadModel refuses too), while their
+// values, which it never reads, cannot stop it: a NaN in a moment fails Load
+// only.
+func TestLoadModelChecksMomentLayout(t *testing.T) {
+	c := glcnn.DefaultConfig()
+	dir := t.TempDir()
+	save := func(name string, edit func(s *State)) string {
+		s := &State{Model: c, Weights: valuedWeights(c, 0), ExpAvg: valuedWeights(c, 1), ExpAvgSq: valuedWeights(c, 2), RNG: []byte{1}, Config: "a: 1\n"}
+		edit(s)
+		p := filepath.Join(dir, name)
+		if err := Save(p, s); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	wrongShape := save("shape.ckpt", func(s *State) {
+		s.ExpAvg["linear_age.bias"] = glcnn.Weight{Shape: []int64{3}, Data: []float32{0, 0, 0}}
+	})
+	missing := save("missing.ckpt", func(s *State) { delete(s.ExpAvgSq, "linear_gender.bias") })
+	nan := save("nan.ckpt", func(s *State) { s.ExpAvg["linear_age.bias"].Data[0] = float32(math.NaN()) })
+	for path, want := range map[string]string{
+		wrongShape: "optimiser exp_avg: weights do not fit the model: linear_age.bias has shape [3]",
+		missing:    "optimiser exp_avg_sq: weights do not fit the model: missing linear_gender.bias",
+	} {
+		for what, load := range map[string]func(string) (*State, error){"Load": Load, "LoadModel": LoadModel} {
+			if _, err := load(path); err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "load "+path+": ") {
+				t.Errorf("%s(%s): %v, want %q", what, filepath.Base(path), err, want)
+			}
+		}
+	}
+	if _, err := Load(nan); err == nil || !strings.Contains(err.Error(), "optimiser exp_avg") {
+		t.Errorf("Load of a NaN moment: %v", err)
+	}
+	if s, err := LoadModel(nan); err != nil || s.Weights["linear_age.bias"].Data[0] != float32(len(c.Specs())-3) {
+		t.Errorf("LoadModel of a NaN moment: %v", err)
 	}
 }

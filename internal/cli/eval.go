@@ -16,6 +16,7 @@ import (
 	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/model"
 	"github.com/gaitord/gaitord/internal/report"
+	"github.com/gaitord/gaitord/internal/trace"
 	"github.com/gaitord/gaitord/internal/train"
 	"github.com/spf13/cobra"
 )
@@ -90,17 +91,20 @@ type l1 predicts no distribution, and its evaluation has no coverage.`,
 
 // loadModel reads a checkpoint or weights file into a model on device.
 func loadModel(path, device string) (*model.GLCNN, *checkpoint.State, error) {
-	st, err := checkpoint.Load(path)
+	trace.Mark("command line")
+	st, err := checkpoint.LoadModel(path) // the Adam moments go unread
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := model.New(st.Model, 0, device)
-	if err != nil {
+	trace.Mark("read checkpoint")
+	if err := model.CheckDevice(device); err != nil {
 		return nil, nil, err
 	}
-	if err := m.SetWeights(st.Weights); err != nil {
+	m, err := model.FromWeights(st.Model, st.Weights, device)
+	if err != nil {
 		return nil, nil, fmt.Errorf("load %s: %w", path, err)
 	}
+	trace.Mark("build model")
 	return m, st, nil
 }
 

@@ -26,8 +26,9 @@ import (
 //     file or a dataset folder), --format (data.format or an export format),
 //     --device, --threads, --batch-size and --frames differ between commands
 //     and have no variable; --set has none (each key has its own).
-//   - GAITORD_CACHE (the synthetic-data cache folder) and GAITORD_PROGRESS
-//     (always draw progress bars) are read where they apply.
+//   - GAITORD_CACHE (the synthetic-data cache folder), GAITORD_PROGRESS
+//     (always draw progress bars) and GAITORD_TRACE (start-up phases on
+//     stderr, internal/trace) are read where they apply.
 var envFlags = []string{
 	"checkpoint", "config", "json", "report", "split", "no-images", "resume", "nproc", "master-port",
 	"tree", "height", "width", "workers", "subjects", "views", "seed", "min-age", "max-age",

@@ -14,6 +14,7 @@ import (
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/inputs"
 	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/trace"
 	"github.com/spf13/cobra"
 )
 
@@ -173,6 +174,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 	}
 	if err == nil {
 		err = pr.flush()
+		trace.Mark("print")
 	}
 	if err != nil {
 		infer.FinishGC()
@@ -180,6 +182,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 	}
 	vf, err := predictFootage(s, o, net, size, footage, annotate)
 	infer.FinishGC()
+	trace.Mark("finish")
 	if err != nil {
 		return err
 	}
@@ -205,6 +208,7 @@ func predictEach(s Streams, m infer.Net, size gei.Size, paths []string, o *Predi
 			ok = append(ok, in)
 			images = append(images, img...)
 		}
+		trace.Mark("decode inputs")
 		if len(ok) == 0 {
 			continue
 		}
@@ -213,6 +217,7 @@ func predictEach(s Streams, m infer.Net, size gei.Size, paths []string, o *Predi
 		if err != nil {
 			return failed, len(ins), err
 		}
+		trace.Mark("forward")
 		for j, in := range ok {
 			p := out.Prediction(j) // the record serve returns too
 			p.Path, p.Source = in.Path, in.Source

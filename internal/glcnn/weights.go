@@ -19,7 +19,14 @@ type Weight struct {
 // conv.conv.bias (shape [128]); linear_age.weight has shape [90 1024], model
 // (64×44, K=100) needs [100 1024]; unexpected extra.weight"). An invalid c
 // gives Validate's error.
-func (c Config) CheckWeights(w map[string]Weight) error {
+func (c Config) CheckWeights(w map[string]Weight) error { return c.check(w, true) }
+
+// CheckShapes is CheckWeights on names and shapes alone: the values (Data)
+// are not looked at, for a reader that checks the layout of tensors it does
+// not read (checkpoint.LoadModel and a checkpoint's optimiser moments).
+func (c Config) CheckShapes(w map[string]Weight) error { return c.check(w, false) }
+
+func (c Config) check(w map[string]Weight, values bool) error {
 	l, err := c.Layers()
 	if err != nil {
 		return err
@@ -34,6 +41,7 @@ func (c Config) CheckWeights(w map[string]Weight) error {
 			problems = append(problems, fmt.Sprintf("missing %s (shape %v)", s.Name, s.Shape))
 		case !slices.Equal(got.Shape, s.Shape):
 			problems = append(problems, fmt.Sprintf("%s has shape %v, model (%s) needs %v", s.Name, got.Shape, c.brief(), s.Shape))
+		case !values:
 		case int64(len(got.Data)) != Numel(s.Shape):
 			problems = append(problems, fmt.Sprintf("%s holds %d values for shape %v", s.Name, len(got.Data), s.Shape))
 		default:

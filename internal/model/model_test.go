@@ -252,3 +252,54 @@ func TestAgeHeadsOfEveryLossType(t *testing.T) {
 		}
 	}
 }
+
+// FromWeights is New + SetWeights without the random initialisation: the
+// same names in the same order, the same values, the same
+// forward output bit for bit (both input sizes); it refuses what SetWeights
+// refuses, and the values are copied (changing the host slice afterwards
+// changes nothing).
+func TestFromWeightsEqualsNewAndSetWeights(t *testing.T) {
+	for _, cfg := range []Config{DefaultConfig(), {InputH: 128, InputW: 88, K: 90, MinAge: 2, Dropout: 0.5}} {
+		src, err := New(cfg, 21, "cpu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := src.Weights()
+		ref, _ := New(cfg, 22, "cpu")
+		if err := ref.SetWeights(w); err != nil {
+			t.Fatal(err)
+		}
+		m, err := FromWeights(cfg, w, "cpu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(m.Names(), ref.Names()) || m.Config() != cfg || m.Device() != "cpu" || m.Training() {
+			t.Fatalf("names %v, want %v", m.Names(), ref.Names())
+		}
+		for i, p := range m.Params() {
+			if !equal(torchx.Float32s(p), torchx.Float32s(ref.Params()[i])) {
+				t.Fatalf("parameter %s differs", m.Names()[i])
+			}
+		}
+		w["conv.conv.weight"].Data[0] += 1 // FromWeights copied: no effect
+		x := torchx.Zeros(3, 1, int64(cfg.InputH), int64(cfg.InputW))
+		torchx.Uniform_(x, 0, 1)
+		a1, g1 := m.Forward(x)
+		a2, g2 := ref.Forward(x)
+		if !equal(torchx.Float32s(a1), torchx.Float32s(a2)) || !equal(torchx.Float32s(g1), torchx.Float32s(g2)) {
+			t.Fatal("forward differs from New + SetWeights")
+		}
+	}
+	bad := map[string]Weight{}
+	for _, s := range DefaultConfig().Specs() {
+		bad[s.Name] = Weight{Shape: s.Shape, Data: make([]float32, glcnn.Numel(s.Shape))}
+	}
+	delete(bad, "conv.conv.bias")
+	if _, err := FromWeights(DefaultConfig(), bad, "cpu"); err == nil || !strings.Contains(err.Error(), "missing conv.conv.bias") {
+		t.Fatalf("missing bias: %v", err)
+	}
+	ok, _ := New(DefaultConfig(), 1, "cpu")
+	if _, err := FromWeights(DefaultConfig(), ok.Weights(), "nodevice"); err == nil || !strings.Contains(err.Error(), `unknown device "nodevice"`) {
+		t.Fatalf("bad device: %v", err)
+	}
+}

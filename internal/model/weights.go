@@ -36,3 +36,37 @@ func (m *GLCNN) SetWeights(w map[string]Weight) error {
 		}
 	})
 }
+
+// FromWeights builds the network on device straight from host values, for a
+// model that only runs (predict, eval, serve): each parameter is one copy of
+// w's values, where New followed by SetWeights would first fill every
+// parameter with random initial values (Xavier-uniform over ~7 million
+// values at 64×44, 4× that at 128×88) only to overwrite them. The result is
+// the same network as New(cfg, seed, device) + SetWeights(w) for any seed,
+// the parameters in the same order, trainable leaves. w must pass
+// cfg.CheckWeights; libtorch's generator is left as it is.
+func FromWeights(cfg Config, w map[string]Weight, device string) (*GLCNN, error) {
+	layers, err := cfg.Layers()
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckDevice(device); err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckWeights(w); err != nil {
+		return nil, err
+	}
+	m := &GLCNN{cfg: cfg, layers: layers, device: device, params: map[string]Tensor{}}
+	err = torchx.Catch(func() {
+		for _, s := range layers.Specs() {
+			t := torchx.FromFloat32On(w[s.Name].Data, device, s.Shape...) // one copy, onto the device
+			torchx.SetRequiresGrad(t, true)
+			m.names = append(m.names, s.Name)
+			m.params[s.Name] = t
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -39,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gaitord/gaitord/internal/atomicfile"
 )
@@ -565,6 +566,57 @@ func (f *File) Names() []string {
 	sort.Strings(names)
 	return names
 }
+
+// Info is a tensor's dtype and shape from the header, without reading its
+// data; ok is false when there is no such tensor.
+func (f *File) Info(name string) (dtype string, shape []int64, ok bool) {
+	e, ok := f.entries[name]
+	if !ok {
+		return "", nil, false
+	}
+	return e.DType, slices.Clone(e.Shape), true
+}
+
+// Float32 reads an F32 tensor's values straight into a []float32: on a
+// little-endian host the file's bytes are read into the slice's memory, with
+// no intermediate []byte and no decoding pass (what Tensor followed by
+// Tensor.Float32 does, at twice the memory and a pass over every value). A
+// caller that wants only some tensors reads only those: the others' bytes
+// are never read (the header has already checked that they lie within the
+// file). Errors name the file and the tensor.
+func (f *File) Float32(name string) ([]float32, error) {
+	e, ok := f.entries[name]
+	if !ok {
+		return nil, fmt.Errorf("safetensors %s: no tensor %q", f.name, name)
+	}
+	if e.DType != "F32" {
+		return nil, fmt.Errorf("safetensors %s: tensor %q has dtype %s, want F32", f.name, name, e.DType)
+	}
+	n := (e.Offsets[1] - e.Offsets[0]) / 4 // = prod(shape), validated against the file size
+	v := make([]float32, n)
+	if n == 0 {
+		return v, nil
+	}
+	if !littleEndian {
+		t, err := f.Tensor(name)
+		if err != nil {
+			return nil, err
+		}
+		return t.Float32()
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*n)
+	if err := readFull(f.r, b, f.base+e.Offsets[0]); err != nil {
+		return nil, fmt.Errorf("safetensors %s: tensor %q: %w", f.name, name, err)
+	}
+	return v, nil
+}
+
+// littleEndian reports whether the host stores a uint16 low byte first, as
+// the format does.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
 
 // Tensor reads one tensor's data; the error names the file and the tensor.
 func (f *File) Tensor(name string) (Tensor, error) {

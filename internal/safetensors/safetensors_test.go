@@ -493,3 +493,94 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// rangeReader is an io.ReaderAt over b that records the ranges read.
+type rangeReader struct {
+	b     []byte
+	reads [][2]int64
+}
+
+func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
+	r.reads = append(r.reads, [2]int64{off, off + int64(len(p))})
+	return bytes.NewReader(r.b).ReadAt(p, off)
+}
+
+// File.Float32 gives what Tensor + Tensor.Float32 give (values written by
+// FromFloat32 and read back bit for bit, -0 and ±Inf included), reads only
+// that tensor's bytes, and refuses other dtypes, missing names and a short
+// reader with the file and tensor named.
+func TestFileFloat32(t *testing.T) {
+	want := map[string][]float32{
+		"a":     {1, -2.5, float32(math.Inf(1)), float32(math.Copysign(0, -1))},
+		"b":     {3.25},
+		"empty": {},
+	}
+	in := []Tensor{
+		FromFloat32("a", []int64{2, 2}, want["a"]),
+		FromFloat32("b", []int64{}, want["b"]),
+		FromFloat32("empty", []int64{0}, nil),
+		{Name: "u", DType: "U8", Shape: []int64{3}, Data: []byte{1, 2, 3}},
+	}
+	var buf bytes.Buffer
+	if err := Encode(&buf, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := &rangeReader{b: buf.Bytes()}
+	f, err := ReadNamed(r, int64(buf.Len()), "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := 8 + int64(binary.LittleEndian.Uint64(buf.Bytes()))
+	for name, v := range want {
+		r.reads = nil
+		got, err := f.Float32(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(v) {
+			t.Fatalf("%s: %v, want %v", name, got, v)
+		}
+		for i := range v {
+			if math.Float32bits(got[i]) != math.Float32bits(v[i]) {
+				t.Fatalf("%s[%d] = %v, want %v", name, i, got[i], v[i])
+			}
+		}
+		tn, _ := f.Tensor(name)
+		viaTensor, _ := tn.Float32()
+		if !reflect.DeepEqual(viaTensor, got) {
+			t.Fatalf("%s: Float32 %v, Tensor.Float32 %v", name, got, viaTensor)
+		}
+		if name == "a" { // data section order: a (16 bytes) first
+			if len(r.reads) < 1 || r.reads[0] != [2]int64{base, base + 16} {
+				t.Fatalf("a: reads %v, want only [%d %d]", r.reads, base, base+16)
+			}
+		}
+		if dtype, shape, ok := f.Info(name); !ok || dtype != "F32" || prod(shape) != int64(len(v)) {
+			t.Fatalf("%s: Info %s %v %v", name, dtype, shape, ok)
+		}
+	}
+	if _, _, ok := f.Info("nope"); ok {
+		t.Fatal("Info of a missing tensor")
+	}
+	if _, err := f.Float32("u"); err == nil || err.Error() != `safetensors mem: tensor "u" has dtype U8, want F32` {
+		t.Fatalf("U8: %v", err)
+	}
+	if _, err := f.Float32("nope"); err == nil || err.Error() != `safetensors mem: no tensor "nope"` {
+		t.Fatalf("missing: %v", err)
+	}
+	short, err := ReadNamed(bytes.NewReader(buf.Bytes()[:buf.Len()-8]), int64(buf.Len()), "short")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := short.Float32("b"); err == nil || !strings.Contains(err.Error(), `safetensors short: tensor "b"`) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("short reader: %v", err)
+	}
+}
+
+func prod(shape []int64) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}

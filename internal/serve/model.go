@@ -60,15 +60,12 @@ func load(path, device string, maxBatch int) (*loaded, error) {
 	if _, err := io.Copy(h, io.NewSectionReader(f, 0, fi.Size())); err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
-	st, err := checkpoint.Read(path, f, fi.Size())
+	st, err := checkpoint.ReadModel(path, f, fi.Size()) // the Adam moments go unread
 	if err != nil {
 		return nil, err
 	}
-	m, err := model.New(st.Model, 0, device)
+	m, err := model.FromWeights(st.Model, st.Weights, device)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, err)
-	}
-	if err := m.SetWeights(st.Weights); err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	size := gei.Size{H: st.Model.InputH, W: st.Model.InputW}
