@@ -62,6 +62,10 @@ var (
 	maxWait     = flag.Duration("max-wait", 5*time.Millisecond, "--max-wait of the batching server")
 	threads     = flag.Int("threads", 0, "libtorch intra-op threads, offline and in the servers (0 = all cores)")
 	rssRequests = flag.Int("rss-requests", 0, "after the levels, this many requests at 64 clients with RSS samples")
+	rssSamples  = flag.Int("rss-samples", 10, "memory samples over the -rss-requests run")
+	modesFlag   = flag.String("modes", "batched,unbatched", "servers to drive: batched (--max-batch), unbatched (--max-batch 1)")
+	serveFlags  = flag.String("serve-flags", "", "more flags for both servers, space-separated (A/B runs: \"--pad-batches=false\")")
+	noOffline   = flag.Bool("no-offline", false, "skip the offline timings (diagnostic runs; no ratios printed)")
 	jsonOut     = flag.String("json", "", "also write the results to this JSON file")
 )
 
@@ -85,8 +89,7 @@ type results struct {
 	FullBatch    int     `json:"full_batch"`
 	Offline256   float64 `json:"offline_b256_geis_per_s"`
 	Levels       []level `json:"levels"`
-	RSSKiB       []int64 `json:"rss_kib,omitempty"`
-	RSSAtRequest []int   `json:"rss_at_request,omitempty"`
+	Memory       []memSample `json:"memory,omitempty"`
 }
 
 func main() {
@@ -129,14 +132,19 @@ func run() error {
 	var res results
 	res.Threads = engine.SetThreads(*threads)
 	res.FullBatch = *maxBatch
-	if err := offline(ckpt, &res); err != nil {
-		return err
+	if !*noOffline {
+		if err := offline(ckpt, &res); err != nil {
+			return err
+		}
+		fmt.Printf("offline (%d threads): forward b1 %.2f ms, forward b%d %.1f ms, infer.Batch b256 %.1f GEIs/s\n",
+			res.Threads, res.Forward1ms, res.FullBatch, res.ForwardFull, res.Offline256)
 	}
-	fmt.Printf("offline (%d threads): forward b1 %.2f ms, forward b%d %.1f ms, infer.Batch b256 %.1f GEIs/s\n",
-		res.Threads, res.Forward1ms, res.FullBatch, res.ForwardFull, res.Offline256)
 
 	var levels []int
 	for _, s := range strings.Split(*clientsFlag, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue // -clients "": only the memory run
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
 			return fmt.Errorf("-clients %q", *clientsFlag)
@@ -147,6 +155,9 @@ func run() error {
 		name  string
 		batch int
 	}{{"batched", *maxBatch}, {"unbatched", 1}} {
+		if !strings.Contains(","+*modesFlag+",", ","+mode.name+",") {
+			continue
+		}
 		srv, err := startServer(ckpt, mode.batch)
 		if err != nil {
 			return err
@@ -159,18 +170,17 @@ func run() error {
 				l.Mode, l.Clients, l.Requests, l.Seconds, l.Throughput, l.P50ms, l.P95ms, l.P99ms, l.MeanBatch, l.Errors)
 		}
 		if mode.batch > 1 && *rssRequests > 0 {
-			res.RSSAtRequest, res.RSSKiB = rssRun(srv, body, *rssRequests)
-			fmt.Printf("RSS over %d requests at 64 clients (KiB):", *rssRequests)
-			for i := range res.RSSKiB {
-				fmt.Printf(" %d@%d", res.RSSKiB[i], res.RSSAtRequest[i])
-			}
-			fmt.Println()
+			res.Memory = rssRun(srv, body, *rssRequests, *rssSamples)
+			printMemory(res.Memory)
 		}
 		if err := srv.stop(); err != nil {
 			return err
 		}
 	}
 	for _, l := range res.Levels {
+		if res.Offline256 == 0 {
+			break
+		}
 		if l.Clients == 64 && l.Mode == "batched" {
 			fmt.Printf("64 clients, batched: %.2f× offline b256 throughput (target ≥ 0.8), p99 %.2f× one full batch (target ≤ 2.5)\n",
 				l.Throughput/res.Offline256, l.P99ms/res.ForwardFull)
@@ -249,6 +259,7 @@ func startServer(ckpt string, batch int) (*server, error) {
 	cmd := exec.Command(*binPath, "serve", "--checkpoint", ckpt, "--addr", "127.0.0.1:0", "--log-format", "json",
 		"--max-batch", strconv.Itoa(batch), "--max-wait", maxWait.String(), "--max-queue", "4096",
 		"--threads", strconv.Itoa(*threads))
+	cmd.Args = append(cmd.Args, strings.Fields(*serveFlags)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -316,25 +327,30 @@ func (s *server) rssKiB() int64 {
 	return -1
 }
 
-// histogram reads the batch-size histogram's count and sum from /metrics.
-func (s *server) histogram() (count, sum float64) {
+// scrape reads the server's /metrics: every sample without labels, by name.
+func (s *server) scrape() map[string]float64 {
+	m := map[string]float64{}
 	r, err := http.Get(s.url + api.RouteMetrics)
 	if err != nil {
-		return 0, 0
+		return m
 	}
 	defer r.Body.Close()
 	sc := bufio.NewScanner(r.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 2 && f[0] == "gaitord_batch_size_count" {
-			count, _ = strconv.ParseFloat(f[1], 64)
-		}
-		if len(f) == 2 && f[0] == "gaitord_batch_size_sum" {
-			sum, _ = strconv.ParseFloat(f[1], 64)
+		if f := strings.Fields(sc.Text()); len(f) == 2 && !strings.HasPrefix(f[0], "#") {
+			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+				m[f[0]] = v
+			}
 		}
 	}
-	return count, sum
+	return m
+}
+
+// histogram reads the batch-size histogram's count and sum from /metrics.
+func (s *server) histogram() (count, sum float64) {
+	m := s.scrape()
+	return m["gaitord_batch_size_count"], m["gaitord_batch_size_sum"]
 }
 
 // load runs clients goroutines posting body until n requests are done or d
@@ -400,14 +416,53 @@ func load(s *server, body []byte, clients, n int, d time.Duration) level {
 	return l
 }
 
-// rssRun sends n requests at 64 clients and samples the server's RSS ten
-// times along the way.
-func rssRun(s *server, body []byte, n int) (at []int, kib []int64) {
-	step := max(1, n/10)
-	at, kib = append(at, 0), append(kib, s.rssKiB())
+// memSample is the server's memory after a number of requests of the RSS
+// run: VmRSS, and the server's own /metrics on where it lies (the Go heap
+// in use and all the Go runtime holds; the C heap of libtorch, oneDNN and
+// OpenBLAS through glibc's mallinfo2: in use, free in the arenas, mmapped).
+type memSample struct {
+	Requests    int   `json:"requests"`
+	RSSKiB      int64 `json:"rss_kib"`
+	GoHeapKiB   int64 `json:"go_heap_inuse_kib"`
+	GoSysKiB    int64 `json:"go_sys_kib"`
+	MallocKiB   int64 `json:"malloc_inuse_kib"`
+	MallocFree  int64 `json:"malloc_free_kib"`
+	MallocMmap  int64 `json:"malloc_mmap_kib"`
+	BatchesSeen int64 `json:"batches"`
+}
+
+func (s *server) memory(requests int) memSample {
+	m := s.scrape()
+	k := func(name string) int64 { return int64(m[name] / 1024) }
+	return memSample{Requests: requests, RSSKiB: s.rssKiB(), GoHeapKiB: k("go_memstats_heap_inuse_bytes"),
+		GoSysKiB: k("go_memstats_sys_bytes"), MallocKiB: k("gaitord_malloc_inuse_bytes"),
+		MallocFree: k("gaitord_malloc_free_bytes"), MallocMmap: k("gaitord_malloc_mmap_bytes"),
+		BatchesSeen: int64(m["gaitord_batch_size_count"])}
+}
+
+// rssRun sends n requests at 64 clients and samples the server's memory
+// samples times along the way.
+func rssRun(s *server, body []byte, n, samples int) []memSample {
+	step := max(1, n/samples)
+	out := []memSample{s.memory(0)}
 	for done := 0; done < n; done += step {
 		load(s, body, 64, step, time.Hour)
-		at, kib = append(at, done+step), append(kib, s.rssKiB())
+		out = append(out, s.memory(done+step))
 	}
-	return at, kib
+	return out
+}
+
+// printMemory prints the memory series and the RSS growth after warm-up
+// (from the second sample, after n/samples requests, to the last).
+func printMemory(ms []memSample) {
+	fmt.Printf("memory over %d requests at 64 clients (KiB): requests, RSS, Go heap in use, Go runtime total, C heap in use, C heap free, C mmap\n",
+		ms[len(ms)-1].Requests)
+	for _, m := range ms {
+		fmt.Printf("  %7d %8d %8d %8d %8d %8d %8d\n", m.Requests, m.RSSKiB, m.GoHeapKiB, m.GoSysKiB, m.MallocKiB, m.MallocFree, m.MallocMmap)
+	}
+	if len(ms) > 2 {
+		a, b := ms[1], ms[len(ms)-1]
+		fmt.Printf("RSS after warm-up: %d KiB at %d requests -> %d KiB at %d: %+.1f%% (target: flat, < 5%%)\n",
+			a.RSSKiB, a.Requests, b.RSSKiB, b.Requests, 100*float64(b.RSSKiB-a.RSSKiB)/float64(a.RSSKiB))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gaitord/gaitord/internal/torchx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,6 +25,9 @@ const (
 	metricReloads      = "gaitord_model_reloads_total"
 	metricModelGen     = "gaitord_model_generation"
 	metricPredictions  = "gaitord_predictions_total"
+	metricMallocInUse  = "gaitord_malloc_inuse_bytes"
+	metricMallocFree   = "gaitord_malloc_free_bytes"
+	metricMallocMmap   = "gaitord_malloc_mmap_bytes"
 	statusClientClosed = 499 // the client went away before its answer (logged and counted only)
 )
 
@@ -72,7 +76,16 @@ func newMetrics() *serverMetrics {
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.batchSize, m.forward, m.queueDepth, m.dropped, m.modelLoad,
 		m.reloads, m.generation, m.predictions,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricMallocInUse,
+			Help: "Bytes of the C heap (glibc malloc: libtorch, oneDNN, OpenBLAS) allocated and not freed."},
+			func() float64 { return float64(torchx.Malloc().InUse) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricMallocFree,
+			Help: "Bytes glibc malloc holds in its arenas unused (fragmentation)."},
+			func() float64 { return float64(torchx.Malloc().Free) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricMallocMmap,
+			Help: "Bytes of the C heap in mmap-served blocks."},
+			func() float64 { return float64(torchx.Malloc().Mmap) }))
 	for _, r := range []string{"ok", "refused"} {
 		m.reloads.WithLabelValues(r)
 	}
