@@ -22,6 +22,7 @@ type fake struct {
 	entered  chan int // receives each batch's size as the pass starts (when set)
 	mu       sync.Mutex
 	batches  []int
+	xs       [][]float32 // each forward pass's input
 	released bool
 }
 
@@ -36,6 +37,7 @@ func (f *fake) Forward(x []float32, n int) (infer.Output, error) {
 	}
 	f.mu.Lock()
 	f.batches = append(f.batches, n)
+	f.xs = append(f.xs, slices.Clone(x))
 	f.mu.Unlock()
 	out := infer.Output{}
 	for i := 0; i < n; i++ {
@@ -62,7 +64,7 @@ type counts struct {
 	reasons []error
 }
 
-func (c *counts) Batch(n int, _ time.Duration) {
+func (c *counts) Batch(n, _ int, _ time.Duration) {
 	c.mu.Lock()
 	c.batches = append(c.batches, n)
 	c.mu.Unlock()
@@ -147,6 +149,68 @@ func TestLargeRequestSplitsInOrder(t *testing.T) {
 	}
 	if _, err := s.Submit(context.Background(), 1, [][]float32{{1, 2, 3}}); err == nil {
 		t.Fatal("an input of the wrong length was queued")
+	}
+}
+
+func TestPadSize(t *testing.T) {
+	for _, c := range []struct{ n, max, want int }{
+		{1, 64, 1}, {2, 64, 2}, {3, 64, 4}, {4, 64, 4}, {5, 64, 8}, {8, 64, 8}, {9, 64, 16}, {16, 64, 16},
+		{17, 64, 24}, {57, 64, 64}, {64, 64, 64}, {3, 3, 3}, {9, 12, 12}, {12, 12, 12}, {5, 6, 6}, {1, 1, 1},
+	} {
+		if got := PadSize(c.n, c.max); got != c.want {
+			t.Errorf("PadSize(%d, %d) = %d, want %d", c.n, c.max, got, c.want)
+		}
+	}
+	// every size 1..64 maps onto 11 shapes, none more than 7 rows larger
+	shapes := map[int]bool{}
+	for n := 1; n <= 64; n++ {
+		p := PadSize(n, 64)
+		if p < n || p-n > 7 {
+			t.Fatalf("PadSize(%d, 64) = %d", n, p)
+		}
+		shapes[p] = true
+	}
+	if len(shapes) != 11 {
+		t.Fatalf("%d shapes for batches of 1..64, want 11", len(shapes))
+	}
+}
+
+// With Pad, a batch of 11 inputs runs as a forward pass of 16 rows (the
+// inputs, then zero rows); the requests get their own rows, the observer
+// sees 11 inputs.
+func TestPaddedBatch(t *testing.T) {
+	r := &fake{}
+	s, c := start(t, Options{MaxBatch: 20, MaxWait: 0, MaxQueue: 32, Pad: true}, r)
+	var inputs [][]float32
+	for i := range 11 {
+		inputs = append(inputs, in(float32(i+1)))
+	}
+	rows, err := s.Submit(context.Background(), 1, inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.sizes(), []int{16}) || !slices.Equal(c.batches, []int{11}) {
+		t.Fatalf("forward passes %v, observed %v: want one of 16 rows for 11 inputs", r.sizes(), c.batches)
+	}
+	x := r.xs[0]
+	if len(x) != 16*2 || x[20] != 11 || x[21] != 0.11 || slices.ContainsFunc(x[22:], func(v float32) bool { return v != 0 }) {
+		t.Fatalf("padded input %v", x)
+	}
+	for i, row := range rows {
+		if len(rows) != 11 || row.PAgeGT[0] != float64(i+1) {
+			t.Fatalf("row %d is %v", i, row.PAgeGT)
+		}
+	}
+	// 20 inputs: MaxBatch, no padding
+	if _, err := s.Submit(context.Background(), 1, make([][]float32, 20)); err == nil {
+		t.Fatal("inputs of the wrong length were queued")
+	}
+	inputs = nil
+	for i := range 20 {
+		inputs = append(inputs, in(float32(i)))
+	}
+	if _, err := s.Submit(context.Background(), 1, inputs); err != nil || !slices.Equal(r.sizes(), []int{16, 20}) {
+		t.Fatalf("batch of 20: %v, forward passes %v", err, r.sizes())
 	}
 }
 

@@ -47,6 +47,9 @@ type Options struct {
 	MaxBatch int           // GEIs per forward pass
 	MaxWait  time.Duration // longest wait for a batch to fill
 	MaxQueue int           // GEIs waiting at most; more is 503 queue_full
+	// PadBatches runs every forward pass at one of a few fixed batch sizes
+	// (batch.PadSize), so memory stays flat under load (batch's package doc).
+	PadBatches bool
 
 	RequestTimeout time.Duration // deadline of a prediction, from arrival to answer
 	HeaderTimeout  time.Duration // to read a request's headers
@@ -61,7 +64,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Device: "cpu", Addr: "127.0.0.1:8080",
-		MaxBody: 32 << 20, MaxBatch: 64, MaxWait: 5 * time.Millisecond, MaxQueue: 1024,
+		MaxBody: 32 << 20, MaxBatch: 64, MaxWait: 5 * time.Millisecond, MaxQueue: 1024, PadBatches: true,
 		RequestTimeout: 30 * time.Second, HeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, Grace: 30 * time.Second,
 	}
@@ -123,7 +126,7 @@ func newServer(o Options) (*server, error) {
 		s.token = sha256.Sum256([]byte(o.Token))
 	}
 	var err error
-	s.sched, err = batch.New[*loaded](batch.Options{MaxBatch: o.MaxBatch, MaxWait: o.MaxWait, MaxQueue: o.MaxQueue, Observer: s.met})
+	s.sched, err = batch.New[*loaded](batch.Options{MaxBatch: o.MaxBatch, MaxWait: o.MaxWait, MaxQueue: o.MaxQueue, Pad: o.PadBatches, Observer: s.met})
 	if err != nil {
 		return nil, err
 	}
