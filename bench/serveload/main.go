@@ -49,6 +49,7 @@ import (
 	"github.com/gaitord/gaitord/internal/engine"
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/serve"
 )
 
 var (
@@ -79,17 +80,24 @@ type level struct {
 	P50ms      float64 `json:"p50_ms"`
 	P95ms      float64 `json:"p95_ms"`
 	P99ms      float64 `json:"p99_ms"`
-	MeanBatch  float64 `json:"mean_batch"` // from the server's batch-size histogram
+	MeanBatch  float64 `json:"mean_batch"`      // from the server's batch-size histogram
+	ForwardMs  float64 `json:"mean_forward_ms"` // mean forward pass, from the server's histogram
+	Busy       float64 `json:"forward_busy"`    // share of the wall time the server spent in forward passes
 }
 
 type results struct {
-	Threads      int     `json:"threads"`
-	Forward1ms   float64 `json:"forward_b1_ms"`
-	ForwardFull  float64 `json:"forward_full_batch_ms"`
-	FullBatch    int     `json:"full_batch"`
-	Offline256   float64 `json:"offline_b256_geis_per_s"`
-	Levels       []level `json:"levels"`
-	Memory       []memSample `json:"memory,omitempty"`
+	Threads     int     `json:"threads"`
+	Forward1ms  float64 `json:"forward_b1_ms"`
+	ForwardFull float64 `json:"forward_full_batch_ms"`
+	FullBatch   int     `json:"full_batch"`
+	Offline256  float64 `json:"offline_b256_geis_per_s"` // the better of the two below: the ratios' denominator
+	// infer.Batch at 256 with OpenBLAS's own pool as it starts (one thread
+	// per core) and with one thread, as the server runs it (--blas-threads 1)
+	Offline256BLASDefault float64     `json:"offline_b256_blas_default_geis_per_s"`
+	Offline256BLAS1       float64     `json:"offline_b256_blas1_geis_per_s"`
+	BLASThreads           int         `json:"blas_threads_default"`
+	Levels                []level     `json:"levels"`
+	Memory                []memSample `json:"memory,omitempty"`
 }
 
 func main() {
@@ -136,8 +144,8 @@ func run() error {
 		if err := offline(ckpt, &res); err != nil {
 			return err
 		}
-		fmt.Printf("offline (%d threads): forward b1 %.2f ms, forward b%d %.1f ms, infer.Batch b256 %.1f GEIs/s\n",
-			res.Threads, res.Forward1ms, res.FullBatch, res.ForwardFull, res.Offline256)
+		fmt.Printf("offline (%d threads, 1 OpenBLAS thread): forward b1 %.2f ms, forward b%d %.1f ms, infer.Batch b256 %.1f GEIs/s (%.1f with %d OpenBLAS threads); ratios below use %.1f\n",
+			res.Threads, res.Forward1ms, res.FullBatch, res.ForwardFull, res.Offline256BLAS1, res.Offline256BLASDefault, res.BLASThreads, res.Offline256)
 	}
 
 	var levels []int
@@ -166,8 +174,8 @@ func run() error {
 			l := load(srv, body, c, *requests, *duration)
 			l.Mode = mode.name
 			res.Levels = append(res.Levels, l)
-			fmt.Printf("%-9s clients %3d: %6d requests in %5.1f s, %7.1f GEIs/s, p50 %7.1f ms, p95 %7.1f ms, p99 %7.1f ms, mean batch %5.1f, errors %d\n",
-				l.Mode, l.Clients, l.Requests, l.Seconds, l.Throughput, l.P50ms, l.P95ms, l.P99ms, l.MeanBatch, l.Errors)
+			fmt.Printf("%-9s clients %3d: %6d requests in %5.1f s, %7.1f GEIs/s, p50 %7.1f ms, p95 %7.1f ms, p99 %7.1f ms, mean batch %5.1f, forward %6.1f ms (busy %3.0f%%), errors %d\n",
+				l.Mode, l.Clients, l.Requests, l.Seconds, l.Throughput, l.P50ms, l.P95ms, l.P99ms, l.MeanBatch, l.ForwardMs, 100*l.Busy, l.Errors)
 		}
 		if mode.batch > 1 && *rssRequests > 0 {
 			res.Memory = rssRun(srv, body, *rssRequests, *rssSamples)
@@ -230,6 +238,14 @@ func offline(ckpt string, res *results) error {
 		sort.Float64s(ds)
 		return ds[len(ds)/2], nil
 	}
+	// b256 with OpenBLAS as it starts, then everything with one OpenBLAS
+	// thread, as the server runs (serve.DefaultOptions().BLASThreads)
+	res.BLASThreads = engine.SetBLASThreads(0)
+	b256d, err := timeIt(256, 3)
+	if err != nil {
+		return err
+	}
+	engine.SetBLASThreads(serve.DefaultOptions().BLASThreads)
 	b1, err := timeIt(1, 30)
 	if err != nil {
 		return err
@@ -243,7 +259,9 @@ func offline(ckpt string, res *results) error {
 		return err
 	}
 	infer.FinishGC()
-	res.Forward1ms, res.ForwardFull, res.Offline256 = 1000*b1, 1000*full, 256/b256
+	res.Forward1ms, res.ForwardFull = 1000*b1, 1000*full
+	res.Offline256BLASDefault, res.Offline256BLAS1 = 256/b256d, 256/b256
+	res.Offline256 = max(res.Offline256BLASDefault, res.Offline256BLAS1)
 	return nil
 }
 
@@ -347,10 +365,11 @@ func (s *server) scrape() map[string]float64 {
 	return m
 }
 
-// histogram reads the batch-size histogram's count and sum from /metrics.
-func (s *server) histogram() (count, sum float64) {
+// histogram reads the batch-size histogram's count and sum, and the
+// forward-time histogram's sum, from /metrics.
+func (s *server) histogram() (count, sum, fwd float64) {
 	m := s.scrape()
-	return m["gaitord_batch_size_count"], m["gaitord_batch_size_sum"]
+	return m["gaitord_batch_size_count"], m["gaitord_batch_size_sum"], m["gaitord_batch_forward_seconds_sum"]
 }
 
 // load runs clients goroutines posting body until n requests are done or d
@@ -375,7 +394,7 @@ func load(s *server, body []byte, clients, n int, d time.Duration) level {
 		go func() { defer wg.Done(); post(); post() }()
 	}
 	wg.Wait()
-	c0, s0 := s.histogram()
+	c0, s0, f0 := s.histogram()
 	var issued, errs atomic.Int64
 	lat := make([][]time.Duration, clients)
 	stop := time.Now().Add(d)
@@ -396,7 +415,7 @@ func load(s *server, body []byte, clients, n int, d time.Duration) level {
 	}
 	wg.Wait()
 	el := time.Since(t0).Seconds()
-	c1, s1 := s.histogram()
+	c1, s1, f1 := s.histogram()
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
@@ -412,6 +431,8 @@ func load(s *server, body []byte, clients, n int, d time.Duration) level {
 		Throughput: float64(len(all)) / el, P50ms: pct(0.50), P95ms: pct(0.95), P99ms: pct(0.99)}
 	if c1 > c0 {
 		l.MeanBatch = (s1 - s0) / (c1 - c0)
+		l.ForwardMs = 1000 * (f1 - f0) / (c1 - c0)
+		l.Busy = (f1 - f0) / el
 	}
 	return l
 }

@@ -35,9 +35,10 @@ import (
 // Options configure a server. DefaultOptions holds every default; the
 // command line reads its flag defaults from there.
 type Options struct {
-	Checkpoint string // checkpoint or exported weights to serve
-	Device     string // cpu, cuda, cuda:N
-	Threads    int    // libtorch intra-op threads (0: all cores)
+	Checkpoint  string // checkpoint or exported weights to serve
+	Device      string // cpu, cuda, cuda:N
+	Threads     int    // libtorch intra-op threads (0: all cores)
+	BLASThreads int    // OpenBLAS's own threads (engine.SetBLASThreads; 0: OpenBLAS's default, one per core)
 
 	Addr       string // listen address; loopback by default
 	Token      string // bearer token every /v1 route needs; "" for none
@@ -63,7 +64,7 @@ type Options struct {
 // DefaultOptions are the defaults of `gaitord serve`.
 func DefaultOptions() Options {
 	return Options{
-		Device: "cpu", Addr: "127.0.0.1:8080",
+		Device: "cpu", Addr: "127.0.0.1:8080", BLASThreads: 1,
 		MaxBody: 32 << 20, MaxBatch: 64, MaxWait: 5 * time.Millisecond, MaxQueue: 1024, PadBatches: true,
 		RequestTimeout: 30 * time.Second, HeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, Grace: 30 * time.Second,
@@ -81,6 +82,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--max-wait %v: must not be negative", o.MaxWait)
 	case o.MaxQueue < o.MaxBatch:
 		return fmt.Errorf("--max-queue %d: must be at least --max-batch (%d)", o.MaxQueue, o.MaxBatch)
+	case o.BLASThreads < 0:
+		return fmt.Errorf("--blas-threads %d: must not be negative", o.BLASThreads)
 	case o.MaxBody < 1:
 		return fmt.Errorf("--max-body %d: must be positive", o.MaxBody)
 	}
@@ -205,7 +208,11 @@ func (s *server) serve(ln net.Listener, sig <-chan os.Signal) error {
 		"max_wait", s.o.MaxWait.String(), "max_queue", s.o.MaxQueue)
 	loaded := make(chan error, 1)
 	go func() {
-		err := s.sched.Do(context.Background(), func() error { engine.SetThreads(s.o.Threads); return nil })
+		err := s.sched.Do(context.Background(), func() error {
+			engine.SetThreads(s.o.Threads)
+			engine.SetBLASThreads(s.o.BLASThreads)
+			return nil
+		})
 		if err == nil {
 			_, err = s.reload("start")
 		}
