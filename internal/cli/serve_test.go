@@ -17,6 +17,8 @@ func TestServeAndRemotePredictUsage(t *testing.T) {
 		{"", []string{"serve", "--checkpoint", "x.ckpt", "--max-wait", "-1s"}, 2, "--max-wait -1s"},
 		{"", []string{"serve", "--checkpoint", "x.ckpt", "--grace", "0s"}, 2, "--grace 0s"},
 		{"", []string{"serve", "--checkpoint", "x.ckpt", "--max-body", "0"}, 2, "--max-body 0"},
+		{"", []string{"serve", "--checkpoint", "x.ckpt", "--blas-threads", "-1"}, 2, "--blas-threads -1"},
+		{"GAITORD_PAD_BATCHES=maybe", []string{"serve", "--checkpoint", "x.ckpt"}, 2, "pad-batches"},
 		{"GAITORD_MAX_BATCH=0", []string{"serve", "--checkpoint", "x.ckpt"}, 2, "--max-batch 0"},
 		{"", []string{"serve", "--checkpoint", "x.ckpt", "--token-file", "/nonexistent/token"}, 1, "token file /nonexistent/token"},
 		{"", []string{"predict", "a.png"}, 2, `required flag(s) "checkpoint" not set (or give --server URL)`},
