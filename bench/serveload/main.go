@@ -3,15 +3,24 @@
 //
 //  1. times the model offline, in this process, as the bounds of what
 //     batching can buy: one GEI (batch 1) forward pass, one full batch
-//     (--max-batch) and infer.Batch at batch 256 (GEIs/s);
+//     (--max-batch) and infer.Batch at batch 256 (GEIs/s), the last both
+//     with OpenBLAS's pool as it starts and with one OpenBLAS thread (the
+//     server's --blas-threads default); the ratios use the better;
 //  2. starts the real binary twice on 127.0.0.1 (an ephemeral port): with
 //     batching (--max-batch, --max-wait) and without (--max-batch 1);
 //  3. drives each with 1, 8 and 64 concurrent clients, each posting one GEI
 //     PNG per request (image/png body) as fast as answers come, for at most
 //     -requests requests or -duration, whichever ends first, and prints
-//     throughput and the p50/p95/p99 latency;
+//     throughput, the p50/p95/p99 latency, and from the server's /metrics
+//     the mean batch, the mean forward pass and the share of the time the
+//     server spent in forward passes;
 //  4. with -rss-requests N, sends N more requests at 64 clients to the
-//     batching server and prints its RSS (VmRSS) at ten points.
+//     batching server and prints its memory at -rss-samples points: VmRSS,
+//     the Go heap and the C heap (the server's /metrics), and the RSS growth
+//     from the first sample after start to the last.
+//
+// Diagnostic runs: -modes batched, -clients "" (memory run only),
+// -no-offline, -serve-flags "--pad-batches=false" (flags for the servers).
 //
 // Targets (issue 14): at 64 clients, batched throughput ≥ 0.8× offline
 // infer.Batch at 256; p99 ≤ 2.5× one full batch; RSS flat over 100,000

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ type fake struct {
 	mu       sync.Mutex
 	batches  []int
 	xs       [][]float32 // each forward pass's input
+	failAt   int         // a forward pass of this many rows fails (0: none)
 	released bool
 }
 
@@ -34,6 +36,9 @@ func (f *fake) Forward(x []float32, n int) (infer.Output, error) {
 	}
 	if f.gate != nil {
 		<-f.gate
+	}
+	if n == f.failAt {
+		return infer.Output{}, errors.New("forward failed")
 	}
 	f.mu.Lock()
 	f.batches = append(f.batches, n)
@@ -173,14 +178,34 @@ func TestPadSize(t *testing.T) {
 	if len(shapes) != 18 {
 		t.Fatalf("%d shapes for batches of 1..64, want 18", len(shapes))
 	}
+	want := []int{1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64}
+	if got := Shapes(64); !slices.Equal(got, want) {
+		t.Fatalf("Shapes(64) = %v", got)
+	}
+	if got := Shapes(10); !slices.Equal(got, []int{1, 2, 4, 8, 10}) {
+		t.Fatalf("Shapes(10) = %v", got)
+	}
 }
 
-// With Pad, a batch of 11 inputs runs as a forward pass of 12 rows (the
-// inputs, then zero rows); the requests get their own rows, the observer
-// sees 11 inputs.
+// With Pad, loading a model runs a forward pass of zeros at each shape,
+// smallest first; a
+// batch of 11 inputs runs as a forward pass of 12 rows (the inputs, then
+// zero rows); the requests get their own rows, the observer sees 11 inputs.
 func TestPaddedBatch(t *testing.T) {
 	r := &fake{}
 	s, c := start(t, Options{MaxBatch: 20, MaxWait: 0, MaxQueue: 32, Pad: true}, r)
+	warm := []int{1, 2, 4, 8, 12, 16, 20}
+	if !slices.Equal(r.sizes(), warm) || len(c.batches) != 0 {
+		t.Fatalf("warm-up passes %v (observed %v), want %v", r.sizes(), c.batches, warm)
+	}
+	for i, x := range r.xs {
+		if len(x) != 2*warm[i] || slices.ContainsFunc(x, func(v float32) bool { return v != 0 }) {
+			t.Fatalf("warm-up pass %d: input %v", i, x)
+		}
+	}
+	r.mu.Lock()
+	r.batches, r.xs = nil, nil
+	r.mu.Unlock()
 	var inputs [][]float32
 	for i := range 11 {
 		inputs = append(inputs, in(float32(i+1)))
@@ -211,6 +236,24 @@ func TestPaddedBatch(t *testing.T) {
 	}
 	if _, err := s.Submit(context.Background(), 1, inputs); err != nil || !slices.Equal(r.sizes(), []int{12, 20}) {
 		t.Fatalf("batch of 20: %v, forward passes %v", err, r.sizes())
+	}
+}
+
+// A model whose warm-up pass fails at one shape is refused and released; the
+// serving model stays.
+func TestPaddedWarmUpFailureRefusesModel(t *testing.T) {
+	old := &fake{}
+	s, _ := start(t, Options{MaxBatch: 16, MaxWait: 0, MaxQueue: 32, Pad: true}, old)
+	bad := &fake{name: 100, failAt: 8}
+	if _, err := s.Swap(context.Background(), func() (*fake, error) { return bad, nil }); err == nil || !strings.Contains(err.Error(), "warm-up forward pass of 8") {
+		t.Fatalf("swap of a model failing at 8 rows: %v", err)
+	}
+	if gen, cur := s.Current(); gen != 1 || cur != old || !bad.isReleased() || old.isReleased() {
+		t.Fatalf("after the refused swap: generation %d, old current %v, bad released %v", gen, cur == old, bad.isReleased())
+	}
+	rows, err := s.Submit(context.Background(), 1, [][]float32{in(3)})
+	if err != nil || rows[0].Age != 3 {
+		t.Fatalf("old model after the refused swap: %v %v", rows, err)
 	}
 }
 
