@@ -161,6 +161,7 @@ func TestPadSize(t *testing.T) {
 	for _, c := range []struct{ n, max, want int }{
 		{1, 64, 1}, {2, 64, 2}, {3, 64, 4}, {4, 64, 4}, {5, 64, 8}, {8, 64, 8}, {9, 64, 12}, {12, 64, 12},
 		{13, 64, 16}, {17, 64, 20}, {61, 64, 64}, {64, 64, 64}, {3, 3, 3}, {9, 10, 10}, {10, 10, 10}, {5, 6, 6}, {1, 1, 1},
+		{65, 128, 72}, {100, 256, 104}, {128, 256, 128}, {129, 256, 144}, {250, 256, 256}, {257, 1024, 288},
 	} {
 		if got := PadSize(c.n, c.max); got != c.want {
 			t.Errorf("PadSize(%d, %d) = %d, want %d", c.n, c.max, got, c.want)
@@ -184,6 +185,9 @@ func TestPadSize(t *testing.T) {
 	}
 	if got := Shapes(10); !slices.Equal(got, []int{1, 2, 4, 8, 10}) {
 		t.Fatalf("Shapes(10) = %v", got)
+	}
+	if got := len(Shapes(1024)); got != 18+8*4 {
+		t.Fatalf("%d shapes for --max-batch 1024, want 50", got)
 	}
 }
 

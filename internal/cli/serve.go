@@ -56,7 +56,7 @@ SIGHUP reloads the checkpoint (a broken one is refused, the old one keeps servin
 	f.StringVar(&o.TokenFile, "token-file", "", "file holding the bearer token every /v1 route then needs")
 	f.IntVar(&o.MaxBatch, "max-batch", d.MaxBatch, "GEIs per forward pass (1 turns batching off)")
 	f.DurationVar(&o.MaxWait, "max-wait", d.MaxWait, "longest wait for a batch to fill")
-	f.BoolVar(&o.PadBatches, "pad-batches", d.PadBatches, "run batches at a few fixed sizes (1, 2, 4, 8, multiples of 4): keeps memory flat")
+	f.BoolVar(&o.PadBatches, "pad-batches", d.PadBatches, "run batches at a few fixed sizes (1, 2, 4, 8, multiples of 4, coarser above 64): keeps memory flat")
 	f.IntVar(&o.MaxQueue, "max-queue", d.MaxQueue, "GEIs waiting at most; beyond, 503 with Retry-After")
 	f.Int64Var(&o.MaxBody, "max-body", d.MaxBody, "request body limit in bytes")
 	f.DurationVar(&o.RequestTimeout, "request-timeout", d.RequestTimeout, "deadline of a prediction request")
