@@ -3,15 +3,24 @@
 //
 //  1. times the model offline, in this process, as the bounds of what
 //     batching can buy: one GEI (batch 1) forward pass, one full batch
-//     (--max-batch) and infer.Batch at batch 256 (GEIs/s);
+//     (--max-batch) and infer.Batch at batch 256 (GEIs/s), the last both
+//     with OpenBLAS's pool as it starts and with one OpenBLAS thread (the
+//     server's --blas-threads default); the ratios use the better;
 //  2. starts the real binary twice on 127.0.0.1 (an ephemeral port): with
 //     batching (--max-batch, --max-wait) and without (--max-batch 1);
 //  3. drives each with 1, 8 and 64 concurrent clients, each posting one GEI
 //     PNG per request (image/png body) as fast as answers come, for at most
 //     -requests requests or -duration, whichever ends first, and prints
-//     throughput and the p50/p95/p99 latency;
+//     throughput, the p50/p95/p99 latency, and from the server's /metrics
+//     the mean batch, the mean forward pass and the share of the time the
+//     server spent in forward passes;
 //  4. with -rss-requests N, sends N more requests at 64 clients to the
-//     batching server and prints its RSS (VmRSS) at ten points.
+//     batching server and prints its memory at -rss-samples points: VmRSS,
+//     the Go heap and the C heap (the server's /metrics), and the RSS growth
+//     from the first sample after start to the last.
+//
+// Diagnostic runs: -modes batched, -clients "" (memory run only),
+// -no-offline, -serve-flags "--pad-batches=false" (flags for the servers).
 //
 // Targets (issue 14): at 64 clients, batched throughput ≥ 0.8× offline
 // infer.Batch at 256; p99 ≤ 2.5× one full batch; RSS flat over 100,000
@@ -49,6 +58,7 @@ import (
 	"github.com/gaitord/gaitord/internal/engine"
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/serve"
 )
 
 var (
@@ -62,6 +72,10 @@ var (
 	maxWait     = flag.Duration("max-wait", 5*time.Millisecond, "--max-wait of the batching server")
 	threads     = flag.Int("threads", 0, "libtorch intra-op threads, offline and in the servers (0 = all cores)")
 	rssRequests = flag.Int("rss-requests", 0, "after the levels, this many requests at 64 clients with RSS samples")
+	rssSamples  = flag.Int("rss-samples", 10, "memory samples over the -rss-requests run")
+	modesFlag   = flag.String("modes", "batched,unbatched", "servers to drive: batched (--max-batch), unbatched (--max-batch 1)")
+	serveFlags  = flag.String("serve-flags", "", "more flags for both servers, space-separated (A/B runs: \"--pad-batches=false\")")
+	noOffline   = flag.Bool("no-offline", false, "skip the offline timings (diagnostic runs; no ratios printed)")
 	jsonOut     = flag.String("json", "", "also write the results to this JSON file")
 )
 
@@ -75,18 +89,24 @@ type level struct {
 	P50ms      float64 `json:"p50_ms"`
 	P95ms      float64 `json:"p95_ms"`
 	P99ms      float64 `json:"p99_ms"`
-	MeanBatch  float64 `json:"mean_batch"` // from the server's batch-size histogram
+	MeanBatch  float64 `json:"mean_batch"`      // from the server's batch-size histogram
+	ForwardMs  float64 `json:"mean_forward_ms"` // mean forward pass, from the server's histogram
+	Busy       float64 `json:"forward_busy"`    // share of the wall time the server spent in forward passes
 }
 
 type results struct {
-	Threads      int     `json:"threads"`
-	Forward1ms   float64 `json:"forward_b1_ms"`
-	ForwardFull  float64 `json:"forward_full_batch_ms"`
-	FullBatch    int     `json:"full_batch"`
-	Offline256   float64 `json:"offline_b256_geis_per_s"`
-	Levels       []level `json:"levels"`
-	RSSKiB       []int64 `json:"rss_kib,omitempty"`
-	RSSAtRequest []int   `json:"rss_at_request,omitempty"`
+	Threads     int     `json:"threads"`
+	Forward1ms  float64 `json:"forward_b1_ms"`
+	ForwardFull float64 `json:"forward_full_batch_ms"`
+	FullBatch   int     `json:"full_batch"`
+	Offline256  float64 `json:"offline_b256_geis_per_s"` // the better of the two below: the ratios' denominator
+	// infer.Batch at 256 with OpenBLAS's own pool as it starts (one thread
+	// per core) and with one thread, as the server runs it (--blas-threads 1)
+	Offline256BLASDefault float64     `json:"offline_b256_blas_default_geis_per_s"`
+	Offline256BLAS1       float64     `json:"offline_b256_blas1_geis_per_s"`
+	BLASThreads           int         `json:"blas_threads_default"`
+	Levels                []level     `json:"levels"`
+	Memory                []memSample `json:"memory,omitempty"`
 }
 
 func main() {
@@ -129,14 +149,19 @@ func run() error {
 	var res results
 	res.Threads = engine.SetThreads(*threads)
 	res.FullBatch = *maxBatch
-	if err := offline(ckpt, &res); err != nil {
-		return err
+	if !*noOffline {
+		if err := offline(ckpt, &res); err != nil {
+			return err
+		}
+		fmt.Printf("offline (%d threads, 1 OpenBLAS thread): forward b1 %.2f ms, forward b%d %.1f ms, infer.Batch b256 %.1f GEIs/s (%.1f with %d OpenBLAS threads); ratios below use %.1f\n",
+			res.Threads, res.Forward1ms, res.FullBatch, res.ForwardFull, res.Offline256BLAS1, res.Offline256BLASDefault, res.BLASThreads, res.Offline256)
 	}
-	fmt.Printf("offline (%d threads): forward b1 %.2f ms, forward b%d %.1f ms, infer.Batch b256 %.1f GEIs/s\n",
-		res.Threads, res.Forward1ms, res.FullBatch, res.ForwardFull, res.Offline256)
 
 	var levels []int
 	for _, s := range strings.Split(*clientsFlag, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue // -clients "": only the memory run
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
 			return fmt.Errorf("-clients %q", *clientsFlag)
@@ -147,6 +172,9 @@ func run() error {
 		name  string
 		batch int
 	}{{"batched", *maxBatch}, {"unbatched", 1}} {
+		if !strings.Contains(","+*modesFlag+",", ","+mode.name+",") {
+			continue
+		}
 		srv, err := startServer(ckpt, mode.batch)
 		if err != nil {
 			return err
@@ -155,22 +183,21 @@ func run() error {
 			l := load(srv, body, c, *requests, *duration)
 			l.Mode = mode.name
 			res.Levels = append(res.Levels, l)
-			fmt.Printf("%-9s clients %3d: %6d requests in %5.1f s, %7.1f GEIs/s, p50 %7.1f ms, p95 %7.1f ms, p99 %7.1f ms, mean batch %5.1f, errors %d\n",
-				l.Mode, l.Clients, l.Requests, l.Seconds, l.Throughput, l.P50ms, l.P95ms, l.P99ms, l.MeanBatch, l.Errors)
+			fmt.Printf("%-9s clients %3d: %6d requests in %5.1f s, %7.1f GEIs/s, p50 %7.1f ms, p95 %7.1f ms, p99 %7.1f ms, mean batch %5.1f, forward %6.1f ms (busy %3.0f%%), errors %d\n",
+				l.Mode, l.Clients, l.Requests, l.Seconds, l.Throughput, l.P50ms, l.P95ms, l.P99ms, l.MeanBatch, l.ForwardMs, 100*l.Busy, l.Errors)
 		}
 		if mode.batch > 1 && *rssRequests > 0 {
-			res.RSSAtRequest, res.RSSKiB = rssRun(srv, body, *rssRequests)
-			fmt.Printf("RSS over %d requests at 64 clients (KiB):", *rssRequests)
-			for i := range res.RSSKiB {
-				fmt.Printf(" %d@%d", res.RSSKiB[i], res.RSSAtRequest[i])
-			}
-			fmt.Println()
+			res.Memory = rssRun(srv, body, *rssRequests, *rssSamples)
+			printMemory(res.Memory)
 		}
 		if err := srv.stop(); err != nil {
 			return err
 		}
 	}
 	for _, l := range res.Levels {
+		if res.Offline256 == 0 {
+			break
+		}
 		if l.Clients == 64 && l.Mode == "batched" {
 			fmt.Printf("64 clients, batched: %.2f× offline b256 throughput (target ≥ 0.8), p99 %.2f× one full batch (target ≤ 2.5)\n",
 				l.Throughput/res.Offline256, l.P99ms/res.ForwardFull)
@@ -220,6 +247,14 @@ func offline(ckpt string, res *results) error {
 		sort.Float64s(ds)
 		return ds[len(ds)/2], nil
 	}
+	// b256 with OpenBLAS as it starts, then everything with one OpenBLAS
+	// thread, as the server runs (serve.DefaultOptions().BLASThreads)
+	res.BLASThreads = engine.SetBLASThreads(0)
+	b256d, err := timeIt(256, 3)
+	if err != nil {
+		return err
+	}
+	engine.SetBLASThreads(serve.DefaultOptions().BLASThreads)
 	b1, err := timeIt(1, 30)
 	if err != nil {
 		return err
@@ -233,7 +268,9 @@ func offline(ckpt string, res *results) error {
 		return err
 	}
 	infer.FinishGC()
-	res.Forward1ms, res.ForwardFull, res.Offline256 = 1000*b1, 1000*full, 256/b256
+	res.Forward1ms, res.ForwardFull = 1000*b1, 1000*full
+	res.Offline256BLASDefault, res.Offline256BLAS1 = 256/b256d, 256/b256
+	res.Offline256 = max(res.Offline256BLASDefault, res.Offline256BLAS1)
 	return nil
 }
 
@@ -249,6 +286,7 @@ func startServer(ckpt string, batch int) (*server, error) {
 	cmd := exec.Command(*binPath, "serve", "--checkpoint", ckpt, "--addr", "127.0.0.1:0", "--log-format", "json",
 		"--max-batch", strconv.Itoa(batch), "--max-wait", maxWait.String(), "--max-queue", "4096",
 		"--threads", strconv.Itoa(*threads))
+	cmd.Args = append(cmd.Args, strings.Fields(*serveFlags)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -316,25 +354,31 @@ func (s *server) rssKiB() int64 {
 	return -1
 }
 
-// histogram reads the batch-size histogram's count and sum from /metrics.
-func (s *server) histogram() (count, sum float64) {
+// scrape reads the server's /metrics: every sample without labels, by name.
+func (s *server) scrape() map[string]float64 {
+	m := map[string]float64{}
 	r, err := http.Get(s.url + api.RouteMetrics)
 	if err != nil {
-		return 0, 0
+		return m
 	}
 	defer r.Body.Close()
 	sc := bufio.NewScanner(r.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 2 && f[0] == "gaitord_batch_size_count" {
-			count, _ = strconv.ParseFloat(f[1], 64)
-		}
-		if len(f) == 2 && f[0] == "gaitord_batch_size_sum" {
-			sum, _ = strconv.ParseFloat(f[1], 64)
+		if f := strings.Fields(sc.Text()); len(f) == 2 && !strings.HasPrefix(f[0], "#") {
+			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+				m[f[0]] = v
+			}
 		}
 	}
-	return count, sum
+	return m
+}
+
+// histogram reads the batch-size histogram's count and sum, and the
+// forward-time histogram's sum, from /metrics.
+func (s *server) histogram() (count, sum, fwd float64) {
+	m := s.scrape()
+	return m["gaitord_batch_size_count"], m["gaitord_batch_size_sum"], m["gaitord_batch_forward_seconds_sum"]
 }
 
 // load runs clients goroutines posting body until n requests are done or d
@@ -359,7 +403,7 @@ func load(s *server, body []byte, clients, n int, d time.Duration) level {
 		go func() { defer wg.Done(); post(); post() }()
 	}
 	wg.Wait()
-	c0, s0 := s.histogram()
+	c0, s0, f0 := s.histogram()
 	var issued, errs atomic.Int64
 	lat := make([][]time.Duration, clients)
 	stop := time.Now().Add(d)
@@ -380,7 +424,7 @@ func load(s *server, body []byte, clients, n int, d time.Duration) level {
 	}
 	wg.Wait()
 	el := time.Since(t0).Seconds()
-	c1, s1 := s.histogram()
+	c1, s1, f1 := s.histogram()
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
@@ -396,18 +440,59 @@ func load(s *server, body []byte, clients, n int, d time.Duration) level {
 		Throughput: float64(len(all)) / el, P50ms: pct(0.50), P95ms: pct(0.95), P99ms: pct(0.99)}
 	if c1 > c0 {
 		l.MeanBatch = (s1 - s0) / (c1 - c0)
+		l.ForwardMs = 1000 * (f1 - f0) / (c1 - c0)
+		l.Busy = (f1 - f0) / el
 	}
 	return l
 }
 
-// rssRun sends n requests at 64 clients and samples the server's RSS ten
-// times along the way.
-func rssRun(s *server, body []byte, n int) (at []int, kib []int64) {
-	step := max(1, n/10)
-	at, kib = append(at, 0), append(kib, s.rssKiB())
+// memSample is the server's memory after a number of requests of the RSS
+// run: VmRSS, and the server's own /metrics on where it lies (the Go heap
+// in use and all the Go runtime holds; the C heap of libtorch, oneDNN and
+// OpenBLAS through glibc's mallinfo2: in use, free in the arenas, mmapped).
+type memSample struct {
+	Requests    int   `json:"requests"`
+	RSSKiB      int64 `json:"rss_kib"`
+	GoHeapKiB   int64 `json:"go_heap_inuse_kib"`
+	GoSysKiB    int64 `json:"go_sys_kib"`
+	MallocKiB   int64 `json:"malloc_inuse_kib"`
+	MallocFree  int64 `json:"malloc_free_kib"`
+	MallocMmap  int64 `json:"malloc_mmap_kib"`
+	BatchesSeen int64 `json:"batches"`
+}
+
+func (s *server) memory(requests int) memSample {
+	m := s.scrape()
+	k := func(name string) int64 { return int64(m[name] / 1024) }
+	return memSample{Requests: requests, RSSKiB: s.rssKiB(), GoHeapKiB: k("go_memstats_heap_inuse_bytes"),
+		GoSysKiB: k("go_memstats_sys_bytes"), MallocKiB: k("gaitord_malloc_inuse_bytes"),
+		MallocFree: k("gaitord_malloc_free_bytes"), MallocMmap: k("gaitord_malloc_mmap_bytes"),
+		BatchesSeen: int64(m["gaitord_batch_size_count"])}
+}
+
+// rssRun sends n requests at 64 clients and samples the server's memory
+// samples times along the way.
+func rssRun(s *server, body []byte, n, samples int) []memSample {
+	step := max(1, n/samples)
+	out := []memSample{s.memory(0)}
 	for done := 0; done < n; done += step {
 		load(s, body, 64, step, time.Hour)
-		at, kib = append(at, done+step), append(kib, s.rssKiB())
+		out = append(out, s.memory(done+step))
 	}
-	return at, kib
+	return out
+}
+
+// printMemory prints the memory series and the RSS growth after warm-up
+// (from the second sample, after n/samples requests, to the last).
+func printMemory(ms []memSample) {
+	fmt.Printf("memory over %d requests at 64 clients (KiB): requests, RSS, Go heap in use, Go runtime total, C heap in use, C heap free, C mmap\n",
+		ms[len(ms)-1].Requests)
+	for _, m := range ms {
+		fmt.Printf("  %7d %8d %8d %8d %8d %8d %8d\n", m.Requests, m.RSSKiB, m.GoHeapKiB, m.GoSysKiB, m.MallocKiB, m.MallocFree, m.MallocMmap)
+	}
+	if len(ms) > 2 {
+		a, b := ms[1], ms[len(ms)-1]
+		fmt.Printf("RSS after warm-up: %d KiB at %d requests -> %d KiB at %d: %+.1f%% (target: flat, < 5%%)\n",
+			a.RSSKiB, a.Requests, b.RSSKiB, b.Requests, 100*float64(b.RSSKiB-a.RSSKiB)/float64(a.RSSKiB))
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,8 @@ type fake struct {
 	mu       sync.Mutex
 	batches  []int
 	sets     []int // the size of each set fused
+	xs       [][]float32 // each forward pass's input
+	failAt   int         // a forward pass of this many rows fails (0: none)
 	released bool
 }
 
@@ -35,8 +38,12 @@ func (f *fake) Forward(x []float32, n int) (infer.Output, error) {
 	if f.gate != nil {
 		<-f.gate
 	}
+	if n == f.failAt {
+		return infer.Output{}, errors.New("forward failed")
+	}
 	f.mu.Lock()
 	f.batches = append(f.batches, n)
+	f.xs = append(f.xs, slices.Clone(x))
 	f.mu.Unlock()
 	out := infer.Output{}
 	for i := 0; i < n; i++ {
@@ -85,7 +92,7 @@ type counts struct {
 	reasons []error
 }
 
-func (c *counts) Batch(n int, _ time.Duration) {
+func (c *counts) Batch(n, _ int, _ time.Duration) {
 	c.mu.Lock()
 	c.batches = append(c.batches, n)
 	c.mu.Unlock()
@@ -170,6 +177,110 @@ func TestLargeRequestSplitsInOrder(t *testing.T) {
 	}
 	if _, err := s.Submit(context.Background(), 1, [][]float32{{1, 2, 3}}); err == nil {
 		t.Fatal("an input of the wrong length was queued")
+	}
+}
+
+func TestPadSize(t *testing.T) {
+	for _, c := range []struct{ n, max, want int }{
+		{1, 64, 1}, {2, 64, 2}, {3, 64, 4}, {4, 64, 4}, {5, 64, 8}, {8, 64, 8}, {9, 64, 12}, {12, 64, 12},
+		{13, 64, 16}, {17, 64, 20}, {61, 64, 64}, {64, 64, 64}, {3, 3, 3}, {9, 10, 10}, {10, 10, 10}, {5, 6, 6}, {1, 1, 1},
+		{65, 128, 72}, {100, 256, 104}, {128, 256, 128}, {129, 256, 144}, {250, 256, 256}, {257, 1024, 288},
+	} {
+		if got := PadSize(c.n, c.max); got != c.want {
+			t.Errorf("PadSize(%d, %d) = %d, want %d", c.n, c.max, got, c.want)
+		}
+	}
+	// every size 1..64 maps onto 18 shapes, none more than 3 rows larger
+	shapes := map[int]bool{}
+	for n := 1; n <= 64; n++ {
+		p := PadSize(n, 64)
+		if p < n || p-n > 3 {
+			t.Fatalf("PadSize(%d, 64) = %d", n, p)
+		}
+		shapes[p] = true
+	}
+	if len(shapes) != 18 {
+		t.Fatalf("%d shapes for batches of 1..64, want 18", len(shapes))
+	}
+	want := []int{1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64}
+	if got := Shapes(64); !slices.Equal(got, want) {
+		t.Fatalf("Shapes(64) = %v", got)
+	}
+	if got := Shapes(10); !slices.Equal(got, []int{1, 2, 4, 8, 10}) {
+		t.Fatalf("Shapes(10) = %v", got)
+	}
+	if got := len(Shapes(1024)); got != 18+8*4 {
+		t.Fatalf("%d shapes for --max-batch 1024, want 50", got)
+	}
+}
+
+// With Pad, loading a model runs a forward pass of zeros at each shape,
+// smallest first; a
+// batch of 11 inputs runs as a forward pass of 12 rows (the inputs, then
+// zero rows); the requests get their own rows, the observer sees 11 inputs.
+func TestPaddedBatch(t *testing.T) {
+	r := &fake{}
+	s, c := start(t, Options{MaxBatch: 20, MaxWait: 0, MaxQueue: 32, Pad: true}, r)
+	warm := []int{1, 2, 4, 8, 12, 16, 20}
+	if !slices.Equal(r.sizes(), warm) || len(c.batches) != 0 {
+		t.Fatalf("warm-up passes %v (observed %v), want %v", r.sizes(), c.batches, warm)
+	}
+	for i, x := range r.xs {
+		if len(x) != 2*warm[i] || slices.ContainsFunc(x, func(v float32) bool { return v != 0 }) {
+			t.Fatalf("warm-up pass %d: input %v", i, x)
+		}
+	}
+	r.mu.Lock()
+	r.batches, r.xs = nil, nil
+	r.mu.Unlock()
+	var inputs [][]float32
+	for i := range 11 {
+		inputs = append(inputs, in(float32(i+1)))
+	}
+	rows, err := s.Submit(context.Background(), 1, inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.sizes(), []int{12}) || !slices.Equal(c.batches, []int{11}) {
+		t.Fatalf("forward passes %v, observed %v: want one of 12 rows for 11 inputs", r.sizes(), c.batches)
+	}
+	x := r.xs[0]
+	if len(x) != 12*2 || x[20] != 11 || x[21] != 0.11 || slices.ContainsFunc(x[22:], func(v float32) bool { return v != 0 }) {
+		t.Fatalf("padded input %v", x)
+	}
+	for i, row := range rows {
+		if len(rows) != 11 || row.PAgeGT[0] != float64(i+1) {
+			t.Fatalf("row %d is %v", i, row.PAgeGT)
+		}
+	}
+	// 20 inputs: MaxBatch, no padding
+	if _, err := s.Submit(context.Background(), 1, make([][]float32, 20)); err == nil {
+		t.Fatal("inputs of the wrong length were queued")
+	}
+	inputs = nil
+	for i := range 20 {
+		inputs = append(inputs, in(float32(i)))
+	}
+	if _, err := s.Submit(context.Background(), 1, inputs); err != nil || !slices.Equal(r.sizes(), []int{12, 20}) {
+		t.Fatalf("batch of 20: %v, forward passes %v", err, r.sizes())
+	}
+}
+
+// A model whose warm-up pass fails at one shape is refused and released; the
+// serving model stays.
+func TestPaddedWarmUpFailureRefusesModel(t *testing.T) {
+	old := &fake{}
+	s, _ := start(t, Options{MaxBatch: 16, MaxWait: 0, MaxQueue: 32, Pad: true}, old)
+	bad := &fake{name: 100, failAt: 8}
+	if _, err := s.Swap(context.Background(), func() (*fake, error) { return bad, nil }); err == nil || !strings.Contains(err.Error(), "warm-up forward pass of 8") {
+		t.Fatalf("swap of a model failing at 8 rows: %v", err)
+	}
+	if gen, cur := s.Current(); gen != 1 || cur != old || !bad.isReleased() || old.isReleased() {
+		t.Fatalf("after the refused swap: generation %d, old current %v, bad released %v", gen, cur == old, bad.isReleased())
+	}
+	rows, err := s.Submit(context.Background(), 1, [][]float32{in(3)})
+	if err != nil || rows[0].Age != 3 {
+		t.Fatalf("old model after the refused swap: %v %v", rows, err)
 	}
 }
 

@@ -35,7 +35,7 @@ var envFlags = []string{
 	"quiet", "verbose",
 	// gaitord serve, and predict --server: the server's address and limits, and
 	// the token file that both sides of the API read.
-	"addr", "token-file", "server", "max-batch", "max-wait", "max-queue", "max-body", "request-timeout",
+	"addr", "token-file", "server", "max-batch", "max-wait", "pad-batches", "max-queue", "max-body", "request-timeout",
 	"header-timeout", "read-timeout", "idle-timeout", "grace", "cors-origin", "log-format", "max-frames",
 	// the largest video frame accepted, wherever footage is decoded (predict, gei, serve)
 	"max-pixels",

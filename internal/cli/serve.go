@@ -58,6 +58,7 @@ SIGHUP reloads the checkpoint (a broken one is refused, the old one keeps servin
 	f.StringVar(&o.TokenFile, "token-file", "", "file holding the bearer token every /v1 route then needs")
 	f.IntVar(&o.MaxBatch, "max-batch", d.MaxBatch, "GEIs per forward pass (1 turns batching off)")
 	f.DurationVar(&o.MaxWait, "max-wait", d.MaxWait, "longest wait for a batch to fill")
+	f.BoolVar(&o.PadBatches, "pad-batches", d.PadBatches, "run batches at a few fixed sizes (1, 2, 4, 8, multiples of 4, coarser above 64): keeps memory flat")
 	f.IntVar(&o.MaxQueue, "max-queue", d.MaxQueue, "GEIs waiting at most; beyond, 503 with Retry-After")
 	f.Int64Var(&o.MaxBody, "max-body", d.MaxBody, "request body limit in bytes")
 	f.IntVar(&o.MaxPixels, "max-pixels", d.MaxPixels, "largest uploaded video frame accepted, width × height")
@@ -71,6 +72,7 @@ SIGHUP reloads the checkpoint (a broken one is refused, the old one keeps servin
 	f.StringVar(&o.LogFormat, "log-format", o.LogFormat, "request log format on stderr: text or json")
 	f.StringVar(&o.Device, "device", d.Device, "cpu, cuda or cuda:N")
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
+	f.IntVar(&o.BLASThreads, "blas-threads", d.BLASThreads, "OpenBLAS's own threads (0 = one per core); 1 stops its idle spinning")
 	_ = c.MarkFlagRequired("checkpoint")
 	c.RunE = func(c *cobra.Command, _ []string) error { return run(o) }
 	return c

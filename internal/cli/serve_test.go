@@ -21,6 +21,8 @@ func TestServeAndRemotePredictUsage(t *testing.T) {
 		{"GAITORD_MAX_PIXELS=-1", []string{"serve", "--checkpoint", "x.ckpt"}, 2, "--max-pixels -1"},
 		{"", []string{"predict", "--server", "http://127.0.0.1:1", "--annotate", "out.mp4", "a.png"}, 2, "--annotate need --checkpoint"},
 		{"", []string{"predict", "--server", "http://127.0.0.1:1", "--fuse", "--save-gei", "g", "a.png"}, 2, "--fuse fuses GEIs"},
+		{"", []string{"serve", "--checkpoint", "x.ckpt", "--blas-threads", "-1"}, 2, "--blas-threads -1"},
+		{"GAITORD_PAD_BATCHES=maybe", []string{"serve", "--checkpoint", "x.ckpt"}, 2, "pad-batches"},
 		{"GAITORD_MAX_BATCH=0", []string{"serve", "--checkpoint", "x.ckpt"}, 2, "--max-batch 0"},
 		{"", []string{"serve", "--checkpoint", "x.ckpt", "--token-file", "/nonexistent/token"}, 1, "token file /nonexistent/token"},
 		{"", []string{"predict", "a.png"}, 2, `required flag(s) "checkpoint" not set (or give --server URL)`},

@@ -26,6 +26,18 @@ func SetThreads(n int) int {
 	return torchx.NumThreads()
 }
 
+// SetBLASThreads sets OpenBLAS's own thread pool to n threads (n ≤ 0: leave
+// it as OpenBLAS started, one per core) and returns the count in force, or
+// -1 when the process's BLAS is not OpenBLAS (then nothing changes).
+//
+// Why a server sets 1: OpenBLAS's pthread build keeps its workers spinning
+// on sched_yield for a while after every matrix product. In `gaitord serve`
+// on 2 cores that spinning took about a fifth of the server's CPU samples
+// (perf, 64 clients), taken from libtorch's OpenMP threads and the HTTP
+// handlers; the linear layers are a small share of a forward pass, so one
+// BLAS thread costs them little (bench/README.md).
+func SetBLASThreads(n int) int { return torchx.SetOpenBLASThreads(n) }
+
 // Info describes the running libtorch.
 type Info struct {
 	Gaitord       string   `json:"gaitord"`

@@ -89,5 +89,14 @@
 // Prometheus text format from client_golang on the server's own registry:
 // requests by route and status, latency histograms by route, the batch-size
 // and forward-time histograms, queue depth, dropped inputs, model load
-// time, reloads, plus the Go and process collectors (RSS).
+// time, reloads, padding rows, the C heap (glibc's mallinfo2: in use, free,
+// mmapped), plus the Go and process collectors (RSS).
+//
+// # Performance settings
+//
+// Forward passes run at fixed batch sizes (Options.PadBatches,
+// batch.PadSize) so that oneDNN's per-shape primitive cache and malloc's
+// arenas stop growing (RSS flat under load), and OpenBLAS on one thread of
+// its own (Options.BLASThreads, engine.SetBLASThreads) so its spinning
+// workers leave the cores to the convolutions and the HTTP handlers.
 package serve

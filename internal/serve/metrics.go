@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gaitord/gaitord/internal/torchx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,6 +25,10 @@ const (
 	metricReloads      = "gaitord_model_reloads_total"
 	metricModelGen     = "gaitord_model_generation"
 	metricPredictions  = "gaitord_predictions_total"
+	metricPadRows      = "gaitord_batch_padding_rows_total"
+	metricMallocInUse  = "gaitord_malloc_inuse_bytes"
+	metricMallocFree   = "gaitord_malloc_free_bytes"
+	metricMallocMmap   = "gaitord_malloc_mmap_bytes"
 	statusClientClosed = 499 // the client went away before its answer (logged and counted only)
 )
 
@@ -41,6 +46,7 @@ type serverMetrics struct {
 	reloads     *prometheus.CounterVec
 	generation  prometheus.Gauge
 	predictions prometheus.Counter
+	padRows     prometheus.Counter
 }
 
 func newMetrics() *serverMetrics {
@@ -69,10 +75,21 @@ func newMetrics() *serverMetrics {
 			Help: "Models loaded by this process so far (1, then +1 per reload)."}),
 		predictions: prometheus.NewCounter(prometheus.CounterOpts{Name: metricPredictions,
 			Help: "Predictions returned."}),
+		padRows: prometheus.NewCounter(prometheus.CounterOpts{Name: metricPadRows,
+			Help: "Zero rows added to forward passes to run them at a fixed batch size (--pad-batches)."}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.batchSize, m.forward, m.queueDepth, m.dropped, m.modelLoad,
-		m.reloads, m.generation, m.predictions,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.reloads, m.generation, m.predictions, m.padRows,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricMallocInUse,
+			Help: "Bytes of the C heap (glibc malloc: libtorch, oneDNN, OpenBLAS) allocated and not freed."},
+			func() float64 { return float64(torchx.Malloc().InUse) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricMallocFree,
+			Help: "Bytes glibc malloc holds in its arenas unused (fragmentation)."},
+			func() float64 { return float64(torchx.Malloc().Free) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricMallocMmap,
+			Help: "Bytes of the C heap in mmap-served blocks."},
+			func() float64 { return float64(torchx.Malloc().Mmap) }))
 	for _, r := range []string{"ok", "refused"} {
 		m.reloads.WithLabelValues(r)
 	}
@@ -93,8 +110,9 @@ func (m *serverMetrics) observe(route string, status int, d time.Duration) {
 
 // The batch.Observer methods.
 
-func (m *serverMetrics) Batch(n int, forward time.Duration) {
+func (m *serverMetrics) Batch(n, rows int, forward time.Duration) {
 	m.batchSize.Observe(float64(n))
+	m.padRows.Add(float64(rows - n))
 	m.forward.Observe(forward.Seconds())
 }
 

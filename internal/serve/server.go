@@ -37,9 +37,10 @@ import (
 // Options configure a server. DefaultOptions holds every default; the
 // command line reads its flag defaults from there.
 type Options struct {
-	Checkpoint string // checkpoint or exported weights to serve
-	Device     string // cpu, cuda, cuda:N
-	Threads    int    // libtorch intra-op threads (0: all cores)
+	Checkpoint  string // checkpoint or exported weights to serve
+	Device      string // cpu, cuda, cuda:N
+	Threads     int    // libtorch intra-op threads (0: all cores)
+	BLASThreads int    // OpenBLAS's own threads (engine.SetBLASThreads; 0: OpenBLAS's default, one per core)
 
 	Addr       string // listen address; loopback by default
 	Token      string // bearer token every /v1 route needs; "" for none
@@ -49,6 +50,9 @@ type Options struct {
 	MaxBatch int           // GEIs per forward pass
 	MaxWait  time.Duration // longest wait for a batch to fill
 	MaxQueue int           // GEIs waiting at most; more is 503 queue_full
+	// PadBatches runs every forward pass at one of a few fixed batch sizes
+	// (batch.PadSize), so memory stays flat under load (batch's package doc).
+	PadBatches bool
 
 	MaxPixels int    // largest video frame accepted (width × height)
 	MaxFrames int    // most frames of an uploaded video
@@ -66,8 +70,8 @@ type Options struct {
 // DefaultOptions are the defaults of `gaitord serve`.
 func DefaultOptions() Options {
 	return Options{
-		Device: "cpu", Addr: "127.0.0.1:8080",
-		MaxBody: 32 << 20, MaxBatch: 64, MaxWait: 5 * time.Millisecond, MaxQueue: 1024,
+		Device: "cpu", Addr: "127.0.0.1:8080", BLASThreads: 1,
+		MaxBody: 32 << 20, MaxBatch: 64, MaxWait: 5 * time.Millisecond, MaxQueue: 1024, PadBatches: true,
 		MaxPixels: ffmpeg.DefaultMaxPixels, MaxFrames: 3000,
 		RequestTimeout: 30 * time.Second, HeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, Grace: 30 * time.Second,
@@ -85,6 +89,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--max-wait %v: must not be negative", o.MaxWait)
 	case o.MaxQueue < o.MaxBatch:
 		return fmt.Errorf("--max-queue %d: must be at least --max-batch (%d)", o.MaxQueue, o.MaxBatch)
+	case o.BLASThreads < 0:
+		return fmt.Errorf("--blas-threads %d: must not be negative", o.BLASThreads)
 	case o.MaxBody < 1:
 		return fmt.Errorf("--max-body %d: must be positive", o.MaxBody)
 	case o.MaxPixels < 1:
@@ -137,7 +143,7 @@ func newServer(o Options) (*server, error) {
 		s.token = sha256.Sum256([]byte(o.Token))
 	}
 	var err error
-	s.sched, err = batch.New[*loaded](batch.Options{MaxBatch: o.MaxBatch, MaxWait: o.MaxWait, MaxQueue: o.MaxQueue, Observer: s.met})
+	s.sched, err = batch.New[*loaded](batch.Options{MaxBatch: o.MaxBatch, MaxWait: o.MaxWait, MaxQueue: o.MaxQueue, Pad: o.PadBatches, Observer: s.met})
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +228,11 @@ func (s *server) serve(ln net.Listener, sig <-chan os.Signal) error {
 		"max_wait", s.o.MaxWait.String(), "max_queue", s.o.MaxQueue)
 	loaded := make(chan error, 1)
 	go func() {
-		err := s.sched.Do(context.Background(), func() error { engine.SetThreads(s.o.Threads); return nil })
+		err := s.sched.Do(context.Background(), func() error {
+			engine.SetThreads(s.o.Threads)
+			engine.SetBLASThreads(s.o.BLASThreads)
+			return nil
+		})
 		if err == nil {
 			_, err = s.reload("start")
 		}

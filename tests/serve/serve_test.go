@@ -150,6 +150,48 @@ func TestConcurrentRequestsShareAForward(t *testing.T) {
 	}
 }
 
+// A batch of 5 GEIs runs padded to 8 rows (--pad-batches, the default) and
+// unpadded (--pad-batches=false); both answer what predict --json prints,
+// and the padding shows in /metrics (3 zero rows, 5 inputs in one batch).
+func TestPaddedBatchMatchesPredict(t *testing.T) {
+	f := setup(t)
+	files := []string{f.geis[0], f.geis[1], f.geis[2], f.geis[3], f.geis[0]}
+	want := predictJSON(t, "--checkpoint", f.weightsA, f.geis[0], f.geis[1], f.geis[2], f.geis[3])
+	want = append(want, want[0])
+	var form5 []formFile
+	for i, p := range files {
+		form5 = append(form5, formFile{"gei", fmt.Sprintf("%d.png", i), p})
+	}
+	ct, body := form(t, form5...)
+	served := map[string][]api.Prediction{}
+	for _, c := range []struct {
+		flag string
+		pad  float64
+	}{{"--pad-batches", 3}, {"--pad-batches=false", 0}} {
+		s := start(t, "--checkpoint", f.weightsA, "--max-batch", "64", c.flag)
+		r := s.do("POST", api.RoutePredict, ct, body)
+		var res api.PredictResponse
+		r.json(t, &res)
+		if r.status != 200 || len(res.Predictions) != 5 {
+			t.Fatalf("%s: %d %s", c.flag, r.status, r.body)
+		}
+		for i, p := range res.Predictions {
+			if p.Path != fmt.Sprintf("%d.png", i) {
+				t.Fatalf("%s: record %d is %q", c.flag, i, p.Path)
+			}
+			sameRecord(t, p, want[i])
+		}
+		if s.metric("gaitord_batch_size_count") != 1 || s.metric("gaitord_batch_size_sum") != 5 ||
+			s.metric("gaitord_batch_padding_rows_total") != c.pad {
+			t.Fatalf("%s: metrics:\n%s", c.flag, s.do("GET", api.RouteMetrics, "", nil).body)
+		}
+		served[c.flag] = res.Predictions
+	}
+	for i := range files {
+		sameRecord(t, served["--pad-batches"][i], served["--pad-batches=false"][i])
+	}
+}
+
 // A request that does not fit in the queue is 503 queue_full with
 // Retry-After at once; one whose deadline passes in the queue is 503
 // deadline_exceeded; a client that goes away is dropped from the queue; the
