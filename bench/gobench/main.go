@@ -74,7 +74,9 @@ var (
 	cpuProf  = flag.String("cpuprofile", "", "write a Go CPU profile of the timed steps")
 	withLoad = flag.Bool("loader", false, "train: feed batches from dataset.Loader over -dir")
 	device   = flag.String("device", "cpu", "train/infer: cpu, cuda or cuda:N")
-	layouts  = flag.Int("layouts", 2, "lever: CPU conv-block layouts (0 plain, 1 channels-last first layer, 2 all)")
+	layouts  = flag.Int("layouts", 3, "lever: CPU conv-block layouts (0 plain, 1 channels-last first layer, 2 all strided, 3 + oneDNN blocked without autograd)")
+	abLay    = flag.String("ab-layouts", "", "infer: comma-separated -layouts levels timed alternately in each repeat (ab_geis_per_s)")
+	inputHW  = flag.String("input", "64x44", "train/infer: GEI size HxW (64x44 or 128x88)")
 	fusedAdm = flag.Bool("fused-adam", true, "lever: one-pass fused Adam on CPU")
 	gradMode = flag.String("grad-mode", "inference", "lever: infer mode's autograd switch, inference|nograd")
 )
@@ -159,8 +161,17 @@ func procStatus() (rss, hwm float64) {
 	return rss, hwm
 }
 
+// benchConfig is the default network at the -input size.
+func benchConfig() model.Config {
+	cfg := model.DefaultConfig()
+	if _, err := fmt.Sscanf(*inputHW, "%dx%d", &cfg.InputH, &cfg.InputW); err != nil {
+		fail(fmt.Errorf("-input %q: want HxW: %w", *inputHW, err))
+	}
+	return cfg
+}
+
 func newModel() *model.GLCNN {
-	m, err := model.New(model.DefaultConfig(), 1, *device)
+	m, err := model.New(benchConfig(), 1, *device)
 	if err != nil {
 		fail(err)
 	}
@@ -197,7 +208,7 @@ type synthBatch struct {
 }
 
 func newBatch(n int, seed uint64) synthBatch {
-	c := model.DefaultConfig()
+	c := benchConfig()
 	r := rand.New(rand.NewPCG(seed, 7))
 	b := synthBatch{Batch: dataset.Batch{Images: make([]float32, n*c.InputH*c.InputW), Ages: make([]int, n), Genders: make([]api.Gender, n)}, n: n}
 	for i := range b.Images {
@@ -392,6 +403,27 @@ func benchInfer(res map[string]any) error {
 			fwd()
 		}
 		rates = append(rates, float64(*steps**batch)/time.Since(s).Seconds())
+	}
+	if *abLay != "" { // interleaved A/B of conv-block layouts: one repeat of each level in turn
+		ab := map[string][]float64{}
+		levels := strings.Split(*abLay, ",")
+		for range *repeats {
+			for _, l := range levels {
+				var lv int
+				if _, err := fmt.Sscanf(l, "%d", &lv); err != nil {
+					fail(fmt.Errorf("-ab-layouts %q: %w", *abLay, err))
+				}
+				prev := torchx.SetCPULayouts(lv)
+				fwd()
+				s := time.Now()
+				for range *steps {
+					fwd()
+				}
+				ab[l] = append(ab[l], float64(*steps**batch)/time.Since(s).Seconds())
+				torchx.SetCPULayouts(prev)
+			}
+		}
+		res["ab_geis_per_s"] = ab
 	}
 	// The product path: infer.Batch (forward + sigmoid/softmax + host decode).
 	var full []float64

@@ -215,8 +215,48 @@ func TestParityGoToPyTorch(t *testing.T) {
 		x := input(n, c.InputH, c.InputW, 5)
 		ages, genders := []int{1, 40, 130}, []int{0, 1, -1}
 		lw := odl.Weights{Lambda: 0.7, Mu: 1.3}
-		compare(t, fmt.Sprintf("Go→PyTorch %d×%d", c.InputH, c.InputW), goForward(t, m, x, n, ages, genders, lw),
-			runForward(t, script, path, x, n, ages, genders, c.MinAge, lw.Lambda, lw.Mu))
+		py := runForward(t, script, path, x, n, ages, genders, c.MinAge, lw.Lambda, lw.Mu)
+		compare(t, fmt.Sprintf("Go→PyTorch %d×%d", c.InputH, c.InputW), goForward(t, m, x, n, ages, genders, lw), py)
+		inferenceParity(t, m, x, n, py)
+	}
+}
+
+// inferenceParity checks the inference path (InferenceMode, evaluation mode:
+// every conv block through oneDNN's blocked tensors, torchx level 3) against
+// PyTorch's outputs with the tolerance of compare, and that the path ran for
+// every block and strip of glcnn's layer table.
+func inferenceParity(t *testing.T, m *model.GLCNN, x []float32, n int, py pyOut) {
+	t.Helper()
+	c := m.Config()
+	layers, err := c.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBlocks := int64(0)
+	for _, b := range layers.Blocks() {
+		wantBlocks++
+		if b.Part {
+			wantBlocks += int64(len(b.Strips)) - 1
+		}
+	}
+	var age, gender []float32
+	before := torchx.OneDNNBlocks()
+	err = torchx.Catch(func() {
+		torchx.InferenceMode(func() {
+			a, g := m.Forward(torchx.FromFloat32(x, int64(n), 1, int64(c.InputH), int64(c.InputW)))
+			age, gender = torchx.Float32s(a), torchx.Float32s(g)
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ran := torchx.OneDNNBlocks() - before; torchx.MKLDNNEnabled() && ran != wantBlocks {
+		t.Fatalf("inference %d×%d: %d blocks ran through oneDNN's tensors, want %d", c.InputH, c.InputW, ran, wantBlocks)
+	}
+	da, dg := maxDiff(t, "age logits", age, py.AgeLogits), maxDiff(t, "gender logits", gender, py.GenderLogits)
+	t.Logf("inference %d×%d: max |Go − PyTorch|: age logits %.2g, gender logits %.2g", c.InputH, c.InputW, da, dg)
+	if da > 1e-4 || dg > 1e-4 {
+		t.Fatalf("inference %d×%d: differences above 1e-4", c.InputH, c.InputW)
 	}
 }
 

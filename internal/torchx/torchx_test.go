@@ -476,9 +476,14 @@ func TestConvBlockMatchesPlainOps(t *testing.T) {
 		plainPart := Cat(parts, 2)
 		want, wantG := Float32s(plain), grads(plain)
 		wantP, wantPG := Float32s(plainPart), grads(plainPart)
-		for _, level := range []int{0, 1, 2} {
+		for _, level := range []int{0, 1, 2, 3} {
 			prev := SetCPULayouts(level)
-			for k, got := range []Tensor{ConvBlock(x, w, b, c.padH, c.padW, 0.01), PartBlock(x, w, b, strips, c.padH, c.padW, 0.01)} {
+			before := OneDNNBlocks()
+			blocks := []Tensor{ConvBlock(x, w, b, c.padH, c.padW, 0.01), PartBlock(x, w, b, strips, c.padH, c.padW, 0.01)}
+			if ran := OneDNNBlocks() - before; ran != 0 {
+				t.Fatalf("case %d level %d: %d blocks with autograd ran through oneDNN's tensors, want 0", ci, level, ran)
+			}
+			for k, got := range blocks {
 				wv, wg := want, wantG
 				if k == 1 {
 					wv, wg = wantP, wantPG
@@ -493,10 +498,22 @@ func TestConvBlockMatchesPlainOps(t *testing.T) {
 				for _, scope := range []func(func()){NoGrad, InferenceMode} {
 					scope(func() {
 						var o Tensor
+						before := OneDNNBlocks()
 						if k == 0 {
 							o = ConvBlock(x, w, b, c.padH, c.padW, 0.01)
 						} else {
 							o = PartBlock(x, w, b, strips, c.padH, c.padW, 0.01)
+						}
+						// level 3 runs every block (each strip of a part block) through oneDNN's tensors without autograd
+						ran, want := OneDNNBlocks()-before, int64(0)
+						if level == 3 && MKLDNNEnabled() {
+							want = 1
+							if k == 1 {
+								want = int64(len(strips))
+							}
+						}
+						if ran != want {
+							t.Fatalf("case %d level %d block %d no-grad: %d oneDNN-tensor blocks ran, want %d", ci, level, k, ran, want)
 						}
 						so := Strides(o)
 						if so[3] != 1 || so[2] != sh[3] || so[1] != sh[2]*sh[3] {
