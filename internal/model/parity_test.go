@@ -221,10 +221,13 @@ func TestParityGoToPyTorch(t *testing.T) {
 	}
 }
 
-// inferenceParity checks the inference path (InferenceMode, evaluation mode:
-// every conv block through oneDNN's blocked tensors, torchx level 3) against
-// PyTorch's outputs with the tolerance of compare, and that the path ran for
-// every block and strip of glcnn's layer table.
+// inferenceParity checks the inference path (InferenceMode, evaluation
+// mode) against PyTorch's outputs for x (a batch below
+// torchx.OneDNNMinBatch: torchx level 2, no oneDNN-tensor block may run),
+// then, at a batch of torchx.OneDNNMinBatch, that every block and strip of
+// glcnn's layer table runs through oneDNN's blocked tensors (torchx level 3)
+// and matches the plain autograd path (level 2) within compare's tolerance
+// (measured: identical).
 func inferenceParity(t *testing.T, m *model.GLCNN, x []float32, n int, py pyOut) {
 	t.Helper()
 	c := m.Config()
@@ -232,31 +235,56 @@ func inferenceParity(t *testing.T, m *model.GLCNN, x []float32, n int, py pyOut)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantBlocks := int64(0)
+	allBlocks := int64(0)
 	for _, b := range layers.Blocks() {
-		wantBlocks++
+		allBlocks++
 		if b.Part {
-			wantBlocks += int64(len(b.Strips)) - 1
+			allBlocks += int64(len(b.Strips)) - 1
 		}
 	}
-	var age, gender []float32
-	before := torchx.OneDNNBlocks()
-	err = torchx.Catch(func() {
-		torchx.InferenceMode(func() {
-			a, g := m.Forward(torchx.FromFloat32(x, int64(n), 1, int64(c.InputH), int64(c.InputW)))
-			age, gender = torchx.Float32s(a), torchx.Float32s(g)
+	forward := func(x []float32, n int, scope func(func())) (age, gender []float32, blocks int64) {
+		before := torchx.OneDNNBlocks()
+		err := torchx.Catch(func() {
+			scope(func() {
+				a, g := m.Forward(torchx.FromFloat32(x, int64(n), 1, int64(c.InputH), int64(c.InputW)))
+				age, gender = torchx.Float32s(a), torchx.Float32s(g)
+			})
 		})
-	})
-	if err != nil {
-		t.Fatal(err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return age, gender, torchx.OneDNNBlocks() - before
 	}
-	if ran := torchx.OneDNNBlocks() - before; torchx.MKLDNNEnabled() && ran != wantBlocks {
-		t.Fatalf("inference %d×%d: %d blocks ran through oneDNN's tensors, want %d", c.InputH, c.InputW, ran, wantBlocks)
+	if n >= torchx.OneDNNMinBatch() {
+		t.Fatalf("inferenceParity: PyTorch's batch of %d is not below OneDNNMinBatch %d", n, torchx.OneDNNMinBatch())
+	}
+	age, gender, ran := forward(x, n, torchx.InferenceMode)
+	if ran != 0 {
+		t.Fatalf("inference %d×%d b%d: %d blocks ran through oneDNN's tensors, want 0 below batch %d", c.InputH, c.InputW, n, ran, torchx.OneDNNMinBatch())
 	}
 	da, dg := maxDiff(t, "age logits", age, py.AgeLogits), maxDiff(t, "gender logits", gender, py.GenderLogits)
-	t.Logf("inference %d×%d: max |Go − PyTorch|: age logits %.2g, gender logits %.2g", c.InputH, c.InputW, da, dg)
+	t.Logf("inference %d×%d b%d: max |Go − PyTorch|: age logits %.2g, gender logits %.2g", c.InputH, c.InputW, n, da, dg)
 	if da > 1e-4 || dg > 1e-4 {
 		t.Fatalf("inference %d×%d: differences above 1e-4", c.InputH, c.InputW)
+	}
+
+	nb := torchx.OneDNNMinBatch()
+	xb := input(nb, c.InputH, c.InputW, 8)
+	plainAge, plainGender, _ := forward(xb, nb, func(f func()) { f() })
+	age, gender, ran = forward(xb, nb, torchx.InferenceMode)
+	if torchx.MKLDNNEnabled() && ran != allBlocks {
+		t.Fatalf("inference %d×%d b%d: %d blocks ran through oneDNN's tensors, want %d", c.InputH, c.InputW, nb, ran, allBlocks)
+	}
+	d := 0.0
+	for i := range plainAge {
+		d = math.Max(d, math.Abs(float64(age[i])-float64(plainAge[i])))
+	}
+	for i := range plainGender {
+		d = math.Max(d, math.Abs(float64(gender[i])-float64(plainGender[i])))
+	}
+	t.Logf("inference %d×%d b%d, oneDNN tensors vs the plain path: max |difference| %.2g", c.InputH, c.InputW, nb, d)
+	if d > 1e-4 {
+		t.Fatalf("inference %d×%d b%d: oneDNN-tensor path differs from the plain path by %g (> 1e-4)", c.InputH, c.InputW, nb, d)
 	}
 }
 

@@ -447,6 +447,9 @@ func TestConvBlockMatchesPlainOps(t *testing.T) {
 	}{
 		{[]int64{5, 1, 22, 14}, []int64{6, 1, 7, 7}, 3, 3, [][2]int64{{0, 6}, {6, 12}, {18, 4}}},
 		{[]int64{3, 4, 12, 10}, []int64{5, 4, 5, 7}, 2, 3, [][2]int64{{0, 3}, {3, 6}, {9, 3}}},
+		// batches from OneDNNMinBatch take the oneDNN blocked-layout path without autograd
+		{[]int64{int64(OneDNNMinBatch()), 1, 22, 14}, []int64{6, 1, 7, 7}, 3, 3, [][2]int64{{0, 6}, {6, 12}, {18, 4}}},
+		{[]int64{int64(OneDNNMinBatch()) + 1, 4, 12, 10}, []int64{5, 4, 5, 7}, 2, 3, [][2]int64{{0, 3}, {3, 6}, {9, 3}}},
 	}
 	for ci, c := range cases {
 		strips := c.strips
@@ -506,7 +509,7 @@ func TestConvBlockMatchesPlainOps(t *testing.T) {
 						}
 						// level 3 runs every block (each strip of a part block) through oneDNN's tensors without autograd
 						ran, want := OneDNNBlocks()-before, int64(0)
-						if level == 3 && MKLDNNEnabled() {
+						if level == 3 && MKLDNNEnabled() && c.x[0] >= int64(OneDNNMinBatch()) {
 							want = 1
 							if k == 1 {
 								want = int64(len(strips))

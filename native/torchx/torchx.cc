@@ -70,19 +70,26 @@ at::Tensor channels_last(const at::Tensor &t) {
 // libtorch 1.13 (no leaky_relu, no backward of mkldnn_max_pool2d into a dense
 // graph), so training keeps the strided layouts. The convolution weights are
 // reordered on every call, as the plain op does: keeping them prepacked
-// (mkldnn_reorder_conv2d_weight once) measured no faster (bench/README.md).
+// (mkldnn_reorder_conv2d_weight once) measured no faster at batch 256
+// (bench/README.md). Below kOneDNNMinBatch samples the two reorders cost more
+// than they save (measured, level 3 / level 2 at 64×44: b1 0.71×, b4 0.77×,
+// b16 0.71–0.99×, b32 1.57×, b64 1.12–1.25×, b256 1.28–1.40×), so small
+// batches (single-GEI predict, a lightly loaded server) keep level 2.
 //
 // cpu_layouts (a benchmark lever): 0 = the plain order everywhere, 1 = only
 // the channels-last first layer, 2 = every strided layout above, 3 = level 2
-// plus the oneDNN-tensor path without autograd (the default).
+// plus the oneDNN-tensor path without autograd from kOneDNNMinBatch samples
+// (the default).
 std::atomic<int> cpu_layouts{3};
 
 // onednn_blocks counts the blocks that took the oneDNN-tensor path (tests
 // read it to know the path ran).
 std::atomic<int64_t> onednn_blocks{0};
 
+constexpr int64_t kOneDNNMinBatch = 32;
+
 bool onednn_block(const at::Tensor &x, const at::Tensor &w) {
-  return !at::GradMode::is_enabled() && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat &&
+  return !at::GradMode::is_enabled() && x.size(0) >= kOneDNNMinBatch && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat &&
          at::globalContext().userEnabledMkldnn() && at::hasMKLDNN();
 }
 
@@ -453,6 +460,8 @@ int tx_set_adam_mode(int mode) { return adam_mode.exchange(mode); }
 int tx_set_cpu_layouts(int level) { return cpu_layouts.exchange(level); }
 
 int64_t tx_onednn_blocks(void) { return onednn_blocks.load(); }
+
+int64_t tx_onednn_min_batch(void) { return kOneDNNMinBatch; }
 
 const char *tx_adam_step(TxTensor *params, TxTensor *exp_avg, TxTensor *exp_avg_sq, int64_t n,
                          int64_t step, double lr, double beta1, double beta2, double eps,
