@@ -79,7 +79,8 @@ var (
 	cpuProf  = flag.String("cpuprofile", "", "write a Go CPU profile of the timed steps")
 	withLoad = flag.Bool("loader", false, "train: feed batches from dataset.Loader over -dir")
 	device   = flag.String("device", "cpu", "train/infer: cpu, cuda or cuda:N")
-	layouts  = flag.Int("layouts", 2, "lever: CPU conv-block layouts (0 plain, 1 channels-last first layer, 2 all)")
+	layouts  = flag.Int("layouts", 3, "lever: CPU conv-block layouts (0 plain, 1 channels-last first layer, 2 all strided, 3 + oneDNN blocked without autograd)")
+	abLay    = flag.String("ab-layouts", "", "infer: comma-separated -layouts levels timed alternately in each repeat (ab_geis_per_s)")
 	fusedAdm = flag.Bool("fused-adam", true, "lever: one-pass fused Adam on CPU")
 	gradMode = flag.String("grad-mode", "inference", "lever: infer mode's autograd switch, inference|nograd")
 	prec     = flag.String("precision", "fp32", "infer: fp32, or int8 (model.Int8 on oneDNN, calibrated on 256 other synthetic GEIs)")
@@ -426,6 +427,27 @@ func benchInfer(res map[string]any) error {
 			fwd()
 		}
 		rates = append(rates, float64(*steps**batch)/time.Since(s).Seconds())
+	}
+	if *abLay != "" { // interleaved A/B of conv-block layouts: one repeat of each level in turn
+		ab := map[string][]float64{}
+		levels := strings.Split(*abLay, ",")
+		for range *repeats {
+			for _, l := range levels {
+				var lv int
+				if _, err := fmt.Sscanf(l, "%d", &lv); err != nil {
+					fail(fmt.Errorf("-ab-layouts %q: %w", *abLay, err))
+				}
+				prev := torchx.SetCPULayouts(lv)
+				fwd()
+				s := time.Now()
+				for range *steps {
+					fwd()
+				}
+				ab[l] = append(ab[l], float64(*steps**batch)/time.Since(s).Seconds())
+				torchx.SetCPULayouts(prev)
+			}
+		}
+		res["ab_geis_per_s"] = ab
 	}
 	// The product path: infer.Batch (forward + sigmoid/softmax + host decode).
 	var full []float64

@@ -215,8 +215,76 @@ func TestParityGoToPyTorch(t *testing.T) {
 		x := input(n, c.InputH, c.InputW, 5)
 		ages, genders := []int{1, 40, 130}, []int{0, 1, -1}
 		lw := odl.Weights{Lambda: 0.7, Mu: 1.3}
-		compare(t, fmt.Sprintf("Go→PyTorch %d×%d", c.InputH, c.InputW), goForward(t, m, x, n, ages, genders, lw),
-			runForward(t, script, path, x, n, ages, genders, c.MinAge, lw.Lambda, lw.Mu))
+		py := runForward(t, script, path, x, n, ages, genders, c.MinAge, lw.Lambda, lw.Mu)
+		compare(t, fmt.Sprintf("Go→PyTorch %d×%d", c.InputH, c.InputW), goForward(t, m, x, n, ages, genders, lw), py)
+		inferenceParity(t, m, x, n, py)
+	}
+}
+
+// inferenceParity checks the inference path (InferenceMode, evaluation
+// mode) against PyTorch's outputs for x (a batch below
+// torchx.OneDNNMinBatch: torchx level 2, no oneDNN-tensor block may run),
+// then, at a batch of torchx.OneDNNMinBatch, that every block and strip of
+// glcnn's layer table runs through oneDNN's blocked tensors (torchx level 3)
+// and matches the plain autograd path (level 2) within compare's tolerance
+// (measured: identical).
+func inferenceParity(t *testing.T, m *model.GLCNN, x []float32, n int, py pyOut) {
+	t.Helper()
+	c := m.Config()
+	layers, err := c.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	allBlocks := int64(0)
+	for _, b := range layers.Blocks() {
+		allBlocks++
+		if b.Part {
+			allBlocks += int64(len(b.Strips)) - 1
+		}
+	}
+	forward := func(x []float32, n int, scope func(func())) (age, gender []float32, blocks int64) {
+		before := torchx.OneDNNBlocks()
+		err := torchx.Catch(func() {
+			scope(func() {
+				a, g := m.Forward(torchx.FromFloat32(x, int64(n), 1, int64(c.InputH), int64(c.InputW)))
+				age, gender = torchx.Float32s(a), torchx.Float32s(g)
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return age, gender, torchx.OneDNNBlocks() - before
+	}
+	if n >= torchx.OneDNNMinBatch() {
+		t.Fatalf("inferenceParity: PyTorch's batch of %d is not below OneDNNMinBatch %d", n, torchx.OneDNNMinBatch())
+	}
+	age, gender, ran := forward(x, n, torchx.InferenceMode)
+	if ran != 0 {
+		t.Fatalf("inference %d×%d b%d: %d blocks ran through oneDNN's tensors, want 0 below batch %d", c.InputH, c.InputW, n, ran, torchx.OneDNNMinBatch())
+	}
+	da, dg := maxDiff(t, "age logits", age, py.AgeLogits), maxDiff(t, "gender logits", gender, py.GenderLogits)
+	t.Logf("inference %d×%d b%d: max |Go − PyTorch|: age logits %.2g, gender logits %.2g", c.InputH, c.InputW, n, da, dg)
+	if da > 1e-4 || dg > 1e-4 {
+		t.Fatalf("inference %d×%d: differences above 1e-4", c.InputH, c.InputW)
+	}
+
+	nb := torchx.OneDNNMinBatch()
+	xb := input(nb, c.InputH, c.InputW, 8)
+	plainAge, plainGender, _ := forward(xb, nb, func(f func()) { f() })
+	age, gender, ran = forward(xb, nb, torchx.InferenceMode)
+	if torchx.MKLDNNEnabled() && ran != allBlocks {
+		t.Fatalf("inference %d×%d b%d: %d blocks ran through oneDNN's tensors, want %d", c.InputH, c.InputW, nb, ran, allBlocks)
+	}
+	d := 0.0
+	for i := range plainAge {
+		d = math.Max(d, math.Abs(float64(age[i])-float64(plainAge[i])))
+	}
+	for i := range plainGender {
+		d = math.Max(d, math.Abs(float64(gender[i])-float64(plainGender[i])))
+	}
+	t.Logf("inference %d×%d b%d, oneDNN tensors vs the plain path: max |difference| %.2g", c.InputH, c.InputW, nb, d)
+	if d > 1e-4 {
+		t.Fatalf("inference %d×%d b%d: oneDNN-tensor path differs from the plain path by %g (> 1e-4)", c.InputH, c.InputW, nb, d)
 	}
 }
 

@@ -265,7 +265,10 @@ func Conv2d(x, w, b Tensor, padH, padW int64) Tensor {
 // padding, leaky_relu(slope), then 2×2 max pooling with stride 2; b may be
 // the zero Tensor. Its values equal MaxPool2d(LeakyReLU(Conv2d(x, w, b, padH,
 // padW), slope), 2, 2); on CPU it runs in the memory layouts libtorch is
-// fastest with (channels-last single-channel convolution and pooling, see
+// fastest with (channels-last single-channel convolution and pooling; without
+// autograd, under NoGrad or InferenceMode, float32 blocks of at least
+// OneDNNMinBatch samples run in oneDNN's blocked layout from the convolution
+// through the pool; see
 // native/torchx/torchx.cc) and returns a contiguous NCHW tensor.
 func ConvBlock(x, w, b Tensor, padH, padW int64, slope float64) Tensor {
 	defer keep(x, w, b)
@@ -298,9 +301,21 @@ func PartBlock(x, w, b Tensor, strips [][2]int64, padH, padW int64, slope float6
 
 // SetCPULayouts is a benchmark lever for ConvBlock and PartBlock on CPU:
 // 0 runs the plain order (conv, leaky_relu, pool, all NCHW), 1 only the
-// channels-last single-channel convolution, 2 every layout choice (the
-// default). It returns the previous level.
+// channels-last single-channel convolution, 2 every strided layout choice, 3
+// level 2 plus, without autograd and from OneDNNMinBatch samples, the oneDNN
+// blocked layout from convolution through pool (the default). It returns the
+// previous level.
 func SetCPULayouts(level int) int { return int(C.tx_set_cpu_layouts(C.int(level))) }
+
+// OneDNNBlocks counts the ConvBlock and PartBlock strip calls that have run
+// the oneDNN blocked-layout path (level 3 without autograd) in this process;
+// tests read it to know that path ran.
+func OneDNNBlocks() int64 { return int64(C.tx_onednn_blocks()) }
+
+// OneDNNMinBatch is the smallest batch that takes the oneDNN blocked-layout
+// path; smaller batches, where its two reorders cost more than they save,
+// keep level 2 (figures in native/torchx/torchx.cc and bench/README.md).
+func OneDNNMinBatch() int { return int(C.tx_onednn_min_batch()) }
 
 // MaxPool2d is max pooling with a square kernel and stride.
 func MaxPool2d(x Tensor, kernel, stride int64) Tensor {

@@ -447,6 +447,9 @@ func TestConvBlockMatchesPlainOps(t *testing.T) {
 	}{
 		{[]int64{5, 1, 22, 14}, []int64{6, 1, 7, 7}, 3, 3, [][2]int64{{0, 6}, {6, 12}, {18, 4}}},
 		{[]int64{3, 4, 12, 10}, []int64{5, 4, 5, 7}, 2, 3, [][2]int64{{0, 3}, {3, 6}, {9, 3}}},
+		// batches from OneDNNMinBatch take the oneDNN blocked-layout path without autograd
+		{[]int64{int64(OneDNNMinBatch()), 1, 22, 14}, []int64{6, 1, 7, 7}, 3, 3, [][2]int64{{0, 6}, {6, 12}, {18, 4}}},
+		{[]int64{int64(OneDNNMinBatch()) + 1, 4, 12, 10}, []int64{5, 4, 5, 7}, 2, 3, [][2]int64{{0, 3}, {3, 6}, {9, 3}}},
 	}
 	for ci, c := range cases {
 		strips := c.strips
@@ -476,9 +479,14 @@ func TestConvBlockMatchesPlainOps(t *testing.T) {
 		plainPart := Cat(parts, 2)
 		want, wantG := Float32s(plain), grads(plain)
 		wantP, wantPG := Float32s(plainPart), grads(plainPart)
-		for _, level := range []int{0, 1, 2} {
+		for _, level := range []int{0, 1, 2, 3} {
 			prev := SetCPULayouts(level)
-			for k, got := range []Tensor{ConvBlock(x, w, b, c.padH, c.padW, 0.01), PartBlock(x, w, b, strips, c.padH, c.padW, 0.01)} {
+			before := OneDNNBlocks()
+			blocks := []Tensor{ConvBlock(x, w, b, c.padH, c.padW, 0.01), PartBlock(x, w, b, strips, c.padH, c.padW, 0.01)}
+			if ran := OneDNNBlocks() - before; ran != 0 {
+				t.Fatalf("case %d level %d: %d blocks with autograd ran through oneDNN's tensors, want 0", ci, level, ran)
+			}
+			for k, got := range blocks {
 				wv, wg := want, wantG
 				if k == 1 {
 					wv, wg = wantP, wantPG
@@ -493,10 +501,22 @@ func TestConvBlockMatchesPlainOps(t *testing.T) {
 				for _, scope := range []func(func()){NoGrad, InferenceMode} {
 					scope(func() {
 						var o Tensor
+						before := OneDNNBlocks()
 						if k == 0 {
 							o = ConvBlock(x, w, b, c.padH, c.padW, 0.01)
 						} else {
 							o = PartBlock(x, w, b, strips, c.padH, c.padW, 0.01)
+						}
+						// level 3 runs every block (each strip of a part block) through oneDNN's tensors without autograd
+						ran, want := OneDNNBlocks()-before, int64(0)
+						if level == 3 && MKLDNNEnabled() && c.x[0] >= int64(OneDNNMinBatch()) {
+							want = 1
+							if k == 1 {
+								want = int64(len(strips))
+							}
+						}
+						if ran != want {
+							t.Fatalf("case %d level %d block %d no-grad: %d oneDNN-tensor blocks ran, want %d", ci, level, k, ran, want)
 						}
 						so := Strides(o)
 						if so[3] != 1 || so[2] != sh[3] || so[1] != sh[2]*sh[3] {

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
+#include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
@@ -56,9 +57,41 @@ at::Tensor channels_last(const at::Tensor &t) {
 // values; the result goes back to NCHW for the next conv. Other devices
 // (cuDNN) keep the plain order.
 //
+// Without autograd (NoGrad, InferenceMode: gaitord's inference) a float32 CPU
+// block runs in oneDNN's own tensors instead: the input goes to an MKLDNN
+// tensor, the convolution leaves its output in oneDNN's blocked layout
+// (nChw8c/16c), the 2×2 max-pool runs on that layout, and only the pooled
+// map, a quarter of the values, goes back to a dense NCHW tensor, where
+// leaky_relu follows (exact, as above). The strided layouts above pay a
+// reorder into and out of the blocked layout inside every convolution and
+// pool; this path pays one into the conv and one out after the pool. The
+// values are the same oneDNN convolution's (measured: identical to the plain
+// order at 64×44 and 128×88). Autograd cannot run through MKLDNN tensors in
+// libtorch 1.13 (no leaky_relu, no backward of mkldnn_max_pool2d into a dense
+// graph), so training keeps the strided layouts. The convolution weights are
+// reordered on every call, as the plain op does: keeping them prepacked
+// (mkldnn_reorder_conv2d_weight once) measured no faster at batch 256
+// (bench/README.md). Below kOneDNNMinBatch samples the two reorders cost more
+// than they save (measured, level 3 / level 2 at 64×44: b1 0.71×, b4 0.77×,
+// b16 0.71–0.99×, b32 1.57×, b64 1.12–1.25×, b256 1.28–1.40×), so small
+// batches (single-GEI predict, a lightly loaded server) keep level 2.
+//
 // cpu_layouts (a benchmark lever): 0 = the plain order everywhere, 1 = only
-// the channels-last first layer, 2 = everything above (the default).
-std::atomic<int> cpu_layouts{2};
+// the channels-last first layer, 2 = every strided layout above, 3 = level 2
+// plus the oneDNN-tensor path without autograd from kOneDNNMinBatch samples
+// (the default).
+std::atomic<int> cpu_layouts{3};
+
+// onednn_blocks counts the blocks that took the oneDNN-tensor path (tests
+// read it to know the path ran).
+std::atomic<int64_t> onednn_blocks{0};
+
+constexpr int64_t kOneDNNMinBatch = 32;
+
+bool onednn_block(const at::Tensor &x, const at::Tensor &w) {
+  return !at::GradMode::is_enabled() && x.size(0) >= kOneDNNMinBatch && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat &&
+         at::globalContext().userEnabledMkldnn() && at::hasMKLDNN();
+}
 
 at::Tensor conv_block(const at::Tensor &x, const at::Tensor &w, const c10::optional<at::Tensor> &b,
                       int64_t pad_h, int64_t pad_w, double slope) {
@@ -66,6 +99,12 @@ at::Tensor conv_block(const at::Tensor &x, const at::Tensor &w, const c10::optio
   if (!x.is_cpu() || x.dim() != 4 || w.dim() != 4 || level == 0) {
     at::Tensor y = at::conv2d(x, w, b, {1, 1}, {pad_h, pad_w});
     return at::max_pool2d(at::leaky_relu(y, slope), {2, 2}, {2, 2});
+  }
+  if (level >= 3 && onednn_block(x, w)) {
+    onednn_blocks.fetch_add(1, std::memory_order_relaxed);
+    at::Tensor y = at::mkldnn_convolution(x.to_mkldnn(), w.to_mkldnn(), b, {pad_h, pad_w}, {1, 1}, {1, 1}, 1);
+    y = at::max_pool2d(y, {2, 2}, {2, 2});  // mkldnn_max_pool2d on the blocked map
+    return at::leaky_relu(y.to_dense(), slope);
   }
   at::Tensor y;
   const bool first = x.size(1) == 1 && w.size(1) == 1 && x.scalar_type() == at::kFloat &&
@@ -419,6 +458,10 @@ int tx_set_adam_mode(int mode) { return adam_mode.exchange(mode); }
 
 
 int tx_set_cpu_layouts(int level) { return cpu_layouts.exchange(level); }
+
+int64_t tx_onednn_blocks(void) { return onednn_blocks.load(); }
+
+int64_t tx_onednn_min_batch(void) { return kOneDNNMinBatch; }
 
 const char *tx_adam_step(TxTensor *params, TxTensor *exp_avg, TxTensor *exp_avg_sq, int64_t n,
                          int64_t step, double lr, double beta1, double beta2, double eps,

@@ -49,8 +49,15 @@ const char *tx_conv_block(TxTensor x, TxTensor w, TxTensor b, int64_t pad_h, int
 const char *tx_part_block(TxTensor x, TxTensor w, TxTensor b, const int64_t *starts, const int64_t *lengths,
                           int64_t n, int64_t pad_h, int64_t pad_w, double slope, TxTensor *out);
 /* benchmark lever for tx_conv_block on CPU: 0 plain order, 1 channels-last
- * first layer only, 2 all layout choices (default); returns the previous level. */
+ * first layer only, 2 all strided layout choices, 3 level 2 plus oneDNN tensors
+ * (blocked conv output, pool on it) without autograd for batches of at least
+ * tx_onednn_min_batch() (default); returns the
+ * previous level. */
 int tx_set_cpu_layouts(int level);
+/* how many blocks have taken the oneDNN-tensor path of level 3 (for tests) */
+int64_t tx_onednn_blocks(void);
+/* the smallest batch that takes that path (smaller ones keep level 2) */
+int64_t tx_onednn_min_batch(void);
 const char *tx_max_pool2d(TxTensor x, int64_t kernel, int64_t stride, TxTensor *out);
 const char *tx_leaky_relu(TxTensor x, double slope, TxTensor *out);
 const char *tx_linear(TxTensor x, TxTensor w, TxTensor b, TxTensor *out);
