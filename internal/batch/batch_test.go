@@ -23,7 +23,7 @@ type fake struct {
 	entered  chan int // receives each batch's size as the pass starts (when set)
 	mu       sync.Mutex
 	batches  []int
-	sets     []int // the size of each set fused
+	sets     []int       // the size of each set fused
 	xs       [][]float32 // each forward pass's input
 	failAt   int         // a forward pass of this many rows fails (0: none)
 	released bool
