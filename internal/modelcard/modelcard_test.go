@@ -16,6 +16,7 @@ import (
 
 	"github.com/gaitord/gaitord/configs"
 	"github.com/gaitord/gaitord/internal/checkpoint"
+	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/glcnn"
 	"github.com/gaitord/gaitord/internal/metrics"
 )
@@ -173,7 +174,7 @@ func TestCardJSONAndMetadata(t *testing.T) {
 		"From `" + filepath.Join(dir, "report", "summary.json") + "` (test split of `data/synth`; it evaluated this very file (same SHA-256)):",
 		"| MAE (years) | 6.066 | 4.759 |",
 		"| CS(5) | 0.539 | 0.615 |",
-		"net.load_state_dict(load_safetensors(\"glcnn.safetensors\"), strict=True)",
+		"net = gt.load(\"glcnn.safetensors\")  # reads \"glcnn.json\" beside it when present; eval mode",
 		"```yaml\n" + strings.TrimRight(string(configs.Default), "\n") + "\n```",
 	} {
 		if !strings.Contains(card, s) {
@@ -288,16 +289,16 @@ func TestWeightsWithoutConfigAndOtherLossType(t *testing.T) {
 	}
 }
 
-// The card's PyTorch snippet runs: with the reference GEINet
-// (tests/pyref/glcnn.py) it loads the exported file strictly, and the
-// loaded parameters are the file's.
+// The card's PyTorch snippet runs: with python/gaitord_torch.py on the path
+// it loads the exported file, predicts a GEI and prints a record, and the
+// loaded network's linear_age.bias holds the file's values.
 func TestCardSnippetLoadsInPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Python with torch")
 	}
 	const py = "/usr/bin/python3"
-	if out, err := exec.Command(py, "-c", "import torch").CombinedOutput(); err != nil {
-		t.Skipf("%s with torch is needed (python3-torch): %v %s", py, err, out)
+	if out, err := exec.Command(py, "-c", "import torch, numpy, PIL").CombinedOutput(); err != nil {
+		t.Skipf("%s with torch, numpy and PIL is needed (scripts/install_test_deps.sh): %v %s", py, err, out)
 	}
 	dir := t.TempDir()
 	cfg := glcnn.Config{InputH: 64, InputW: 44, K: 100, MinAge: 0, Dropout: 0.5}
@@ -318,8 +319,15 @@ func TestCardSnippetLoadsInPyTorch(t *testing.T) {
 		t.Fatalf("no python block in the card:\n%s", card)
 	}
 	snippet := card[start+len("```python\n") : end]
-	pyref, _ := filepath.Abs("../../tests/pyref")
-	script := "import sys\nsys.path.insert(0, " + quote(pyref) + ")\nfrom glcnn import GEINet\n" + snippet +
+	img := make([]float32, cfg.InputH*cfg.InputW)
+	for i := range img {
+		img[i] = float32(i%cfg.InputW) / float32(cfg.InputW) // a gray ramp: a silhouette everywhere but column 0
+	}
+	if err := gei.WritePNG(filepath.Join(dir, "gei.png"), img, gei.Size{H: cfg.InputH, W: cfg.InputW}); err != nil {
+		t.Fatal(err)
+	}
+	module, _ := filepath.Abs("../../python")
+	script := "import sys\nsys.path.insert(0, " + quote(module) + ")\n" + snippet +
 		"\nprint('%.6f' % float(net.state_dict()['linear_age.bias'].double().sum()))\n"
 	cmd := exec.Command(py, "-c", script)
 	cmd.Dir = dir
@@ -331,7 +339,11 @@ func TestCardSnippetLoadsInPyTorch(t *testing.T) {
 	for _, v := range w["linear_age.bias"].Data {
 		sum += float64(v)
 	}
-	got, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "'age': ") || !strings.Contains(lines[0], "'gender': ") {
+		t.Fatalf("the snippet printed no prediction record:\n%s", out)
+	}
+	got, err := strconv.ParseFloat(lines[1], 64)
 	if err != nil || math.Abs(got-sum) > 1e-5 {
 		t.Fatalf("linear_age.bias sums to %s in PyTorch, %.6f in the file", out, sum)
 	}
