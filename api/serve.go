@@ -30,7 +30,7 @@ const (
 	// FieldSet files are GEI PNGs of one person (several views or walks),
 	// fused into one prediction as `gaitord predict --fuse` fuses a folder
 	// (Source "fused", NInputs the number of GEIs); a model whose loss type
-	// cannot fuse answers ErrCannotFuse.
+	// cannot fuse, or a server at --precision int8, answers ErrCannotFuse.
 	FieldSet = "set"
 	// FieldVideo is one video file (any format FFmpeg decodes), alone in
 	// its request: one prediction per walker seen for a whole gait cycle,
@@ -108,11 +108,25 @@ type ModelInfo struct {
 	Device   string `json:"device"`
 	Threads  int    `json:"threads"`
 	MaxBatch int    `json:"max_batch"`
+	// Precision is what the model runs at: "fp32", or "int8" (`gaitord
+	// serve --precision int8`: quantized at load, calibrated as
+	// Calibration says; a "set" upload is then refused, 422 cannot_fuse).
+	Precision   string       `json:"precision"`
+	Calibration *Calibration `json:"calibration,omitempty"`
 	// Generation counts the models loaded by this process: 1, then +1 per
 	// successful reload.
 	Generation  int       `json:"generation"`
 	LoadedAt    time.Time `json:"loaded_at"`
 	LoadSeconds float64   `json:"load_seconds"`
+}
+
+// Calibration is what an int8 model was calibrated on at its load: GEIs
+// of the training split of Data (the data the checkpoint's stored
+// configuration names), on the quantized engine Engine.
+type Calibration struct {
+	Data   string `json:"data"`
+	GEIs   int    `json:"geis"`
+	Engine string `json:"engine"`
 }
 
 // Status is the body of a successful /healthz ("ok") and /readyz ("ready").
@@ -142,7 +156,7 @@ const (
 	ErrBodyTooLarge     ErrorCode = "body_too_large"         // 413: the body is over --max-body
 	ErrTooManyInputs    ErrorCode = "too_many_inputs"        // 413: more GEIs or frames in one request than the server takes
 	ErrUnsupportedType  ErrorCode = "unsupported_media_type" // 415: neither image/png nor multipart/form-data
-	ErrCannotFuse       ErrorCode = "cannot_fuse"            // 422: a set for a model whose loss type cannot fuse GEIs
+	ErrCannotFuse       ErrorCode = "cannot_fuse"            // 422: a set for a model whose loss type cannot fuse GEIs, or on a server at --precision int8
 	ErrNoWalker         ErrorCode = "no_walker"              // 422: a video without a walker seen for a whole gait cycle, or a moving camera
 	ErrNotSupported     ErrorCode = "not_supported"          // 501: an input this server cannot take (a video without FFmpeg on the server)
 	ErrInternal         ErrorCode = "internal"               // 500: the forward pass failed

@@ -48,14 +48,19 @@ func isTerminal(w io.Writer) bool {
 // openData opens the dataset a configuration names, drawing the synthetic
 // dataset's generation on log (nothing when quiet).
 func openData(c config.Config, log io.Writer, quiet bool) (*dataset.Dataset, error) {
-	o := data.Options{}
+	o, done := dataOptions(log, quiet)
+	defer done()
+	return data.Open(c, o)
+}
+
+// dataOptions are the data.Options that report generating the synthetic
+// dataset on log (nothing when quiet); call done when data.Open returns.
+func dataOptions(log io.Writer, quiet bool) (o data.Options, done func()) {
 	if !quiet {
 		o.Log = log
 	}
-	progress, done := progressFunc(log, quiet, "synth")
-	defer done()
-	o.Progress = progress
-	return data.Open(c, o)
+	o.Progress, done = progressFunc(log, quiet, "synth")
+	return o, done
 }
 
 // reportProblems prints a dataset's problems (at most max of them) and its

@@ -131,7 +131,7 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.PerSubject && o.Precision == PrecisionInt8 {
+	if o.PerSubject && o.Precision == infer.PrecisionInt8 {
 		return usagef("eval --per-subject runs in fp32 only; leave out --precision int8")
 	}
 	if o.PerSubject {
@@ -174,19 +174,16 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 	if trainMean == 0 {
 		trainMean = dataset.MeanAge(ds.Split(dataset.SplitTrain))
 	}
-	loaderOptions := dataset.LoaderOptions{
-		BatchSize: max(cfg.Train.EvalBatchSize, 1), Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch,
-		H: st.Model.InputH, W: st.Model.InputW, Decode: data.Decoder(cfg),
-	}
+	loaderOptions := data.LoaderOptions(cfg)
 	var net infer.Net = m
-	if o.Precision == PrecisionInt8 {
-		q, err := train.Int8(m, ds.Split(dataset.SplitTrain), loaderOptions)
-		infer.FinishGC() // Calibrate's loop of GC calls
+	var calibrated int // GEIs int8 calibration observed
+	if o.Precision == infer.PrecisionInt8 {
+		q, err := train.Int8Data(m, cfg, ds)
 		if err != nil {
-			return fmt.Errorf("eval --precision int8: %s: %w", ds.Source, err)
+			return fmt.Errorf("eval --precision int8: %w", err)
 		}
 		defer q.Close()
-		net = q
+		net, calibrated = q, q.Calibration().GEIs
 	}
 	loader := dataset.NewLoader(samples, loaderOptions)
 	defer loader.Close()
@@ -228,8 +225,8 @@ func RunEval(s Streams, g *Global, o *EvalOptions) error {
 		return json.NewEncoder(s.Out).Encode(sum)
 	}
 	fmt.Fprintf(s.Out, "%s (loss type %s): %s split of %s (%d GEIs)\n", o.Checkpoint, st.Model.LossType(), o.Split, ds.Source, len(samples))
-	if o.Precision == PrecisionInt8 {
-		fmt.Fprintf(s.Out, "precision int8 (%s), calibrated on %d training GEIs\n", infer.Int8Engine, min(len(ds.Split(dataset.SplitTrain)), train.CalibrationGEIs))
+	if o.Precision == infer.PrecisionInt8 {
+		fmt.Fprintf(s.Out, "precision int8 (%s), calibrated on %d training GEIs\n", infer.Int8Engine, calibrated)
 	}
 	fmt.Fprint(s.Out, sum.Table())
 	if sum.PerSubject != nil {

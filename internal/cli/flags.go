@@ -39,6 +39,8 @@ var envFlags = []string{
 	"header-timeout", "read-timeout", "idle-timeout", "grace", "cors-origin", "log-format", "max-frames",
 	// the largest video frame accepted, wherever footage is decoded (predict, gei, serve)
 	"max-pixels",
+	// fp32 or int8, wherever a model predicts (eval, predict, serve)
+	"precision",
 }
 
 // keyAnnotation marks a flag that stands for a configuration key; its value

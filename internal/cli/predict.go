@@ -139,8 +139,8 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 	if err := checkPrecision(o.Precision, o.Device); err != nil {
 		return err
 	}
-	if o.Fuse && o.Precision == PrecisionInt8 {
-		return usagef("--fuse runs in fp32 only; leave out --precision int8")
+	if o.Fuse && o.Precision == infer.PrecisionInt8 {
+		return &UsageError{infer.ErrFuseInt8}
 	}
 	engine.SetThreads(o.Threads)
 	m, st, err := loadModel(o.Checkpoint, o.Device)
@@ -153,7 +153,7 @@ func RunPredict(s Streams, g *Global, o *PredictOptions) error {
 		}
 	}
 	var net infer.Net = m
-	if o.Precision == PrecisionInt8 {
+	if o.Precision == infer.PrecisionInt8 {
 		q, err := int8Net(s, g, m, st, o.Checkpoint)
 		if err != nil {
 			return fmt.Errorf("predict --precision int8: %w", err)

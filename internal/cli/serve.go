@@ -46,8 +46,12 @@ GET / is a web page; /v1/model, /healthz, /readyz, /metrics and /openapi.json
 describe the server. It listens on loopback unless --addr says otherwise; with
 --token-file every /v1 route needs "Authorization: Bearer <token>".
 SIGTERM or SIGINT drains (in-flight requests finish within --grace) and exits 0;
-SIGHUP reloads the checkpoint (a broken one is refused, the old one keeps serving).`,
+SIGHUP reloads the checkpoint (a broken one is refused, the old one keeps serving).
+--precision int8 quantizes the model at every load, calibrated on the training split
+of the data the checkpoint's stored configuration names (as 'gaitord predict
+--precision int8'); it refuses an export (no stored configuration) and "set" uploads.`,
 		Example: `  gaitord serve --checkpoint runs/demo/best.ckpt
+  gaitord serve --checkpoint runs/demo/best.ckpt --precision int8
   gaitord serve --checkpoint runs/demo/best.ckpt --addr :8080 --token-file /etc/gaitord/token --max-batch 64 --max-wait 5ms
   curl --data-binary @gei.png -H 'Content-Type: image/png' localhost:8080/v1/predict`,
 		Args: cobra.NoArgs,
@@ -71,6 +75,7 @@ SIGHUP reloads the checkpoint (a broken one is refused, the old one keeps servin
 	f.StringVar(&o.CORSOrigin, "cors-origin", "", "allow browser calls from this origin (\"*\" for any); off by default")
 	f.StringVar(&o.LogFormat, "log-format", o.LogFormat, "request log format on stderr: text or json")
 	f.StringVar(&o.Device, "device", d.Device, "cpu, cuda or cuda:N")
+	f.StringVar(&o.Precision, "precision", d.Precision, precisionUsage+", again at every reload; refuses sets")
 	f.IntVar(&o.Threads, "threads", 0, "libtorch intra-op threads (0 = all cores)")
 	f.IntVar(&o.BLASThreads, "blas-threads", d.BLASThreads, "OpenBLAS's own threads (0 = one per core); 1 stops its idle spinning")
 	_ = c.MarkFlagRequired("checkpoint")

@@ -84,3 +84,14 @@ func Decoder(c config.Config) func(string) ([]float32, error) {
 	size := Size(c)
 	return func(path string) ([]float32, error) { return gei.Load(path, size) }
 }
+
+// LoaderOptions are how evaluation, prediction over a dataset and int8
+// calibration read c's GEIs: train.eval_batch_size (at least 1) per batch,
+// data.workers and data.prefetch, at the model's input size, through
+// Decoder(c).
+func LoaderOptions(c config.Config) dataset.LoaderOptions {
+	return dataset.LoaderOptions{
+		BatchSize: max(c.Train.EvalBatchSize, 1), Workers: c.Data.Workers, Prefetch: c.Data.Prefetch,
+		H: c.Model.InputHeight, W: c.Model.InputWidth, Decode: Decoder(c),
+	}
+}

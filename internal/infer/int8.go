@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gaitord/gaitord/internal/model"
@@ -12,6 +13,32 @@ import (
 // (Debian's libtorch 1.13 lists onednn and qnnpack; qnnpack, built for ARM,
 // ran at 0.4× float32 here, bench/README.md).
 const Int8Engine = "onednn"
+
+// The precisions inference runs at: the values of --precision on eval,
+// predict and serve.
+const (
+	PrecisionFP32 = "fp32"
+	PrecisionInt8 = "int8"
+)
+
+// CheckPrecision refuses an unknown precision ("" is fp32), and int8 on a
+// device other than the CPU, naming the flags.
+func CheckPrecision(p, device string) error {
+	switch p {
+	case "", PrecisionFP32:
+		return nil
+	case PrecisionInt8:
+		if device != "" && device != "cpu" {
+			return fmt.Errorf("--precision int8 runs on the CPU; --device %s", device)
+		}
+		return nil
+	}
+	return fmt.Errorf("--precision %q: want fp32 or int8", p)
+}
+
+// ErrFuseInt8 refuses the set form (Set: `gaitord predict --fuse`, a "set"
+// upload to `gaitord serve`) at int8: model.Int8 has no set form.
+var ErrFuseInt8 = errors.New("--fuse runs in fp32 only; leave out --precision int8")
 
 // Calibrate observes m's float32 layer outputs on n GEIs (images, n·H·W
 // values, row-major) in batches of batch, for model.NewInt8. Like Batch it

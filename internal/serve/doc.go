@@ -81,6 +81,21 @@
 // checkpoint that fails to load is refused with one error log line and the
 // old model keeps serving.
 //
+// # Precision
+//
+// Options.Precision int8 (`--precision int8`, CPU only) serves the model's
+// int8 form (model.Int8 on oneDNN), built at every load, the first one and
+// each reload, on the libtorch thread: train.Int8Stored calibrates it on the
+// training split of the data the checkpoint's stored configuration names,
+// the one function `gaitord predict --precision int8` calls too, so the
+// server answers predict's records. A checkpoint with no stored
+// configuration (an export) is refused, at start (Run returns the error) or
+// on reload; a reload whose calibration fails (the data gone) is refused like
+// a broken checkpoint. The int8 form has no set form: a "set" upload is 422
+// cannot_fuse in predict --fuse's words (infer.ErrFuseInt8). /v1/model
+// reports the precision and the calibration (api.ModelInfo), /metrics the
+// gauge gaitord_model_precision{precision}.
+//
 // # Logs and metrics
 //
 // One log line per request (log/slog; text or JSON): id (also the

@@ -24,6 +24,7 @@ const (
 	metricModelLoad    = "gaitord_model_load_seconds"
 	metricReloads      = "gaitord_model_reloads_total"
 	metricModelGen     = "gaitord_model_generation"
+	metricPrecision    = "gaitord_model_precision"
 	metricPredictions  = "gaitord_predictions_total"
 	metricPadRows      = "gaitord_batch_padding_rows_total"
 	metricMallocInUse  = "gaitord_malloc_inuse_bytes"
@@ -45,6 +46,7 @@ type serverMetrics struct {
 	modelLoad   prometheus.Gauge
 	reloads     *prometheus.CounterVec
 	generation  prometheus.Gauge
+	precision   *prometheus.GaugeVec
 	predictions prometheus.Counter
 	padRows     prometheus.Counter
 }
@@ -73,13 +75,15 @@ func newMetrics() *serverMetrics {
 			Help: "Checkpoint reloads, by result (ok, refused)."}, []string{"result"}),
 		generation: prometheus.NewGauge(prometheus.GaugeOpts{Name: metricModelGen,
 			Help: "Models loaded by this process so far (1, then +1 per reload)."}),
+		precision: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricPrecision,
+			Help: "1 for the precision the model in service runs at (fp32, int8: --precision)."}, []string{"precision"}),
 		predictions: prometheus.NewCounter(prometheus.CounterOpts{Name: metricPredictions,
 			Help: "Predictions returned."}),
 		padRows: prometheus.NewCounter(prometheus.CounterOpts{Name: metricPadRows,
 			Help: "Zero rows added to forward passes to run them at a fixed batch size (--pad-batches)."}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.batchSize, m.forward, m.queueDepth, m.dropped, m.modelLoad,
-		m.reloads, m.generation, m.predictions, m.padRows,
+		m.reloads, m.generation, m.precision, m.predictions, m.padRows,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: metricMallocInUse,
 			Help: "Bytes of the C heap (glibc malloc: libtorch, oneDNN, OpenBLAS) allocated and not freed."},

@@ -30,6 +30,7 @@ import (
 	"github.com/gaitord/gaitord/internal/engine"
 	"github.com/gaitord/gaitord/internal/ffmpeg"
 	"github.com/gaitord/gaitord/internal/gei"
+	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/metrics"
 	"github.com/gaitord/gaitord/internal/video"
 )
@@ -41,6 +42,9 @@ type Options struct {
 	Device      string // cpu, cuda, cuda:N
 	Threads     int    // libtorch intra-op threads (0: all cores)
 	BLASThreads int    // OpenBLAS's own threads (engine.SetBLASThreads; 0: OpenBLAS's default, one per core)
+	// Precision is fp32 or int8 (infer.PrecisionInt8: CPU only; quantized
+	// and calibrated at every load, see load).
+	Precision string
 
 	Addr       string // listen address; loopback by default
 	Token      string // bearer token every /v1 route needs; "" for none
@@ -70,7 +74,7 @@ type Options struct {
 // DefaultOptions are the defaults of `gaitord serve`.
 func DefaultOptions() Options {
 	return Options{
-		Device: "cpu", Addr: "127.0.0.1:8080", BLASThreads: 1,
+		Device: "cpu", Precision: infer.PrecisionFP32, Addr: "127.0.0.1:8080", BLASThreads: 1,
 		MaxBody: 32 << 20, MaxBatch: 64, MaxWait: 5 * time.Millisecond, MaxQueue: 1024, PadBatches: true,
 		MaxPixels: ffmpeg.DefaultMaxPixels, MaxFrames: 3000,
 		RequestTimeout: 30 * time.Second, HeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
@@ -80,6 +84,9 @@ func DefaultOptions() Options {
 
 // Validate refuses settings the server cannot run with, naming the flag.
 func (o Options) Validate() error {
+	if err := infer.CheckPrecision(o.Precision, o.Device); err != nil {
+		return err
+	}
 	switch {
 	case o.Checkpoint == "":
 		return errors.New("--checkpoint: required")
@@ -281,7 +288,7 @@ func (s *server) reload(trigger string) (*api.ModelInfo, error) {
 	gen, _ := s.sched.Current()
 	var info api.ModelInfo
 	_, err := s.sched.Swap(context.Background(), func() (*loaded, error) {
-		l, err := load(s.o.Checkpoint, s.o.Device, s.o.MaxBatch)
+		l, err := load(s.o.Checkpoint, s.o)
 		if err != nil {
 			return nil, err
 		}
@@ -301,9 +308,11 @@ func (s *server) reload(trigger string) (*api.ModelInfo, error) {
 	}
 	s.met.modelLoad.Set(info.LoadSeconds)
 	s.met.generation.Set(float64(info.Generation))
+	s.met.precision.Reset()
+	s.met.precision.WithLabelValues(info.Precision).Set(1)
 	s.log.Info("model loaded", "trigger", trigger, "checkpoint", info.Checkpoint, "sha256", info.SHA256,
 		"generation", info.Generation, "input", fmt.Sprintf("%dx%d", info.InputHeight, info.InputWidth),
-		"device", info.Device, "seconds", round3(info.LoadSeconds))
+		"device", info.Device, "precision", info.Precision, "seconds", round3(info.LoadSeconds))
 	return &info, nil
 }
 

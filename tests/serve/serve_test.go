@@ -456,6 +456,10 @@ func TestStartFailures(t *testing.T) {
 		{[]string{"--checkpoint", f.weightsA, "--log-format", "xml"}, 2, "--log-format"},
 		{[]string{"--checkpoint", f.weightsA, "--token-file", filepath.Join(t.TempDir(), "none")}, 1, "token file"},
 		{[]string{"--checkpoint", f.weightsA, "--addr", "256.0.0.1:1"}, 1, "listen on 256.0.0.1:1"},
+		// an export stores no configuration, so no data to calibrate int8 on
+		{[]string{"--checkpoint", f.weightsA, "--precision", "int8", "--addr", "127.0.0.1:0"}, 1, f.weightsA + " stores no configuration"},
+		{[]string{"--checkpoint", f.weightsA, "--precision", "int4"}, 2, `--precision "int4"`},
+		{[]string{"--checkpoint", f.weightsA, "--precision", "int8", "--device", "cuda"}, 2, "--precision int8 runs on the CPU"},
 	} {
 		x := gaitordtest.Exec(t, bin, append([]string{"serve", "--log-format", "json"}, c.args...)...)
 		var errLines []string

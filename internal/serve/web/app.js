@@ -33,7 +33,7 @@ async function loadModel() {
   const m = await res.json();
   if (!res.ok) { $("model").textContent = "model: " + m.error; return; }
   $("model").textContent = `model: ${m.input_height}×${m.input_width}, K=${m.k}, ages ${m.min_age}–${m.min_age + m.k}, ` +
-    `${m.kind} ${m.sha256.slice(0, 12)}, gaitord ${m.gaitord}, libtorch ${m.libtorch}, ${m.device}`;
+    `${m.kind} ${m.sha256.slice(0, 12)}, gaitord ${m.gaitord}, libtorch ${m.libtorch}, ${m.device} ${m.precision}`;
 }
 
 // upload sends parts ({field, file, name}): gei files (one prediction
