@@ -4,8 +4,8 @@
 # and 128×88 (the OULP-Age model: training b64, inference b256), single-GEI
 # predict from process start with its phases beside the start-up floor
 # (bench/floor), and the CPU's instruction sets in the header.
-#   bench/run.sh [--quick] [--out FILE]     (64×44 alone took 13 min, --quick 3 min, idle;
-#   the 128×88 rows add about as much again; not yet timed on an idle machine)
+#   bench/run.sh [--quick] [--out FILE]     (the full run took 5 min 12 s on 2 idle cores
+#   on 2026-12-02, the int8 row not yet in it)
 # Go and Python runs alternate, never overlap. Prints the table, writes JSON.
 #   bench/run.sh --device cuda [--quick] [--out FILE]
 # runs only the training + inference comparison on that device (bench/gpu.sh,

@@ -313,13 +313,15 @@ def orchestrate(a):
     P = {  # parameters per figure
         "train": dict(batch=64, warmup=1 if q else 5, repeats=3 if q else 5, steps=2 if q else 10),
         "infer": dict(batch=256, warmup=1, repeats=3 if q else 5, steps=1),
+        # gaitord's int8 network (model.Int8, oneDNN) against PyTorch's fp32 eager
+        "infer_int8": dict(batch=256, warmup=1, repeats=3 if q else 5, steps=1),
         # the OULP-Age model (configs/oulp-age.yaml): 4× the work per GEI
         "train128": dict(batch=64, warmup=1, repeats=3 if q else 5, steps=1 if q else 3, height=128, width=88),
         "infer128": dict(batch=256, warmup=1, repeats=3 if q else 5, steps=1, height=128, width=88),
         "mem": dict(batch=a.mem_batch, marks="50,200" if q else "200,2000"),
         "predict_runs": 3 if q else 5,
     }
-    figures = ["mm", "train", "infer", "train128", "infer128", "data", "predict", "mem"]
+    figures = ["mm", "train", "infer", "infer_int8", "train128", "infer128", "data", "predict", "mem"]
     only = a.only.split(",") if a.only else figures
     bad = [f for f in only if f not in figures]
     if bad:
@@ -353,6 +355,11 @@ def orchestrate(a):
         both("train", "train", P["train"])
     if "infer" in only:
         both("infer", "infer", P["infer"])
+    if "infer_int8" in only and a.device == "cpu":
+        print("[bench] infer_int8: gaitord int8 …", file=sys.stderr, flush=True)
+        g = run_json(go + goargs("infer", dict(P["infer_int8"], precision="int8")))
+        print("[bench] infer_int8: pytorch fp32 …", file=sys.stderr, flush=True)
+        R["infer_int8"] = {"gaitord": g, "pytorch": run_json(py + args("infer", P["infer_int8"]))}
     if "train128" in only:
         both("train128", "train", P["train128"])
     if "infer128" in only:
@@ -434,6 +441,9 @@ def report(R):
     if t128:
         row(f"train throughput (b64, 128×88{on})", "samples/s", t128["gaitord"]["samples_per_s"], t128["pytorch"]["samples_per_s"])
         row(f"train step (b64, 128×88{on})", "ms", t128["gaitord"]["step_ms"], t128["pytorch"]["step_ms"], "low")
+    i8 = R.get("infer_int8")
+    if i8:
+        row("inference int8 (b256; PyTorch fp32 eager)", "GEIs/s", i8["gaitord"]["geis_per_s"], i8["pytorch"]["geis_per_s"])
     if i128:
         row(f"inference (b256, 128×88, no-grad{on})", "GEIs/s", i128["gaitord"]["geis_per_s"], i128["pytorch"]["geis_per_s"])
     pr = R.get("predict")
@@ -568,7 +578,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--mem-batch", type=int, default=1)
     ap.add_argument("--out")
-    ap.add_argument("--only", help="orchestrate: comma-separated figures (mm,train,infer,train128,infer128,data,predict,mem)")
+    ap.add_argument("--only", help="orchestrate: comma-separated figures (mm,train,infer,infer_int8,train128,infer128,data,predict,mem)")
     a = ap.parse_args()
     fn = {"train": bench_train, "mem": bench_mem, "infer": bench_infer, "data": bench_data, "mm": bench_mm,
           "predict": predict, "profile": profile, "orchestrate": orchestrate}[a.mode]

@@ -206,6 +206,11 @@ func TestShippedConfigs(t *testing.T) {
 			c.Optim.Name == "adam" && c.Optim.LR == 1e-4 && c.Train.BatchSize == 64 && c.Train.Epochs == 40 &&
 			c.Schedule.Type == "step" && c.Loss.Lambda == 1 && c.Loss.Mu == 1
 	})
+	check("synthetic-best.yaml", func(c Config) bool {
+		d := Default() // only the schedule and the epochs differ from default.yaml
+		d.Schedule.Type, d.Train.Epochs = "cosine", 24
+		return reflect.DeepEqual(c, d)
+	})
 	check("oulp-age.yaml", func(c Config) bool {
 		return c.Data.Format == "oulp-age" && c.Model.InputHeight == 128 && c.Model.InputWidth == 88 &&
 			c.Model.K == 100 && c.Model.MinAge == 0 && c.Optim.LR == 1e-4 && c.Train.BatchSize == 64
