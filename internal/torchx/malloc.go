@@ -19,8 +19,3 @@ func Malloc() MallocStats {
 	mi := C.mallinfo2()
 	return MallocStats{InUse: uint64(mi.uordblks), Free: uint64(mi.fordblks), Mmap: uint64(mi.hblkhd)}
 }
-
-// MallocTrim returns the free memory at the top of every glibc arena and the
-// free whole pages inside them to the system (malloc_trim(0)); it reports
-// whether any memory was released.
-func MallocTrim() bool { return C.malloc_trim(0) == 1 }

@@ -335,26 +335,6 @@ func bombPNG(w, h uint32) []byte {
 	return append(out, pngChunk("IEND", nil)...)
 }
 
-func readGray(t *testing.T, path string) *image.Gray {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := image.NewGray(img.Bounds())
-	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
-		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
-			g.Set(x, y, img.At(x, y))
-		}
-	}
-	return g
-}
-
 // predicted parses the AGE column of predict's table for path.
 func predicted(t *testing.T, out, path string) float64 {
 	t.Helper()
@@ -393,7 +373,7 @@ func TestImages(t *testing.T) {
 
 	// accepted: the same GEI as 16-bit gray, RGB, RGBA and paletted PNGs,
 	// and blown up to 3000×3000 (nearest neighbour, centred on a black field)
-	g := readGray(t, f.gei)
+	g := gaitordtest.ReadGray(t, f.gei)
 	b := g.Bounds()
 	g16 := image.NewGray16(b)
 	rgb := image.NewRGBA(b) // alpha 255 everywhere: png writes it as RGB

@@ -17,6 +17,7 @@ import (
 	"github.com/gaitord/gaitord/internal/glcnn"
 	"github.com/gaitord/gaitord/internal/safetensors"
 	"github.com/gaitord/gaitord/internal/train"
+	"github.com/gaitord/gaitord/tests/gaitordtest"
 )
 
 // pyModule is the single-file PyTorch module a Python user loads gaitord's
@@ -166,7 +167,7 @@ func TestPythonModuleReproducesPredict(t *testing.T) {
 			if _, stderr, code := runPy(t, "gei", "--frames", frames, "--out", pyPNG, "--height", h, "--width", w); code != 0 {
 				t.Fatalf("python gei: exit %d\n%s", code, stderr)
 			}
-			a, b := grayPixels(t, goPNG), grayPixels(t, pyPNG)
+			a, b := gaitordtest.ReadGray(t, goPNG), gaitordtest.ReadGray(t, pyPNG)
 			if a.Rect != b.Rect || !bytes.Equal(a.Pix, b.Pix) {
 				t.Fatalf("%s×%s GEI: Python's pixels differ from gaitord gei's", h, w)
 			}
@@ -221,7 +222,7 @@ func TestPythonModuleReproducesPredict(t *testing.T) {
 // exercised.
 func rgbaVariant(t *testing.T, src, dst string) string {
 	t.Helper()
-	g := grayPixels(t, src)
+	g := gaitordtest.ReadGray(t, src)
 	out := image.NewNRGBA(image.Rect(0, 0, 70, 90))
 	for y := 0; y < 90; y++ {
 		for x := 0; x < 70; x++ {
@@ -240,7 +241,7 @@ func rgbaVariant(t *testing.T, src, dst string) string {
 // pixels (taller and wider than the model's, another aspect ratio).
 func gray16Variant(t *testing.T, src, dst string) string {
 	t.Helper()
-	g := grayPixels(t, src)
+	g := gaitordtest.ReadGray(t, src)
 	out := image.NewGray16(image.Rect(0, 0, 66, 100))
 	for y := 0; y < 100; y++ {
 		for x := 0; x < 66; x++ {
@@ -255,7 +256,7 @@ func gray16Variant(t *testing.T, src, dst string) string {
 // 16 levels of a bluish gray, some of them partly transparent.
 func palettedVariant(t *testing.T, src, dst string) string {
 	t.Helper()
-	g := grayPixels(t, src)
+	g := gaitordtest.ReadGray(t, src)
 	pal := make(color.Palette, 16)
 	for i := range pal {
 		v := uint8(i * 17)
@@ -278,25 +279,6 @@ func encodePNG(t *testing.T, img image.Image, dst string) string {
 		t.Fatal(err)
 	}
 	return dst
-}
-
-// grayPixels decodes an 8-bit gray PNG.
-func grayPixels(t *testing.T, path string) *image.Gray {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	g, ok := img.(*image.Gray)
-	if !ok {
-		t.Fatalf("%s: %T, want an 8-bit gray PNG", path, img)
-	}
-	return g
 }
 
 // writeWrongShape copies the export at src to dst with linear_gender.weight

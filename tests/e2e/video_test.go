@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/png"
 	"math"
 	"os"
 	"os/exec"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/gaitord/gaitord/api"
 	"github.com/gaitord/gaitord/internal/synth"
+	"github.com/gaitord/gaitord/tests/gaitordtest"
 )
 
 // records parses predict --json output.
@@ -32,25 +31,6 @@ func records(t *testing.T, out string) []api.Prediction {
 		ps = append(ps, p)
 	}
 	return ps
-}
-
-// grayPNG reads an 8-bit gray PNG's pixels.
-func grayPNG(t *testing.T, path string) []uint8 {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, ok := img.(*image.Gray)
-	if !ok || g.Rect.Dx() != 44 || g.Rect.Dy() != 64 {
-		t.Fatalf("%s: %T %v, want 64×44 8-bit gray", path, img, img.Bounds())
-	}
-	return g.Pix
 }
 
 // TestVideoToAge is footage → age through the real binary, and the quality
@@ -129,7 +109,11 @@ func TestVideoToAge(t *testing.T) {
 		}
 		tg := tm + ".png"
 		mustRun(t, "gei", "--frames", tm, "--out", tg)
-		a, b := grayPNG(t, saved), grayPNG(t, tg)
+		ga, gb := gaitordtest.ReadGray(t, saved), gaitordtest.ReadGray(t, tg)
+		if ga.Rect.Dx() != 44 || ga.Rect.Dy() != 64 || gb.Rect != ga.Rect {
+			t.Fatalf("GEIs %v and %v, want 64×44", ga.Rect, gb.Rect)
+		}
+		a, b := ga.Pix, gb.Pix
 		sum := 0
 		for k := range a {
 			d := int(a[k]) - int(b[k])

@@ -1,11 +1,13 @@
 // Package gaitordtest builds and runs the real gaitord binary for the
-// end-to-end and bad-input tests.
+// end-to-end and bad-input tests, and reads back what it writes.
 package gaitordtest
 
 import (
 	"bytes"
 	"flag"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,4 +83,24 @@ func ExecEnv(t testing.TB, env []string, name string, argv ...string) Result {
 		t.Fatalf("%s %v: %v", name, argv, err)
 	}
 	return Result{Code: code, Stdout: o.String(), Stderr: e.String()}
+}
+
+// ReadGray decodes the 8-bit gray PNG at path (a GEI or mask gaitord wrote);
+// anything else fails the test.
+func ReadGray(t testing.TB, path string) *image.Gray {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	g, ok := img.(*image.Gray)
+	if !ok {
+		t.Fatalf("%s: %T, want an 8-bit gray PNG", path, img)
+	}
+	return g
 }
