@@ -633,15 +633,12 @@ func benchData(res map[string]any) error {
 
 // predict is a stand-in for `gaitord predict`: load weights, gei.Load, forward, print.
 func predict(paths []string) error {
-	st, err := checkpoint.Load(*weights)
+	st, err := checkpoint.LoadModel(*weights) // as predict and serve load: no Adam moments, no random init
 	if err != nil {
 		return err
 	}
-	m, err := model.New(st.Model, 0, "cpu")
+	m, err := model.FromWeights(st.Model, st.Weights, "cpu")
 	if err != nil {
-		return err
-	}
-	if err := m.SetWeights(st.Weights); err != nil {
 		return err
 	}
 	for _, p := range paths {

@@ -215,15 +215,12 @@ func run() error {
 
 // offline times forward passes in this process: medians of several runs.
 func offline(ckpt string, res *results) error {
-	st, err := checkpoint.Load(ckpt)
+	st, err := checkpoint.LoadModel(ckpt) // as predict and serve load: no Adam moments, no random init
 	if err != nil {
 		return err
 	}
-	m, err := model.New(st.Model, 0, "cpu")
+	m, err := model.FromWeights(st.Model, st.Weights, "cpu")
 	if err != nil {
-		return err
-	}
-	if err := m.SetWeights(st.Weights); err != nil {
 		return err
 	}
 	hw := st.Model.InputH * st.Model.InputW
