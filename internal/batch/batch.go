@@ -202,8 +202,12 @@ func (s *Scheduler[R]) Current() (gen int, r R) {
 func (s *Scheduler[R]) Depth() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.queue) + s.setLen
+	return s.depthLocked()
 }
+
+// depthLocked is Depth with s.mu held: queued single inputs plus the inputs
+// of queued sets.
+func (s *Scheduler[R]) depthLocked() int { return len(s.queue) + s.setLen }
 
 // Submit queues inputs prepared for model generation gen and waits for their
 // predictions (infer.Output.Prediction: no Path or Source), in order. It returns ErrStale when another model was swapped in since gen (the
@@ -226,7 +230,7 @@ func (s *Scheduler[R]) Submit(ctx context.Context, gen int, inputs [][]float32) 
 	for i, x := range inputs {
 		s.queue = append(s.queue, &item{req: req, idx: i, x: x, gen: gen, at: now})
 	}
-	depth := len(s.queue) + s.setLen
+	depth := s.depthLocked()
 	s.mu.Unlock()
 	return req.rows, s.wait(ctx, req, depth)
 }
@@ -253,7 +257,7 @@ func (s *Scheduler[R]) SubmitSet(ctx context.Context, gen int, inputs [][]float3
 	}
 	s.sets = append(s.sets, &setJob{req: req, x: x, s: len(inputs), gen: gen})
 	s.setLen += len(inputs)
-	depth := len(s.queue) + s.setLen
+	depth := s.depthLocked()
 	s.mu.Unlock()
 	if err := s.wait(ctx, req, depth); err != nil {
 		return api.Prediction{}, err
@@ -270,7 +274,7 @@ func (s *Scheduler[R]) admitLocked(gen int, inputs [][]float32) error {
 		return ErrNoModel
 	case gen != s.gen:
 		return ErrStale
-	case len(s.queue)+s.setLen+len(inputs) > s.o.MaxQueue:
+	case s.depthLocked()+len(inputs) > s.o.MaxQueue:
 		return ErrQueueFull
 	}
 	want := s.runners[gen].InputLen()
@@ -461,7 +465,7 @@ func (s *Scheduler[R]) next() (batch []*item, r R, wait time.Duration) {
 	batch = append([]*item(nil), s.queue[:n]...)
 	s.queue = s.queue[n:]
 	r = s.runners[gen]
-	depth := len(s.queue) + s.setLen
+	depth := s.depthLocked()
 	s.mu.Unlock()
 	s.afterDrop(dropped)
 	s.observeQueue(depth)
