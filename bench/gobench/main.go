@@ -83,7 +83,7 @@ var (
 	abLay    = flag.String("ab-layouts", "", "infer: comma-separated -layouts levels timed alternately in each repeat (ab_geis_per_s)")
 	fusedAdm = flag.Bool("fused-adam", true, "lever: one-pass fused Adam on CPU")
 	gradMode = flag.String("grad-mode", "inference", "lever: infer mode's autograd switch, inference|nograd")
-	prec     = flag.String("precision", "fp32", "infer: fp32, or int8 (model.Int8 on oneDNN, calibrated on 256 other synthetic GEIs)")
+	prec     = flag.String("precision", "fp32", "infer: fp32, or int8 (model.Int8 on oneDNN, calibrated on train.CalibrationGEIs other synthetic GEIs)")
 	height   = flag.Int("height", 64, "train/mem/infer/weights/checkpoint: input height (128 with -width 88: the OULP-Age model)")
 	width    = flag.Int("width", 44, "train/mem/infer/weights/checkpoint: input width")
 )
@@ -382,7 +382,7 @@ func benchInfer(res map[string]any) error {
 	switch *prec {
 	case "fp32":
 	case "int8":
-		cb := newBatch(256, 4)
+		cb := newBatch(train.CalibrationGEIs, 4)
 		q, err := infer.NewInt8(m, cb.Images, cb.n, 64)
 		if err != nil {
 			return err
