@@ -27,6 +27,11 @@ while (($#)); do
   shift
 done
 . <(scripts/install_libtorch.sh --print)
+# libgomp's spinning workers take the cores from the thread that feeds them on
+# a shared 2-core machine; gaitord's train, eval, data and serve re-execute
+# themselves with PASSIVE (cmd/gaitord), so both sides run with it unless the
+# caller chose a policy. The table's header prints it.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 PY=/usr/bin/python3
 mkdir -p .cache/bench
 echo "[bench] building .cache/bench/gobench and .cache/bench/floor" >&2

@@ -302,6 +302,33 @@ def cpu_isa():
     return {"model": model, "isa": {n: (f in flags) for n, f in names}}
 
 
+# The environment that changes both sides' speed, printed in the header:
+# libgomp's wait policy (bench/run.sh sets PASSIVE, as gaitord's long
+# commands do) and OpenBLAS's kernel choice (OPENBLAS_CORETYPE pins it; on
+# the 2026-12-02 host the environment pinned Haswell's AVX2 kernels, which
+# halve the matrix-multiply figure against the AVX-512 ones it detects alone).
+ENV_SHOWN = ("OMP_WAIT_POLICY", "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS")
+
+# Each throughput figure's repeats are split over this many alternating
+# rounds of gaitord and PyTorch (both() in orchestrate).
+ROUNDS = 3
+
+
+def merge_runs(runs):
+    """One result from several runs of the same figure: lists of per-repeat
+    values are concatenated, peak memory is the largest, anything else is the
+    first run's."""
+    out = dict(runs[0])
+    for r in runs[1:]:
+        for k, v in r.items():
+            if isinstance(v, list) and isinstance(out.get(k), list):
+                out[k] = out[k] + v
+            elif k in ("hwm_mib", "rss_mib") and isinstance(v, (int, float)):
+                out[k] = max(out[k], v)
+    out["rounds"] = len(runs)
+    return out
+
+
 def stats(v):
     return {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v), "values": v}
 
@@ -311,13 +338,13 @@ def orchestrate(a):
     go = [a.gobench]
     q = a.quick
     P = {  # parameters per figure
-        "train": dict(batch=64, warmup=1 if q else 5, repeats=3 if q else 5, steps=2 if q else 10),
-        "infer": dict(batch=256, warmup=1, repeats=3 if q else 5, steps=1),
+        "train": dict(batch=64, warmup=1 if q else 5, repeats=3 if q else 6, steps=2 if q else 10),
+        "infer": dict(batch=256, warmup=1, repeats=3 if q else 6, steps=1),
         # gaitord's int8 network (model.Int8, oneDNN) against PyTorch's fp32 eager
-        "infer_int8": dict(batch=256, warmup=1, repeats=3 if q else 5, steps=1),
+        "infer_int8": dict(batch=256, warmup=1, repeats=3 if q else 6, steps=1),
         # the OULP-Age model (configs/oulp-age.yaml): 4× the work per GEI
-        "train128": dict(batch=64, warmup=1, repeats=3 if q else 5, steps=1 if q else 3, height=128, width=88),
-        "infer128": dict(batch=256, warmup=1, repeats=3 if q else 5, steps=1, height=128, width=88),
+        "train128": dict(batch=64, warmup=1, repeats=3 if q else 6, steps=1 if q else 3, height=128, width=88),
+        "infer128": dict(batch=256, warmup=1, repeats=3 if q else 6, steps=1, height=128, width=88),
         "mem": dict(batch=a.mem_batch, marks="50,200" if q else "200,2000"),
         "predict_runs": 3 if q else 5,
     }
@@ -333,7 +360,8 @@ def orchestrate(a):
         P["infer"].update(warmup=3, repeats=5, steps=20, device=a.device)
         P["train128"].update(warmup=10, repeats=5, steps=20, device=a.device)
         P["infer128"].update(warmup=3, repeats=5, steps=10, device=a.device)
-    R = {"quick": q, "params": P, "machine": dict(nproc=os.cpu_count(), loadavg=os.getloadavg(), **cpu_isa()),
+    R = {"quick": q, "params": P, "machine": dict(nproc=os.cpu_count(), loadavg=os.getloadavg(), **cpu_isa(),
+                                                  env={k: os.environ.get(k) for k in ENV_SHOWN}),
          "device": a.device, "figures": only}
 
     def args(mode, d):
@@ -342,12 +370,22 @@ def orchestrate(a):
     def goargs(mode, d):
         return ["-mode", mode] + sum(([f"-{k}", str(v)] for k, v in d.items()), [])
 
-    def both(name, mode, d, env=None):
-        print(f"[bench] {name}: gaitord …", file=sys.stderr, flush=True)
-        g = run_json(go + goargs(mode, d), env)
-        print(f"[bench] {name}: pytorch …", file=sys.stderr, flush=True)
-        p = run_json(py + args(mode, d), env)
-        R[name] = {"gaitord": g, "pytorch": p}
+    def both(name, mode, d, env=None, gd=None):
+        """gaitord's and PyTorch's runs of one figure, alternating: the
+        repeats are split over ROUNDS rounds (gaitord, then PyTorch, in each),
+        so that a drift of the shared machine falls on both sides alike; the
+        per-repeat lists are concatenated (merge_runs). gd: gaitord's
+        parameters where they differ from d (int8)."""
+        reps = d.get("repeats")
+        rounds = min(ROUNDS, reps) if reps and "steps" in d else 1
+        g, p = [], []
+        for r in range(rounds):
+            k = dict(repeats=reps // rounds + (1 if r < reps % rounds else 0)) if rounds > 1 else {}
+            print(f"[bench] {name}: gaitord (round {r + 1}/{rounds}) …", file=sys.stderr, flush=True)
+            g.append(run_json(go + goargs(mode, dict(gd or d, **k)), env))
+            print(f"[bench] {name}: pytorch (round {r + 1}/{rounds}) …", file=sys.stderr, flush=True)
+            p.append(run_json(py + args(mode, dict(d, **k)), env))
+        R[name] = {"gaitord": merge_runs(g), "pytorch": merge_runs(p)}
 
     if "mm" in only:
         both("mm", "mm", dict(n=2048, repeats=5))
@@ -356,10 +394,7 @@ def orchestrate(a):
     if "infer" in only:
         both("infer", "infer", P["infer"])
     if "infer_int8" in only and a.device == "cpu":
-        print("[bench] infer_int8: gaitord int8 …", file=sys.stderr, flush=True)
-        g = run_json(go + goargs("infer", dict(P["infer_int8"], precision="int8")))
-        print("[bench] infer_int8: pytorch fp32 …", file=sys.stderr, flush=True)
-        R["infer_int8"] = {"gaitord": g, "pytorch": run_json(py + args("infer", P["infer_int8"]))}
+        both("infer_int8", "infer", P["infer_int8"], gd=dict(P["infer_int8"], precision="int8"))
     if "train128" in only:
         both("train128", "train", P["train128"])
     if "infer128" in only:
@@ -432,6 +467,9 @@ def report(R):
         print(f"CPU: {mach.get('model') or '?'}; {mach.get('nproc')} CPUs; load average at start "
               f"{' '.join(f'{x:.1f}' for x in mach.get('loadavg', []))}")
         print(f"instruction sets: {isa}")
+        env = mach.get("env", {})
+        print("both sides ran with " + ", ".join(f"{k}={env.get(k) or '(unset)'}" for k in ENV_SHOWN)
+              + f"; throughput repeats in {ROUNDS} alternating rounds")
         print()
     if t:
         row(f"train throughput (b64{on})", "samples/s", t["gaitord"]["samples_per_s"], t["pytorch"]["samples_per_s"])

@@ -20,8 +20,9 @@
 // host copy of the loss (train) or the logits (infer), which waits for the GPU.
 //
 // Lever flags (prototypes, not gaitord behaviour): -interop N, -mkldnn=false,
-// -channels-last, -gc-every N, -cpuprofile FILE; -layouts 0|1|2 (CPU conv
-// block layouts, torchx.SetCPULayouts), -fused-adam=false (op-by-op Adam),
+// -channels-last, -gc-every N, -cpuprofile FILE; -layouts 0…4 (CPU conv
+// block layouts, torchx.SetCPULayouts), -ab-layouts 3,4 (train, infer: levels
+// timed alternately within one process), -fused-adam=false (op-by-op Adam),
 // -grad-mode nograd|inference (infer mode's autograd switch).
 package main
 
@@ -79,8 +80,8 @@ var (
 	cpuProf  = flag.String("cpuprofile", "", "write a Go CPU profile of the timed steps")
 	withLoad = flag.Bool("loader", false, "train: feed batches from dataset.Loader over -dir")
 	device   = flag.String("device", "cpu", "train/infer: cpu, cuda or cuda:N")
-	layouts  = flag.Int("layouts", 3, "lever: CPU conv-block layouts (0 plain, 1 channels-last first layer, 2 all strided, 3 + oneDNN blocked without autograd)")
-	abLay    = flag.String("ab-layouts", "", "infer: comma-separated -layouts levels timed alternately in each repeat (ab_geis_per_s)")
+	layouts  = flag.Int("layouts", -1, "lever: CPU conv-block layouts (0 plain, 1 channels-last first layer, 2 all strided, 3 + oneDNN blocked without autograd, 4 + channels-last multi-channel convs; -1: torchx's default)")
+	abLay    = flag.String("ab-layouts", "", "train, infer: comma-separated -layouts levels timed alternately in each repeat (ab_samples_per_s, ab_geis_per_s)")
 	fusedAdm = flag.Bool("fused-adam", true, "lever: one-pass fused Adam on CPU")
 	gradMode = flag.String("grad-mode", "inference", "lever: infer mode's autograd switch, inference|nograd")
 	prec     = flag.String("precision", "fp32", "infer: fp32, or int8 (model.Int8 on oneDNN, calibrated on train.CalibrationGEIs other synthetic GEIs)")
@@ -106,7 +107,9 @@ func main() {
 		}
 	}
 	torchx.SetMKLDNNEnabled(*mkldnn)
-	torchx.SetCPULayouts(*layouts)
+	if *layouts >= 0 {
+		torchx.SetCPULayouts(*layouts)
+	}
 	if !*fusedAdm {
 		torchx.SetAdamMode(torchx.AdamOpByOp)
 	}
@@ -116,7 +119,7 @@ func main() {
 	res := map[string]any{"side": "gaitord", "mode": *mode, "threads": torchx.NumThreads(),
 		"interop_threads": torchx.InteropThreads(), "mkldnn": torchx.MKLDNNEnabled(),
 		"channels_last": *chLast, "gomaxprocs": runtime.GOMAXPROCS(0), "device": *device,
-		"layouts": *layouts, "fused_adam": *fusedAdm, "height": *height, "width": *width}
+		"layouts": torchx.CPULayouts(), "fused_adam": *fusedAdm, "height": *height, "width": *width}
 	var err error
 	switch *mode {
 	case "weights":
@@ -332,6 +335,18 @@ func benchTrain(res map[string]any) error {
 		stepMS = append(stepMS, 1000*d/float64(*steps))
 	}
 	stop()
+	if *abLay != "" { // interleaved A/B of conv-block layouts: one repeat of each level in turn
+		res["ab_samples_per_s"] = abLayouts(func() float64 {
+			t.trainStep(next())
+			t.sync()
+			s := time.Now()
+			for range *steps {
+				t.trainStep(next())
+			}
+			t.sync()
+			return float64(*steps**batch) / time.Since(s).Seconds()
+		})
+	}
 	torch.FinishGC()
 	rss, hwm := procStatus()
 	res["batch"], res["samples_per_s"], res["step_ms"] = *batch, rates, stepMS
@@ -340,6 +355,25 @@ func benchTrain(res map[string]any) error {
 	res["rss_mib"], res["hwm_mib"], res["last_loss"] = rss, hwm, loss
 	res["fwd_flops_per_sample"] = benchConfig().FLOPs()
 	return nil
+}
+
+// abLayouts runs -repeats rounds; each round sets every -ab-layouts level in
+// turn and records run's rate under it, then restores the previous level.
+func abLayouts(run func() float64) map[string][]float64 {
+	ab := map[string][]float64{}
+	levels := strings.Split(*abLay, ",")
+	for range *repeats {
+		for _, l := range levels {
+			var lv int
+			if _, err := fmt.Sscanf(l, "%d", &lv); err != nil {
+				fail(fmt.Errorf("-ab-layouts %q: %w", *abLay, err))
+			}
+			prev := torchx.SetCPULayouts(lv)
+			ab[l] = append(ab[l], run())
+			torchx.SetCPULayouts(prev)
+		}
+	}
+	return ab
 }
 
 func benchMem(res map[string]any) error {
@@ -429,25 +463,14 @@ func benchInfer(res map[string]any) error {
 		rates = append(rates, float64(*steps**batch)/time.Since(s).Seconds())
 	}
 	if *abLay != "" { // interleaved A/B of conv-block layouts: one repeat of each level in turn
-		ab := map[string][]float64{}
-		levels := strings.Split(*abLay, ",")
-		for range *repeats {
-			for _, l := range levels {
-				var lv int
-				if _, err := fmt.Sscanf(l, "%d", &lv); err != nil {
-					fail(fmt.Errorf("-ab-layouts %q: %w", *abLay, err))
-				}
-				prev := torchx.SetCPULayouts(lv)
+		res["ab_geis_per_s"] = abLayouts(func() float64 {
+			fwd()
+			s := time.Now()
+			for range *steps {
 				fwd()
-				s := time.Now()
-				for range *steps {
-					fwd()
-				}
-				ab[l] = append(ab[l], float64(*steps**batch)/time.Since(s).Seconds())
-				torchx.SetCPULayouts(prev)
 			}
-		}
-		res["ab_geis_per_s"] = ab
+			return float64(*steps**batch) / time.Since(s).Seconds()
+		})
 	}
 	// The product path: infer.Batch (forward + sigmoid/softmax + host decode).
 	var full []float64

@@ -303,14 +303,23 @@ func PartBlock(x, w, b Tensor, strips [][2]int64, padH, padW int64, slope float6
 // 0 runs the plain order (conv, leaky_relu, pool, all NCHW), 1 only the
 // channels-last single-channel convolution, 2 every strided layout choice, 3
 // level 2 plus, without autograd and from OneDNNMinBatch samples, the oneDNN
-// blocked layout from convolution through pool (the default). It returns the
-// previous level.
+// blocked layout from convolution through pool, 4 level 3 plus channels-last
+// multi-channel convolutions on the strided path (the default). It returns
+// the previous level.
 func SetCPULayouts(level int) int { return int(C.tx_set_cpu_layouts(C.int(level))) }
+
+// CPULayouts is the current SetCPULayouts level.
+func CPULayouts() int { return int(C.tx_cpu_layouts()) }
 
 // OneDNNBlocks counts the ConvBlock and PartBlock strip calls that have run
 // the oneDNN blocked-layout path (level 3 without autograd) in this process;
 // tests read it to know that path ran.
 func OneDNNBlocks() int64 { return int64(C.tx_onednn_blocks()) }
+
+// ChannelsLastConvs counts the multi-channel convolutions of ConvBlock and
+// PartBlock strips that have run channels-last under autograd (level 4) in
+// this process; tests read it to know that path ran.
+func ChannelsLastConvs() int64 { return int64(C.tx_channels_last_convs()) }
 
 // OneDNNMinBatch is the smallest batch that takes the oneDNN blocked-layout
 // path; smaller batches, where its two reorders cost more than they save,

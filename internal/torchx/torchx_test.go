@@ -479,12 +479,20 @@ func TestConvBlockMatchesPlainOps(t *testing.T) {
 		plainPart := Cat(parts, 2)
 		want, wantG := Float32s(plain), grads(plain)
 		wantP, wantPG := Float32s(plainPart), grads(plainPart)
-		for _, level := range []int{0, 1, 2, 3} {
+		for _, level := range []int{0, 1, 2, 3, 4} {
 			prev := SetCPULayouts(level)
-			before := OneDNNBlocks()
+			before, beforeCL := OneDNNBlocks(), ChannelsLastConvs()
 			blocks := []Tensor{ConvBlock(x, w, b, c.padH, c.padW, 0.01), PartBlock(x, w, b, strips, c.padH, c.padW, 0.01)}
 			if ran := OneDNNBlocks() - before; ran != 0 {
 				t.Fatalf("case %d level %d: %d blocks with autograd ran through oneDNN's tensors, want 0", ci, level, ran)
+			}
+			// level 4 runs multi-channel convolutions (the block's and each strip's) channels-last under autograd
+			wantCL := int64(0)
+			if level == 4 && MKLDNNEnabled() && c.x[1] > 1 {
+				wantCL = 1 + int64(len(strips))
+			}
+			if ran := ChannelsLastConvs() - beforeCL; ran != wantCL {
+				t.Fatalf("case %d level %d: %d channels-last convolutions with autograd, want %d", ci, level, ran, wantCL)
 			}
 			for k, got := range blocks {
 				wv, wg := want, wantG
@@ -501,15 +509,18 @@ func TestConvBlockMatchesPlainOps(t *testing.T) {
 				for _, scope := range []func(func()){NoGrad, InferenceMode} {
 					scope(func() {
 						var o Tensor
-						before := OneDNNBlocks()
+						before, beforeCL := OneDNNBlocks(), ChannelsLastConvs()
 						if k == 0 {
 							o = ConvBlock(x, w, b, c.padH, c.padW, 0.01)
 						} else {
 							o = PartBlock(x, w, b, strips, c.padH, c.padW, 0.01)
 						}
-						// level 3 runs every block (each strip of a part block) through oneDNN's tensors without autograd
+						if ran := ChannelsLastConvs() - beforeCL; ran != 0 {
+							t.Fatalf("case %d level %d block %d no-grad: %d channels-last convolutions, want 0", ci, level, k, ran)
+						}
+						// levels 3 and 4 run every block (each strip of a part block) through oneDNN's tensors without autograd
 						ran, want := OneDNNBlocks()-before, int64(0)
-						if level == 3 && MKLDNNEnabled() && c.x[0] >= int64(OneDNNMinBatch()) {
+						if level >= 3 && MKLDNNEnabled() && c.x[0] >= int64(OneDNNMinBatch()) {
 							want = 1
 							if k == 1 {
 								want = int64(len(strips))

@@ -49,8 +49,8 @@ at::Tensor channels_last(const at::Tensor &t) {
 //
 // On CPU it is computed in the order and layouts that libtorch 1.13 runs
 // fastest, with the same values: a single-input-channel conv (the first
-// layer) runs channels-last, where oneDNN is ~5× faster than for NCHW (the
-// other convs are as fast or faster NCHW); the pool runs on a channels-last
+// layer) runs channels-last, where oneDNN is ~5× faster than for NCHW (for
+// the other convs see level 4 below); the pool runs on a channels-last
 // map (~5× faster than NCHW max_pool2d, forward and backward); leaky_relu
 // follows the pool, which is exact because leaky_relu is strictly increasing
 // (same maxima, same argmax, same gradient) and touches a quarter of the
@@ -76,15 +76,32 @@ at::Tensor channels_last(const at::Tensor &t) {
 // b16 0.71–0.99×, b32 1.57×, b64 1.12–1.25×, b256 1.28–1.40×), so small
 // batches (single-GEI predict, a lightly loaded server) keep level 2.
 //
+// From level 4, under autograd (training), the multi-channel convolutions
+// run channels-last as well: input and weight are re-laid out channels-last,
+// the output comes out channels-last for the pool, and the pooled map goes
+// back to NCHW. On the AVX-512 host of 2026-12-02 oneDNN's channels-last
+// forward + backward was faster for all three multi-channel convolutions at
+// batch 64 (gl_conv2 77 → 68 ms, lc_conv2's largest strip 24 → 20 ms, the
+// fusing conv 70 → 59 ms; whole training step 1.12× at 64×44, 1.07× at
+// 128×88, bench/README.md), where the 2026-11-26 host had them as fast as
+// NCHW. Without autograd the forward alone did not pay below
+// kOneDNNMinBatch (b1 0.82×, b4 0.85×, b16 1.05×), so inference keeps
+// level 2 there. The values are the same convolution's up to the summation
+// order.
+//
 // cpu_layouts (a benchmark lever): 0 = the plain order everywhere, 1 = only
 // the channels-last first layer, 2 = every strided layout above, 3 = level 2
-// plus the oneDNN-tensor path without autograd from kOneDNNMinBatch samples
-// (the default).
-std::atomic<int> cpu_layouts{3};
+// plus the oneDNN-tensor path without autograd from kOneDNNMinBatch samples,
+// 4 = level 3 plus channels-last multi-channel convolutions (the default).
+std::atomic<int> cpu_layouts{4};
 
 // onednn_blocks counts the blocks that took the oneDNN-tensor path (tests
 // read it to know the path ran).
 std::atomic<int64_t> onednn_blocks{0};
+
+// channels_last_convs counts the multi-channel convolutions that ran
+// channels-last under autograd (level 4; tests read it).
+std::atomic<int64_t> channels_last_convs{0};
 
 constexpr int64_t kOneDNNMinBatch = 32;
 
@@ -111,6 +128,11 @@ at::Tensor conv_block(const at::Tensor &x, const at::Tensor &w, const c10::optio
                      at::globalContext().userEnabledMkldnn();
   if (first) {
     y = at::conv2d(channels_last(x), channels_last(w), b, {1, 1}, {pad_h, pad_w});
+  } else if (level >= 4 && at::GradMode::is_enabled() && x.scalar_type() == at::kFloat &&
+             at::globalContext().userEnabledMkldnn()) {
+    channels_last_convs.fetch_add(1, std::memory_order_relaxed);
+    y = at::conv2d(x.contiguous(at::MemoryFormat::ChannelsLast), w.contiguous(at::MemoryFormat::ChannelsLast), b,
+                   {1, 1}, {pad_h, pad_w});
   } else {
     y = at::conv2d(x, w, b, {1, 1}, {pad_h, pad_w});
   }
@@ -459,7 +481,11 @@ int tx_set_adam_mode(int mode) { return adam_mode.exchange(mode); }
 
 int tx_set_cpu_layouts(int level) { return cpu_layouts.exchange(level); }
 
+int tx_cpu_layouts(void) { return cpu_layouts.load(); }
+
 int64_t tx_onednn_blocks(void) { return onednn_blocks.load(); }
+
+int64_t tx_channels_last_convs(void) { return channels_last_convs.load(); }
 
 int64_t tx_onednn_min_batch(void) { return kOneDNNMinBatch; }
 

@@ -54,8 +54,11 @@ const char *tx_part_block(TxTensor x, TxTensor w, TxTensor b, const int64_t *sta
  * tx_onednn_min_batch() (default); returns the
  * previous level. */
 int tx_set_cpu_layouts(int level);
+int tx_cpu_layouts(void);
 /* how many blocks have taken the oneDNN-tensor path of level 3 (for tests) */
 int64_t tx_onednn_blocks(void);
+/* how many multi-channel convolutions have run channels-last under autograd (level 4; for tests) */
+int64_t tx_channels_last_convs(void);
 /* the smallest batch that takes that path (smaller ones keep level 2) */
 int64_t tx_onednn_min_batch(void);
 const char *tx_max_pool2d(TxTensor x, int64_t kernel, int64_t stride, TxTensor *out);
