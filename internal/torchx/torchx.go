@@ -304,8 +304,9 @@ func PartBlock(x, w, b Tensor, strips [][2]int64, padH, padW int64, slope float6
 // channels-last single-channel convolution, 2 every strided layout choice, 3
 // level 2 plus, without autograd and from OneDNNMinBatch samples, the oneDNN
 // blocked layout from convolution through pool, 4 level 3 plus channels-last
-// multi-channel convolutions on the strided path (the default). It returns
-// the previous level.
+// multi-channel convolutions on the strided path and part blocks whose strips
+// tile the height split at once (the default). It returns the previous
+// level.
 func SetCPULayouts(level int) int { return int(C.tx_set_cpu_layouts(C.int(level))) }
 
 // CPULayouts is the current SetCPULayouts level.

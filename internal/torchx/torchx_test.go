@@ -450,6 +450,8 @@ func TestConvBlockMatchesPlainOps(t *testing.T) {
 		// batches from OneDNNMinBatch take the oneDNN blocked-layout path without autograd
 		{[]int64{int64(OneDNNMinBatch()), 1, 22, 14}, []int64{6, 1, 7, 7}, 3, 3, [][2]int64{{0, 6}, {6, 12}, {18, 4}}},
 		{[]int64{int64(OneDNNMinBatch()) + 1, 4, 12, 10}, []int64{5, 4, 5, 7}, 2, 3, [][2]int64{{0, 3}, {3, 6}, {9, 3}}},
+		// strips that do not tile the height (gaps): narrowed one by one at every level
+		{[]int64{3, 4, 12, 10}, []int64{5, 4, 5, 7}, 2, 3, [][2]int64{{1, 4}, {6, 5}}},
 	}
 	for ci, c := range cases {
 		strips := c.strips

@@ -92,7 +92,8 @@ at::Tensor channels_last(const at::Tensor &t) {
 // cpu_layouts (a benchmark lever): 0 = the plain order everywhere, 1 = only
 // the channels-last first layer, 2 = every strided layout above, 3 = level 2
 // plus the oneDNN-tensor path without autograd from kOneDNNMinBatch samples,
-// 4 = level 3 plus channels-last multi-channel convolutions (the default).
+// 4 = level 3 plus channels-last multi-channel convolutions and part blocks
+// split into their strips at once (tx_part_block) (the default).
 std::atomic<int> cpu_layouts{4};
 
 // onednn_blocks counts the blocks that took the oneDNN-tensor path (tests
@@ -317,10 +318,28 @@ const char *tx_part_block(TxTensor x, TxTensor w, TxTensor b, const int64_t *sta
   return guard([&] {
     c10::optional<at::Tensor> bias;
     if (b) bias = T(b);
+    const at::Tensor &in = T(x);
+    std::vector<at::Tensor> strips;
+    strips.reserve(n);
+    // From level 4, strips that tile the height in order come from one
+    // split_with_sizes: under autograd its backward is one concatenation of
+    // the strips' gradients, where narrow's is a zero-filled full-size
+    // gradient per strip, then summed (lc_conv2's block forward + backward
+    // at batch 64: 0.80× the time, identical gradients; bench/README.md).
+    bool tiles = cpu_layouts.load(std::memory_order_relaxed) >= 4 && in.dim() == 4;
+    int64_t next = 0;
+    for (int64_t i = 0; tiles && i < n; i++) {
+      tiles = starts[i] == next;
+      next += lengths[i];
+    }
+    if (tiles && next == in.size(2)) {
+      strips = in.split_with_sizes(at::IntArrayRef(lengths, n), 2);
+    } else {
+      for (int64_t i = 0; i < n; i++) strips.push_back(in.narrow(2, starts[i], lengths[i]));
+    }
     std::vector<at::Tensor> parts;
     parts.reserve(n);
-    for (int64_t i = 0; i < n; i++)
-      parts.push_back(conv_block(T(x).narrow(2, starts[i], lengths[i]), T(w), bias, pad_h, pad_w, slope));
+    for (const at::Tensor &s : strips) parts.push_back(conv_block(s, T(w), bias, pad_h, pad_w, slope));
     put(out, at::cat(parts, 2));
   });
 }
