@@ -303,11 +303,9 @@ func PartBlock(x, w, b Tensor, strips [][2]int64, padH, padW int64, slope float6
 // 0 runs the plain order (conv, leaky_relu, pool, all NCHW), 1 only the
 // channels-last single-channel convolution, 2 every strided layout choice, 3
 // level 2 plus, without autograd and from OneDNNMinBatch samples, the oneDNN
-// blocked layout from convolution through pool, 4 level 3 plus, on the
-// strided path, channels-last multi-channel convolutions under autograd and
-// part blocks whose strips tile the height split at once, 5 level 4 plus the
-// strided path's pool and leaky_relu fused into one operation
-// (PoolLeakyBlocks) (the default). It returns the previous
+// blocked layout from convolution through pool, 4 level 3 plus channels-last
+// multi-channel convolutions on the strided path and part blocks whose strips
+// tile the height split at once (the default). It returns the previous
 // level.
 func SetCPULayouts(level int) int { return int(C.tx_set_cpu_layouts(C.int(level))) }
 
@@ -323,12 +321,6 @@ func OneDNNBlocks() int64 { return int64(C.tx_onednn_blocks()) }
 // PartBlock strips that have run channels-last under autograd (level 4) in
 // this process; tests read it to know that path ran.
 func ChannelsLastConvs() int64 { return int64(C.tx_channels_last_convs()) }
-
-// PoolLeakyBlocks counts the ConvBlock and PartBlock strip calls whose 2×2
-// max-pool and leaky_relu ran as one fused operation with its own backward
-// (level 5, the strided path) in this process; tests read it to know that
-// path ran.
-func PoolLeakyBlocks() int64 { return int64(C.tx_pool_leaky_blocks()) }
 
 // OneDNNMinBatch is the smallest batch that takes the oneDNN blocked-layout
 // path; smaller batches, where its two reorders cost more than they save,

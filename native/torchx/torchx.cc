@@ -13,7 +13,6 @@
 #include <c10/core/InferenceMode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/version.h>
 
 #include <atomic>
@@ -44,174 +43,6 @@ at::Tensor channels_last(const at::Tensor &t) {
   if (t.size(1) != 1) return t.contiguous(at::MemoryFormat::ChannelsLast);
   at::Tensor c = t.stride(3) == 1 ? t : t.contiguous();
   return c.as_strided(c.sizes(), {c.stride(0), 1, c.stride(2), 1}, c.storage_offset());
-}
-
-// PoolLeaky is leaky_relu(max_pool2d(y, 2, 2), slope) on a channels-last
-// float32 map y (N, C, H, W), in one pass each way, with autograd (level 5).
-// Forward reads each 2×2 window once and writes the pooled, activated value
-// (channels-last). Backward finds each window's maximum again in the saved y
-// and writes every input gradient once: the output gradient, times 1 or
-// slope by the maximum's sign, at the maximum's position, 0 elsewhere (and
-// on the row and column an odd H or W leaves out). The separate ops it
-// replaces write int64 indices, zero-fill the whole input gradient and
-// scatter into it, and pass over the pooled map twice more for leaky_relu
-// (profile of a b64 step at 64×44: pool and leaky_relu 22 ms of 258, forward
-// + backward); max_pool2d saves y for its backward as well, so keeping y
-// costs no memory. Four channels at a time with SSE2 (every x86-64 CPU),
-// the same comparisons and float32 products in the scalar tail.
-//
-// The values are the separate ops' exactly: windows are scanned in
-// max_pool2d's order ((0,0), (0,1), (1,0), (1,1)) and a later value wins when
-// it is greater or NaN, as in libtorch's channels-last kernel; leaky_relu is
-// x > 0 ? x : x·slope and its gradient is taken at the pooled value, as
-// max-pool-then-leaky_relu computes it (see conv_block for why that order is
-// exact).
-struct Window {
-  const float *a, *b, *c, *d;  // (0,0), (0,1), (1,0), (1,1)
-};
-
-inline Window window(const float *src, int64_t n, int64_t oh, int64_t ow, int64_t H, int64_t W, int64_t C) {
-  const float *a = src + ((n * H + 2 * oh) * W + 2 * ow) * C;
-  return {a, a + C, a + W * C, a + W * C + C};
-}
-
-// win_max returns the window's maximum for channel i and which value won
-// (0–3), by max_pool2d's rule.
-inline float win_max(const Window &w, int64_t i, int *j) {
-  float m = w.a[i];
-  *j = 0;
-  float v = w.b[i];
-  if (v > m || std::isnan(v)) m = v, *j = 1;
-  v = w.c[i];
-  if (v > m || std::isnan(v)) m = v, *j = 2;
-  v = w.d[i];
-  if (v > m || std::isnan(v)) m = v, *j = 3;
-  return m;
-}
-
-#if defined(__SSE2__)
-// wins is (v > m) | isnan(v), lane by lane.
-inline __m128 wins(__m128 v, __m128 m) { return _mm_or_ps(_mm_cmpgt_ps(v, m), _mm_cmpunord_ps(v, v)); }
-inline __m128 pick(__m128 mask, __m128 x, __m128 y) { return _mm_or_ps(_mm_and_ps(mask, x), _mm_andnot_ps(mask, y)); }
-#endif
-
-at::Tensor pool_leaky_forward(const at::Tensor &y, float slope) {
-  const int64_t N = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3), Ho = H / 2, Wo = W / 2;
-  at::Tensor out = at::empty({N, C, Ho, Wo}, y.options().memory_format(at::MemoryFormat::ChannelsLast));
-  const float *src = y.data_ptr<float>();
-  float *dst = out.data_ptr<float>();
-  const int64_t row = std::max<int64_t>(1, Wo * C);
-  at::parallel_for(0, N * Ho, std::max<int64_t>(1, 16384 / row), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; r++) {
-      const int64_t n = r / Ho, oh = r % Ho;
-      for (int64_t ow = 0; ow < Wo; ow++) {
-        const Window w = window(src, n, oh, ow, H, W, C);
-        float *o = dst + (r * Wo + ow) * C;
-        int64_t i = 0;
-#if defined(__SSE2__)
-        const __m128 zero = _mm_setzero_ps(), s = _mm_set1_ps(slope);
-        for (; i + 4 <= C; i += 4) {
-          __m128 m = _mm_loadu_ps(w.a + i), v = _mm_loadu_ps(w.b + i);
-          m = pick(wins(v, m), v, m);
-          v = _mm_loadu_ps(w.c + i);
-          m = pick(wins(v, m), v, m);
-          v = _mm_loadu_ps(w.d + i);
-          m = pick(wins(v, m), v, m);
-          _mm_storeu_ps(o + i, pick(_mm_cmpgt_ps(m, zero), m, _mm_mul_ps(m, s)));
-        }
-#endif
-        for (; i < C; i++) {
-          int j;
-          const float m = win_max(w, i, &j);
-          o[i] = m > 0 ? m : m * slope;
-        }
-      }
-    }
-  });
-  return out;
-}
-
-at::Tensor pool_leaky_backward(const at::Tensor &y, const at::Tensor &g_out, float slope) {
-  const at::Tensor g = g_out.contiguous(at::MemoryFormat::ChannelsLast);
-  const int64_t N = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3), Ho = H / 2, Wo = W / 2;
-  at::Tensor gin = at::empty({N, C, H, W}, y.options().memory_format(at::MemoryFormat::ChannelsLast));
-  const float *src = y.data_ptr<float>(), *gp = g.data_ptr<float>();
-  float *dst = gin.data_ptr<float>();
-  const int64_t rows = (H + 1) / 2;  // pairs of input rows; the last is single when H is odd
-  const int64_t row = std::max<int64_t>(1, 2 * W * C);
-  at::parallel_for(0, N * rows, std::max<int64_t>(1, 16384 / row), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; r++) {
-      const int64_t n = r / rows, oh = r % rows;
-      float *r0 = dst + (n * H + 2 * oh) * W * C;
-      if (oh >= Ho) {  // the row an odd H leaves out
-        std::fill(r0, r0 + W * C, 0.0f);
-        continue;
-      }
-      float *r1 = r0 + W * C;
-      for (int64_t ow = 0; ow < Wo; ow++) {
-        const Window w = window(src, n, oh, ow, H, W, C);
-        const float *gv = gp + ((n * Ho + oh) * Wo + ow) * C;
-        float *ga = r0 + 2 * ow * C, *gb = ga + C, *gc = r1 + 2 * ow * C, *gd = gc + C;
-        int64_t i = 0;
-#if defined(__SSE2__)
-        const __m128 zero = _mm_setzero_ps(), s = _mm_set1_ps(slope);
-        for (; i + 4 <= C; i += 4) {
-          __m128 m = _mm_loadu_ps(w.a + i), v = _mm_loadu_ps(w.b + i);
-          const __m128 t1 = wins(v, m);
-          m = pick(t1, v, m);
-          v = _mm_loadu_ps(w.c + i);
-          const __m128 t2 = wins(v, m);
-          m = pick(t2, v, m);
-          v = _mm_loadu_ps(w.d + i);
-          const __m128 t3 = wins(v, m);
-          m = pick(t3, v, m);
-          const __m128 gi = _mm_loadu_ps(gv + i);
-          const __m128 x = pick(_mm_cmpgt_ps(m, zero), gi, _mm_mul_ps(gi, s));
-          const __m128 later3 = t3, later2 = _mm_or_ps(t2, t3), later1 = _mm_or_ps(t1, later2);
-          _mm_storeu_ps(gd + i, _mm_and_ps(t3, x));
-          _mm_storeu_ps(gc + i, _mm_andnot_ps(later3, _mm_and_ps(t2, x)));
-          _mm_storeu_ps(gb + i, _mm_andnot_ps(later2, _mm_and_ps(t1, x)));
-          _mm_storeu_ps(ga + i, _mm_andnot_ps(later1, x));
-        }
-#endif
-        for (; i < C; i++) {
-          int j;
-          const float m = win_max(w, i, &j);
-          const float x = m > 0 ? gv[i] : gv[i] * slope;
-          ga[i] = j == 0 ? x : 0.0f;
-          gb[i] = j == 1 ? x : 0.0f;
-          gc[i] = j == 2 ? x : 0.0f;
-          gd[i] = j == 3 ? x : 0.0f;
-        }
-      }
-      if (W % 2) {  // the column an odd W leaves out
-        std::fill(r0 + (W - 1) * C, r0 + W * C, 0.0f);
-        std::fill(r1 + (W - 1) * C, r1 + W * C, 0.0f);
-      }
-    }
-  });
-  return gin;
-}
-
-struct PoolLeaky : public torch::autograd::Function<PoolLeaky> {
-  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &y, double slope) {
-    ctx->save_for_backward({y});
-    ctx->saved_data["slope"] = slope;
-    return pool_leaky_forward(y, static_cast<float>(slope));
-  }
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
-                                                 torch::autograd::variable_list grads) {
-    const at::Tensor y = ctx->get_saved_variables()[0];
-    const float slope = static_cast<float>(ctx->saved_data["slope"].toDouble());
-    return {pool_leaky_backward(y, grads[0], slope), at::Tensor()};
-  }
-};
-
-// pool_leaky_ok says whether PoolLeaky takes a map: float32 on the CPU,
-// channels-last contiguous, at least one 2×2 window.
-bool pool_leaky_ok(const at::Tensor &y) {
-  return y.is_cpu() && y.scalar_type() == at::kFloat && y.dim() == 4 && y.size(2) >= 2 && y.size(3) >= 2 &&
-         y.is_contiguous(at::MemoryFormat::ChannelsLast);
 }
 
 // conv_block is BasicConv2d: stride-1 conv → leaky_relu(slope) → 2×2/2 max-pool.
@@ -261,11 +92,9 @@ bool pool_leaky_ok(const at::Tensor &y) {
 // cpu_layouts (a benchmark lever): 0 = the plain order everywhere, 1 = only
 // the channels-last first layer, 2 = every strided layout above, 3 = level 2
 // plus the oneDNN-tensor path without autograd from kOneDNNMinBatch samples,
-// 4 = level 3 plus, on the strided path, channels-last multi-channel
-// convolutions under autograd and part blocks split into their strips at once
-// (tx_part_block), 5 = level 4 plus the pool and leaky_relu of the strided
-// path as one PoolLeaky (the default).
-std::atomic<int> cpu_layouts{5};
+// 4 = level 3 plus channels-last multi-channel convolutions and part blocks
+// split into their strips at once (tx_part_block) (the default).
+std::atomic<int> cpu_layouts{4};
 
 // onednn_blocks counts the blocks that took the oneDNN-tensor path (tests
 // read it to know the path ran).
@@ -274,10 +103,6 @@ std::atomic<int64_t> onednn_blocks{0};
 // channels_last_convs counts the multi-channel convolutions that ran
 // channels-last under autograd (level 4; tests read it).
 std::atomic<int64_t> channels_last_convs{0};
-
-// pool_leaky_blocks counts the blocks whose pool and leaky_relu ran as one
-// PoolLeaky (level 5; tests read it).
-std::atomic<int64_t> pool_leaky_blocks{0};
 
 constexpr int64_t kOneDNNMinBatch = 32;
 
@@ -317,10 +142,6 @@ at::Tensor conv_block(const at::Tensor &x, const at::Tensor &w, const c10::optio
     return first ? y.contiguous() : y;
   }
   y = y.contiguous(at::MemoryFormat::ChannelsLast);  // no copy when the conv ran channels-last
-  if (level >= 5 && pool_leaky_ok(y)) {
-    pool_leaky_blocks.fetch_add(1, std::memory_order_relaxed);
-    return PoolLeaky::apply(y, slope).contiguous();
-  }
   y = at::leaky_relu(at::max_pool2d(y, {2, 2}, {2, 2}), slope);
   return y.contiguous();
 }
@@ -684,8 +505,6 @@ int tx_cpu_layouts(void) { return cpu_layouts.load(); }
 int64_t tx_onednn_blocks(void) { return onednn_blocks.load(); }
 
 int64_t tx_channels_last_convs(void) { return channels_last_convs.load(); }
-
-int64_t tx_pool_leaky_blocks(void) { return pool_leaky_blocks.load(); }
 
 int64_t tx_onednn_min_batch(void) { return kOneDNNMinBatch; }
 

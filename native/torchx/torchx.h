@@ -59,8 +59,6 @@ int tx_cpu_layouts(void);
 int64_t tx_onednn_blocks(void);
 /* how many multi-channel convolutions have run channels-last under autograd (level 4; for tests) */
 int64_t tx_channels_last_convs(void);
-/* how many blocks have run pool + leaky_relu as one fused op (level 5; for tests) */
-int64_t tx_pool_leaky_blocks(void);
 /* the smallest batch that takes that path (smaller ones keep level 2) */
 int64_t tx_onednn_min_batch(void);
 const char *tx_max_pool2d(TxTensor x, int64_t kernel, int64_t stride, TxTensor *out);
