@@ -19,12 +19,12 @@ func TestFor(t *testing.T) {
 		lo, hi float64
 		want   Params
 	}{
-		{-1, 1, Params{2.0 / 255, 128}},                // −lo/s = 127.5 rounds up
-		{0.5, 2, Params{2.0 / 255, 0}},                 // the range widened to 0
-		{-3, -1, Params{3.0 / 255, 255}},               // all negative: zero point at the top
-		{0, 0, Params{1e-8, 0}},                        // empty range: the smallest scale
-		{-0.01 * 4, 6, Params{6.04 / 255, 2}},          // −lo/s = 1.69 → 2
-		{-0.25, 0.75, Params{1.0 / 255, 64}},           // 63.75 → 64
+		{-1, 1, Params{2.0 / 255, 128}},       // −lo/s = 127.5 rounds up
+		{0.5, 2, Params{2.0 / 255, 0}},        // the range widened to 0
+		{-3, -1, Params{3.0 / 255, 255}},      // all negative: zero point at the top
+		{0, 0, Params{1e-8, 0}},               // empty range: the smallest scale
+		{-0.01 * 4, 6, Params{6.04 / 255, 2}}, // −lo/s = 1.69 → 2
+		{-0.25, 0.75, Params{1.0 / 255, 64}},  // 63.75 → 64
 	} {
 		got := For(c.lo, c.hi)
 		if math.Abs(got.Scale-c.want.Scale) > 1e-12 || got.ZeroPoint != c.want.ZeroPoint {
