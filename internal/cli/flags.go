@@ -39,7 +39,8 @@ var envFlags = []string{
 	"header-timeout", "read-timeout", "idle-timeout", "grace", "cors-origin", "log-format", "max-frames",
 	// the largest video frame accepted, wherever footage is decoded (predict, gei, serve)
 	"max-pixels",
-	// fp32 or int8, wherever a model predicts (eval, predict, serve)
+	// fp32 or int8, wherever a model predicts (eval, predict, serve) or is
+	// exported as ONNX (export)
 	"precision",
 }
 

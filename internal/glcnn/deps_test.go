@@ -12,6 +12,7 @@ var pureGo = []string{
 	"./internal/glcnn",
 	"./internal/checkpoint",
 	"./internal/onnx",
+	"./internal/quant",
 	"./internal/config",
 	"./internal/safetensors",
 	"./internal/version",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/quant"
 	"github.com/gaitord/gaitord/internal/torchx"
 )
 
@@ -44,11 +45,11 @@ var ErrFuseInt8 = errors.New("--fuse runs in fp32 only; leave out --precision in
 // values, row-major) in batches of batch, for model.NewInt8. Like Batch it
 // runs in evaluation mode under inference mode; it calls GC after each batch,
 // so call it from the goroutine that owns libtorch (the main one).
-func Calibrate(m *model.GLCNN, images []float32, n, batch int) (model.Calibration, error) {
+func Calibrate(m *model.GLCNN, images []float32, n, batch int) (quant.Calibration, error) {
 	c := m.Config()
 	hw := c.InputH * c.InputW
 	if n <= 0 || len(images) != n*hw {
-		return model.Calibration{}, fmt.Errorf("calibrate: %d values for %d GEIs of %d×%d", len(images), n, c.InputH, c.InputW)
+		return quant.Calibration{}, fmt.Errorf("calibrate: %d values for %d GEIs of %d×%d", len(images), n, c.InputH, c.InputW)
 	}
 	if batch <= 0 {
 		batch = 256
@@ -56,7 +57,7 @@ func Calibrate(m *model.GLCNN, images []float32, n, batch int) (model.Calibratio
 	was := m.Training()
 	m.Train(false)
 	defer m.Train(was)
-	var cal model.Calibration
+	var cal quant.Calibration
 	for i := 0; i < n; i += batch {
 		k := min(batch, n-i)
 		err := torchx.Catch(func() {
@@ -66,7 +67,7 @@ func Calibrate(m *model.GLCNN, images []float32, n, batch int) (model.Calibratio
 			})
 		})
 		if err != nil {
-			return model.Calibration{}, fmt.Errorf("calibrate: %w", err)
+			return quant.Calibration{}, fmt.Errorf("calibrate: %w", err)
 		}
 		GC()
 	}

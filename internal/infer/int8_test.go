@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gaitord/gaitord/internal/model"
+	"github.com/gaitord/gaitord/internal/quant"
 	"github.com/gaitord/gaitord/internal/torchx"
 )
 
@@ -102,7 +103,7 @@ func TestInt8RefusesIncompleteCalibration(t *testing.T) {
 	if err := torchx.SetQuantEngine(Int8Engine); err != nil {
 		t.Fatal(err)
 	}
-	cal := model.Calibration{GEIs: 1, Ranges: map[string][2]float64{}}
+	cal := quant.Calibration{GEIs: 1, Ranges: map[string][2]float64{}}
 	for _, b := range []string{"gl_conv1", "gl_conv2", "lc_conv1", "lc_conv2", "conv", "linear_layer1"} {
 		cal.Ranges[b] = [2]float64{-1, 1}
 	}

@@ -2,10 +2,9 @@ package model
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/gaitord/gaitord/internal/glcnn"
+	"github.com/gaitord/gaitord/internal/quant"
 	"github.com/gaitord/gaitord/internal/torchx"
 )
 
@@ -32,21 +31,12 @@ import (
 // Calibration (Observe) runs the float32 layers one by one on training GEIs
 // and keeps each layer's smallest and largest output (PyTorch's
 // MinMaxObserver). The ranges are a Calibration; Int8 is built from a model
-// and one.
+// and one. The formulas (range → parameters, the activation's and the
+// concatenation's ranges, the weights' per-channel scales) and the
+// Calibration type live in internal/quant, shared with the ONNX export.
 
-// Calibration holds, per quantized layer (the Block.Module names gl_conv1 …
-// conv and the Linear.Param names linear_layer1, linear_layer2), the range
-// [lo, hi] of its float32 output before the activation over the calibration
-// GEIs.
-type Calibration struct {
-	GEIs   int                   `json:"geis"`   // GEIs observed
-	Ranges map[string][2]float64 `json:"ranges"` // layer -> [lo, hi]
-}
-
-// InputQParams are the input's quantization parameters: scale 1/255, zero 0.
-var InputQParams = torchx.QParams{Scale: 1.0 / 255, ZeroPoint: 0}
-
-func (c *Calibration) observe(name string, t Tensor) {
+// observe widens c's range of layer name by t's values.
+func observe(c *quant.Calibration, name string, t Tensor) {
 	lo, hi := torchx.AMinMax(t)
 	if c.Ranges == nil {
 		c.Ranges = map[string][2]float64{}
@@ -60,13 +50,13 @@ func (c *Calibration) observe(name string, t Tensor) {
 // Observe runs the float32 network on x (N, 1, H, W) layer by layer, in
 // evaluation mode, and widens c's ranges by each layer's outputs. It panics
 // with *torchx.Error like Forward; call it under torchx.InferenceMode.
-func (m *GLCNN) Observe(x Tensor, c *Calibration) {
+func (m *GLCNN) Observe(x Tensor, c *quant.Calibration) {
 	l := &m.layers
 	block := func(x Tensor, b glcnn.Block) Tensor {
 		w, bias := m.p(b.Weight()), m.p(b.Bias())
 		one := func(x Tensor) Tensor {
 			y := torchx.Conv2d(x, w, bias, b.PH, b.PW)
-			c.observe(b.Module, y)
+			observe(c, b.Module, y)
 			return torchx.MaxPool2d(torchx.LeakyReLU(y, glcnn.LeakySlope), 2, 2)
 		}
 		if !b.Part {
@@ -88,7 +78,7 @@ func (m *GLCNN) Observe(x Tensor, c *Calibration) {
 	f := torchx.Reshape(block(torchx.Cat([]Tensor{gl, lc}, 1), l.Fuse), -1, l.Flatten)
 	for _, h := range l.Hidden {
 		f = m.linear(f, h)
-		c.observe(h.Param, f)
+		observe(c, h.Param, f)
 		f = torchx.LeakyReLU(f, glcnn.LeakySlope)
 	}
 	c.GEIs += int(x.Shape()[0])
@@ -99,70 +89,57 @@ func (m *GLCNN) Observe(x Tensor, c *Calibration) {
 // model's own tensors, so the model must outlive it.
 type Int8 struct {
 	m      *GLCNN
-	cal    Calibration
+	cal    quant.Calibration
 	global []qblock
 	local  []qblock
 	fuse   qblock
-	cat    torchx.QParams
+	cat    quant.Params
 	hidden []qlinear
 }
 
 type qblock struct {
-	b         glcnn.Block
-	w         torchx.Packed
-	conv, act torchx.QParams
+	b glcnn.Block
+	w torchx.Packed
+	q quant.Layer
 }
 
 type qlinear struct {
-	l        glcnn.Linear
-	w        torchx.Packed
-	lin, act torchx.QParams
+	l glcnn.Linear
+	w torchx.Packed
+	q quant.Layer
 }
 
-// layerRange is c's range for one layer, or an error naming what is missing.
-func (c Calibration) layerRange(name string) ([2]float64, error) {
-	r, ok := c.Ranges[name]
-	if !ok {
-		have := make([]string, 0, len(c.Ranges))
-		for k := range c.Ranges {
-			have = append(have, k)
-		}
-		sort.Strings(have)
-		return r, fmt.Errorf("calibration has no range for layer %s (has: %s)", name, strings.Join(have, ", "))
-	}
-	if !(r[0] <= r[1]) {
-		return r, fmt.Errorf("calibration range of layer %s is [%g, %g]", name, r[0], r[1])
-	}
-	return r, nil
-}
-
-// actQParams are the parameters of leaky_relu's output for a layer whose
-// output before the activation spans r.
-func actQParams(r [2]float64) torchx.QParams {
-	return torchx.QParamsFor(glcnn.LeakySlope*r[0], r[1])
+// weightScales are the per-output-channel scales of m's parameter name
+// (quant.WeightScales).
+func (m *GLCNN) weightScales(name string) []float32 {
+	w := m.p(name)
+	return quant.WeightScales(torchx.Float32s(w), int(w.Shape()[0]))
 }
 
 // NewInt8 packs m's convolutions and hidden layers for the current quantized
-// engine (torchx.SetQuantEngine) with c's ranges. m must be on the CPU.
-func NewInt8(m *GLCNN, c Calibration) (q *Int8, err error) {
+// engine (torchx.SetQuantEngine) with c's ranges (quant.NewPlan). m must be
+// on the CPU.
+func NewInt8(m *GLCNN, c quant.Calibration) (q *Int8, err error) {
 	if d := m.Device(); d != "cpu" && d != "" {
 		return nil, fmt.Errorf("int8 inference runs on the CPU; the model is on %s", d)
 	}
-	q = &Int8{m: m, cal: c}
+	l := &m.layers
+	plan, err := quant.NewPlan(c, *l)
+	if err != nil {
+		return nil, err
+	}
+	q = &Int8{m: m, cal: c, cat: plan.Cat}
 	built := q // the returns below set q to nil; what was packed is freed
 	defer func() {
 		if err != nil {
 			built.Close()
 		}
 	}()
-	l := &m.layers
 	mk := func(b glcnn.Block) (qblock, error) {
-		r, err := c.layerRange(b.Module)
-		if err != nil {
-			return qblock{}, err
-		}
-		qb := qblock{b: b, conv: torchx.QParamsFor(r[0], r[1]), act: actQParams(r)}
-		err = torchx.Catch(func() { qb.w = torchx.PackConv(m.p(b.Weight()), m.p(b.Bias()), b.PH, b.PW) })
+		qb := qblock{b: b, q: plan.Blocks[b.Module]}
+		err := torchx.Catch(func() {
+			qb.w = torchx.PackConv(m.p(b.Weight()), m.p(b.Bias()), m.weightScales(b.Weight()), b.PH, b.PW)
+		})
 		return qb, err
 	}
 	for _, b := range l.Global {
@@ -182,16 +159,11 @@ func NewInt8(m *GLCNN, c Calibration) (q *Int8, err error) {
 	if q.fuse, err = mk(l.Fuse); err != nil {
 		return nil, err
 	}
-	glo, ghi := q.global[len(q.global)-1].act.Range()
-	llo, lhi := q.local[len(q.local)-1].act.Range()
-	q.cat = torchx.QParamsFor(min(glo, llo), max(ghi, lhi))
 	for _, h := range l.Hidden {
-		r, err := c.layerRange(h.Param)
-		if err != nil {
-			return nil, err
-		}
-		ql := qlinear{l: h, lin: torchx.QParamsFor(r[0], r[1]), act: actQParams(r)}
-		if err := torchx.Catch(func() { ql.w = torchx.PackLinear(m.p(h.Weight()), m.p(h.Bias())) }); err != nil {
+		ql := qlinear{l: h, q: plan.Hidden[h.Param]}
+		if err := torchx.Catch(func() {
+			ql.w = torchx.PackLinear(m.p(h.Weight()), m.p(h.Bias()), m.weightScales(h.Weight()))
+		}); err != nil {
 			return nil, err
 		}
 		q.hidden = append(q.hidden, ql)
@@ -226,20 +198,20 @@ func (q *Int8) Train(bool) {}
 func (q *Int8) Training() bool { return false }
 
 // Calibration returns the ranges q was built with.
-func (q *Int8) Calibration() Calibration { return q.cal }
+func (q *Int8) Calibration() quant.Calibration { return q.cal }
 
 func (q *Int8) block(x Tensor, b qblock) Tensor {
 	if b.b.Part {
-		return torchx.QPartBlock(x, b.w, b.b.Strips[:], b.conv, glcnn.LeakySlope, b.act)
+		return torchx.QPartBlock(x, b.w, b.b.Strips[:], b.q.Out, glcnn.LeakySlope, b.q.Act)
 	}
-	return torchx.QConvBlock(x, b.w, b.conv, glcnn.LeakySlope, b.act)
+	return torchx.QConvBlock(x, b.w, b.q.Out, glcnn.LeakySlope, b.q.Act)
 }
 
 // Forward is GLCNN.Forward in int8: float32 GEIs (N, 1, H, W) in, the age
 // head's and gender head's float32 outputs out. It panics with *torchx.Error
 // on a wrongly shaped input.
 func (q *Int8) Forward(x Tensor) (age, gender Tensor) {
-	xq := torchx.Quantize(x, InputQParams)
+	xq := torchx.Quantize(x, quant.Input)
 	gl, lc := xq, xq
 	for _, b := range q.global {
 		gl = q.block(gl, b)
@@ -250,7 +222,7 @@ func (q *Int8) Forward(x Tensor) (age, gender Tensor) {
 	f := q.block(torchx.QCat([]Tensor{gl, lc}, 1, q.cat), q.fuse)
 	f = torchx.Reshape(f, -1, q.m.layers.Flatten)
 	for _, h := range q.hidden {
-		f = torchx.QLinearLeaky(f, h.w, h.lin, glcnn.LeakySlope, h.act)
+		f = torchx.QLinearLeaky(f, h.w, h.q.Out, glcnn.LeakySlope, h.q.Act)
 	}
 	f = torchx.Dequantize(f)
 	return q.m.linear(f, q.m.layers.Age), q.m.linear(f, q.m.layers.Gender)

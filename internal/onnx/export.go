@@ -23,6 +23,7 @@ import (
 
 	"github.com/gaitord/gaitord/internal/atomicfile"
 	"github.com/gaitord/gaitord/internal/glcnn"
+	"github.com/gaitord/gaitord/internal/quant"
 	"github.com/gaitord/gaitord/internal/version"
 )
 
@@ -51,6 +52,11 @@ func Export(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config) erro
 // the model's own, in the order given; a key that repeats another is an
 // error, before anything is written.
 func ExportWith(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config, extra [][2]string) error {
+	return export(w, weights, cfg, nil, extra)
+}
+
+// export writes the float32 graph, or with q the int8 QDQ graph (int8.go).
+func export(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config, q *Int8, extra [][2]string) error {
 	if err := cfg.CheckWeights(weights); err != nil {
 		return fmt.Errorf("onnx export: %w", err)
 	}
@@ -65,6 +71,15 @@ func ExportWith(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config, 
 		{"min_age", strconv.Itoa(cfg.MinAge)},
 		{"loss_type", string(cfg.LossType())},
 	}
+	var plan *quant.Plan
+	if q != nil {
+		p, err := quant.NewPlan(q.Calibration, layers)
+		if err != nil {
+			return fmt.Errorf("onnx export: int8: %w", err)
+		}
+		plan = &p
+		extra = append(int8Meta(q), extra...)
+	}
 	seen := map[string]bool{}
 	for _, kv := range append(slices.Clone(meta), extra...) {
 		if seen[kv[0]] {
@@ -73,10 +88,13 @@ func ExportWith(w io.Writer, weights map[string]glcnn.Weight, cfg glcnn.Config, 
 		seen[kv[0]] = true
 	}
 	meta = append(meta, extra...)
-	g := buildGraph(weights, cfg, layers)
+	g := buildGraph(weights, cfg, layers, plan)
 	doc := "GL-CNN gait age/gender estimator (Zhu et al. 2020), ordinal age head"
 	if t := cfg.LossType(); t != glcnn.LossODL {
 		doc = fmt.Sprintf("GL-CNN gait age/gender estimator (Zhu et al. 2020), %s age head", t)
+	}
+	if plan != nil {
+		doc += ", int8 (QDQ: per-channel int8 weights, uint8 activations; heads in float32)"
 	}
 	if err := writeModel(w, g, producerPrefix+version.Version, doc, meta); err != nil {
 		return fmt.Errorf("onnx export: %w", err)
@@ -234,12 +252,36 @@ func (b *builder) decodeAge(cfg glcnn.Config) {
 // buildGraph walks the layer table: both branches from the input, their
 // channel concatenation, the fusing block, flatten, the hidden layers with
 // their leaky ReLUs (no dropout: inference), the two heads, and the age
-// decoded by the loss type (decodeAge).
-func buildGraph(weights map[string]glcnn.Weight, cfg glcnn.Config, l glcnn.Layers) *graphProto {
+// decoded by the loss type (decodeAge). With a plan the trunk up to the
+// heads is the int8 QDQ one (qBuilder.trunk); the heads and the decoding
+// are the same float32 nodes.
+func buildGraph(weights map[string]glcnn.Weight, cfg glcnn.Config, l glcnn.Layers, plan *quant.Plan) *graphProto {
 	b := &builder{g: &graphProto{name: "glcnn"}, weights: weights}
 	g := b.g
 	g.inputs = append(g.inputs, tensorValueInfo(InputName, "N", 1, cfg.InputH, cfg.InputW))
 
+	var x string
+	if plan != nil {
+		x = (&qBuilder{builder: b, plan: *plan}).trunk(l)
+	} else {
+		x = b.trunk(l)
+	}
+	b.gemm(l.Age, x, OutputAgeLogits)
+	b.gemm(l.Gender, x, OutputGenderLogits)
+
+	b.decodeAge(cfg)
+
+	g.outputs = append(g.outputs,
+		tensorValueInfo(OutputAgeLogits, "N", cfg.AgeOutputs()),
+		tensorValueInfo(OutputGenderLogits, "N", 2),
+		tensorValueInfo(OutputAge, "N"))
+	return g
+}
+
+// trunk emits the float32 graph from the input to the last hidden layer's
+// activation, which it returns.
+func (b *builder) trunk(l glcnn.Layers) string {
+	g := b.g
 	gl := InputName
 	for _, blk := range l.Global {
 		gl = b.block(blk, gl)
@@ -258,14 +300,5 @@ func buildGraph(weights map[string]glcnn.Weight, cfg glcnn.Config, l glcnn.Layer
 		g.node("LeakyRelu", act, []string{x}, []string{act}, floatAttr("alpha", glcnn.LeakySlope))
 		x = act
 	}
-	b.gemm(l.Age, x, OutputAgeLogits)
-	b.gemm(l.Gender, x, OutputGenderLogits)
-
-	b.decodeAge(cfg)
-
-	g.outputs = append(g.outputs,
-		tensorValueInfo(OutputAgeLogits, "N", cfg.AgeOutputs()),
-		tensorValueInfo(OutputGenderLogits, "N", 2),
-		tensorValueInfo(OutputAge, "N"))
-	return g
+	return x
 }

@@ -23,23 +23,29 @@ var update = flag.Bool("update", false, "rewrite testdata/graph-*.txt from the c
 // the graph's structure shows up as a diff. Weight values are not part of the
 // rendering (TestExportStructure and the ONNX Runtime tests check those).
 func TestGraphGolden(t *testing.T) {
-	cases := []struct {
+	type golden struct {
 		cfg  glcnn.Config
 		file string
-	}{
-		{glcnn.Config{InputH: 64, InputW: 44, K: 100, MinAge: 0}, "graph-64x44-k100.txt"},
-		{glcnn.Config{InputH: 128, InputW: 88, K: 90, MinAge: 2}, "graph-128x88-k90.txt"},
+		int8 bool // ExportInt8 with fixedCalibration
+	}
+	cases := []golden{
+		{glcnn.Config{InputH: 64, InputW: 44, K: 100, MinAge: 0}, "graph-64x44-k100.txt", false},
+		{glcnn.Config{InputH: 128, InputW: 88, K: 90, MinAge: 2}, "graph-128x88-k90.txt", false},
+		{glcnn.Config{InputH: 64, InputW: 44, K: 100, MinAge: 0}, "graph-64x44-k100-int8.txt", true},
 	}
 	for _, lt := range glcnn.LossTypes()[1:] { // each other loss type's head and decoding
-		cases = append(cases, struct {
-			cfg  glcnn.Config
-			file string
-		}{glcnn.Config{InputH: 64, InputW: 44, K: 10, MinAge: 3, Loss: lt}, "graph-64x44-k10-" + string(lt) + ".txt"})
+		cases = append(cases, golden{glcnn.Config{InputH: 64, InputW: 44, K: 10, MinAge: 3, Loss: lt}, "graph-64x44-k10-" + string(lt) + ".txt", false})
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := Export(&buf, randomWeights(t, c.cfg, 1), c.cfg); err != nil {
+			export := func() error { return Export(&buf, randomWeights(t, c.cfg, 1), c.cfg) }
+			if c.int8 {
+				export = func() error {
+					return ExportInt8(&buf, randomWeights(t, c.cfg, 1), c.cfg, Int8{Calibration: fixedCalibration(t, c.cfg), Source: "fixture"}, nil)
+				}
+			}
+			if err := export(); err != nil {
 				t.Fatal(err)
 			}
 			got := renderModel(t, buf.Bytes())
@@ -137,6 +143,8 @@ func renderModel(t *testing.T, b []byte) string {
 					vs = append(vs, int64(binary.LittleEndian.Uint64(raw[i:])))
 				}
 				line += fmt.Sprintf(" = %v", vs)
+			case 2: // uint8 zero points
+				line += fmt.Sprintf(" = %v", []byte(raw))
 			case 1:
 				var vs []float32
 				for i := 0; i < len(raw); i += 4 {

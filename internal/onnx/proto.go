@@ -52,6 +52,9 @@ const (
 	fTensorName     = 8
 	fTensorRawData  = 9
 	dtFloat         = 1
+	dtUint8         = 2
+	dtInt8          = 3
+	dtInt32         = 6
 	dtInt64         = 7
 	// ValueInfoProto / TypeProto / TensorShapeProto
 	fValueName       = 1

@@ -8,31 +8,12 @@ import (
 	"fmt"
 	"strings"
 	"unsafe"
+
+	"github.com/gaitord/gaitord/internal/quant"
 )
 
-// QParams are the per-tensor affine parameters of a quint8 activation: the
-// value v is stored as clamp(round(v/Scale) + ZeroPoint, 0, 255).
-type QParams struct {
-	Scale     float64
-	ZeroPoint int64
-}
-
-// QParamsFor covers [min(lo, 0), max(hi, 0)] with 256 steps, zero exactly
-// representable (PyTorch's MinMaxObserver for quint8 without reduce_range).
-func QParamsFor(lo, hi float64) QParams {
-	lo, hi = min(lo, 0), max(hi, 0)
-	scale := (hi - lo) / 255
-	if scale < 1e-8 {
-		scale = 1e-8
-	}
-	zp := int64(-lo/scale + 0.5)
-	return QParams{Scale: scale, ZeroPoint: max(0, min(255, zp))}
-}
-
-// Range is the real interval the parameters represent.
-func (q QParams) Range() (lo, hi float64) {
-	return -float64(q.ZeroPoint) * q.Scale, float64(255-q.ZeroPoint) * q.Scale
-}
+// QParams are a quint8 activation's per-tensor parameters (quant.Params).
+type QParams = quant.Params
 
 // QuantEngines lists the quantized engines this libtorch was built with
 // ("onednn", "qnnpack", …).
@@ -61,8 +42,9 @@ func SetQuantEngine(name string) error {
 }
 
 // Packed is a weight prepacked for the current quantized engine: qint8 per
-// output channel, symmetric (scale max|w_c|/127), with its float32 bias. It
-// holds native memory until Close.
+// output channel, symmetric, with the scales given (quant.WeightScales),
+// rounded by libtorch's quantize_per_channel (quant.QuantizeWeights mirrors
+// it), with its float32 bias. It holds native memory until Close.
 type Packed struct{ p C.TxPacked }
 
 // Close frees the packed weight; a closed or zero Packed is left alone.
@@ -73,21 +55,43 @@ func (p *Packed) Close() {
 	}
 }
 
-// PackConv prepacks a stride-1 convolution's weight (Cout, Cin, kh, kw) and
-// bias (Cout, or the zero Tensor) with its padding.
-func PackConv(w, b Tensor, padH, padW int64) Packed {
+// PackConv prepacks a stride-1 convolution's weight (Cout, Cin, kh, kw),
+// quantized with one scale per output channel, and bias (Cout, or the zero
+// Tensor) with its padding.
+func PackConv(w, b Tensor, scales []float32, padH, padW int64) Packed {
 	defer keep(w, b)
+	s := doubles(scales)
 	var out C.TxPacked
-	check("q_conv_prepack", C.tx_q_conv_prepack(h(w), h(b), C.int64_t(padH), C.int64_t(padW), &out))
+	check("q_conv_prepack", C.tx_q_conv_prepack(h(w), h(b), s.p(), C.int64_t(len(s)), C.int64_t(padH), C.int64_t(padW), &out))
 	return Packed{p: out}
 }
 
-// PackLinear prepacks a linear layer's weight (out, in) and bias (out).
-func PackLinear(w, b Tensor) Packed {
+// PackLinear prepacks a linear layer's weight (out, in), quantized with one
+// scale per output, and bias (out).
+func PackLinear(w, b Tensor, scales []float32) Packed {
 	defer keep(w, b)
+	s := doubles(scales)
 	var out C.TxPacked
-	check("q_linear_prepack", C.tx_q_linear_prepack(h(w), h(b), &out))
+	check("q_linear_prepack", C.tx_q_linear_prepack(h(w), h(b), s.p(), C.int64_t(len(s)), &out))
 	return Packed{p: out}
+}
+
+// float64s holds scales for a C call (exact: every float32 is a double).
+type float64s []float64
+
+func doubles(s []float32) float64s {
+	d := make(float64s, max(1, len(s))) // never empty: p takes &d[0]
+	for i, v := range s {
+		d[i] = float64(v)
+	}
+	return d[:len(s)]
+}
+
+func (d float64s) p() *C.double {
+	if cap(d) == 0 {
+		return nil
+	}
+	return (*C.double)(unsafe.Pointer(&d[:1][0]))
 }
 
 // Quantize converts a float32 tensor to quint8 with q.

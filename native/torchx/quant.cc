@@ -31,14 +31,14 @@ c10::IValue call(const char *name, const char *overload, std::vector<c10::IValue
   return st[0];
 }
 
-// per_channel_qint8 quantizes w per output channel (dim 0), symmetric:
-// scale_c = max|w_c| / 127 (a channel of zeros gets scale 1), zero point 0.
-at::Tensor per_channel_qint8(const at::Tensor &w) {
+// per_channel_qint8 quantizes w per output channel (dim 0), symmetric, with
+// the given scales (internal/quant.WeightScales: the formula lives in Go,
+// shared with the ONNX export) and zero points 0; quantize_per_channel
+// rounds with quantize_val (internal/quant.QuantizeWeights mirrors it).
+at::Tensor per_channel_qint8(const at::Tensor &w, const double *scales, int64_t n) {
   at::Tensor wf = w.detach().to(at::kFloat).contiguous();
-  std::vector<int64_t> dims;
-  for (int64_t d = 1; d < wf.dim(); d++) dims.push_back(d);
-  at::Tensor s = wf.abs().amax(dims).div(127.0).to(at::kDouble);
-  s = at::where(s > 0, s, at::ones_like(s));
+  TORCH_CHECK(n == wf.size(0), "per-channel weight: ", n, " scales for ", wf.size(0), " output channels");
+  at::Tensor s = at::from_blob(const_cast<double *>(scales), {n}, at::kDouble).clone();
   at::Tensor zp = at::zeros({wf.size(0)}, at::kLong);
   return at::quantize_per_channel(wf, s, zp, 0, at::kQInt8);
 }
@@ -86,22 +86,23 @@ const char *tx_q_set_engine(const char *name) {
   });
 }
 
-const char *tx_q_conv_prepack(TxTensor w, TxTensor b, int64_t pad_h, int64_t pad_w, TxPacked *out) {
+const char *tx_q_conv_prepack(TxTensor w, TxTensor b, const double *scales, int64_t n_scales, int64_t pad_h,
+                              int64_t pad_w, TxPacked *out) {
   return guard([&] {
     c10::optional<at::Tensor> bias;
     if (b) bias = T(b).detach().to(at::kFloat).contiguous();
     c10::List<int64_t> one({1, 1}), pad({pad_h, pad_w});
     c10::IValue p = call("quantized::conv2d_prepack", "",
-                         {per_channel_qint8(T(w)), bias, one, pad, c10::List<int64_t>({1, 1}), int64_t(1)});
+                         {per_channel_qint8(T(w), scales, n_scales), bias, one, pad, c10::List<int64_t>({1, 1}), int64_t(1)});
     *out = new c10::IValue(std::move(p));
   });
 }
 
-const char *tx_q_linear_prepack(TxTensor w, TxTensor b, TxPacked *out) {
+const char *tx_q_linear_prepack(TxTensor w, TxTensor b, const double *scales, int64_t n_scales, TxPacked *out) {
   return guard([&] {
     c10::optional<at::Tensor> bias;
     if (b) bias = T(b).detach().to(at::kFloat).contiguous();
-    c10::IValue p = call("quantized::linear_prepack", "", {per_channel_qint8(T(w)), bias});
+    c10::IValue p = call("quantized::linear_prepack", "", {per_channel_qint8(T(w), scales, n_scales), bias});
     *out = new c10::IValue(std::move(p));
   });
 }

@@ -7,8 +7,9 @@
  * quantized::linear_prepack, quantized::linear, quantized::leaky_relu,
  * quantized::cat) through the dispatcher, boxed. Activations are quint8 with
  * per-tensor affine parameters (scale, zero point) the caller calibrated;
- * weights are qint8, per output channel, symmetric: scale_c = max|w_c| / 127,
- * zero point 0 (computed here at pack time); biases stay float32. */
+ * weights are qint8, per output channel, symmetric, zero point 0, with the
+ * n_scales (= output channels) scales the caller gives (internal/quant's
+ * WeightScales), rounded by at::quantize_per_channel; biases stay float32. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,8 +29,9 @@ char *tx_q_engines(void);
 /* selects the engine ("onednn", "qnnpack", …) for packing and running */
 const char *tx_q_set_engine(const char *name);
 
-const char *tx_q_conv_prepack(TxTensor w, TxTensor b, int64_t pad_h, int64_t pad_w, TxPacked *out);
-const char *tx_q_linear_prepack(TxTensor w, TxTensor b, TxPacked *out);
+const char *tx_q_conv_prepack(TxTensor w, TxTensor b, const double *scales, int64_t n_scales, int64_t pad_h,
+                              int64_t pad_w, TxPacked *out);
+const char *tx_q_linear_prepack(TxTensor w, TxTensor b, const double *scales, int64_t n_scales, TxPacked *out);
 void tx_q_packed_free(TxPacked p);
 
 /* x (float32) → quint8 with (scale, zero_point) */

@@ -1,7 +1,11 @@
 // Runs an exported gaitord ONNX model with ONNX Runtime (CPU) and writes its
 // outputs as JSON. Test/benchmark harness only.
 //
-// Usage: node tools/ort/run.mjs MODEL.onnx INPUT.f32 N OUT.json
+// Usage: node tools/ort/run.mjs MODEL.onnx INPUT.f32 N OUT.json [OPTIMIZED.onnx]
+//
+// With OPTIMIZED.onnx, ONNX Runtime also saves the graph it runs after its
+// optimizations (session option optimizedModelFilePath): the int8 export's
+// tests read it to see QLinearConv and the other integer kernels.
 //
 // INPUT.f32 holds raw little-endian float32 values of shape [N,1,H,W]; H and W
 // are read from the model's input metadata. The JSON maps each output name to
@@ -14,14 +18,15 @@ function fail(msg) {
   process.exit(1);
 }
 
-const [modelPath, inputPath, nArg, outPath] = process.argv.slice(2);
-if (!outPath) fail('usage: node run.mjs MODEL.onnx INPUT.f32 N OUT.json');
+const [modelPath, inputPath, nArg, outPath, optimizedPath] = process.argv.slice(2);
+if (!outPath) fail('usage: node run.mjs MODEL.onnx INPUT.f32 N OUT.json [OPTIMIZED.onnx]');
 const n = Number.parseInt(nArg, 10);
 if (!(n > 0)) fail(`bad N ${JSON.stringify(nArg)}`);
 
 const session = await ort.InferenceSession.create(modelPath, {
   executionProviders: ['cpu'],
   graphOptimizationLevel: 'all',
+  ...(optimizedPath ? { optimizedModelFilePath: optimizedPath } : {}),
 });
 const meta = session.inputMetadata[0];
 if (!meta || !meta.isTensor || meta.shape.length !== 4) fail(`${modelPath}: want one 4-D tensor input`);
