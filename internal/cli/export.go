@@ -99,7 +99,7 @@ func RunExport(s Streams, o *ExportOptions) error {
 	}
 	int8 := o.Precision == infer.PrecisionInt8
 	if int8 && o.Format != "onnx" {
-		return usagef("--precision int8 exports ONNX only (--format onnx); safetensors holds the float32 weights")
+		return usagef("--precision int8 (or %s=int8) exports ONNX only (--format onnx); safetensors holds the float32 weights", envName("precision"))
 	}
 	st, err := checkpoint.Load(o.Checkpoint)
 	if err != nil {

@@ -285,7 +285,7 @@ func TestExportInt8BadInput(t *testing.T) {
 		err  string
 	}{
 		{[]string{"--checkpoint", ckpt, "--format", "safetensors", "--precision", "int8"}, 2,
-			"gaitord: --precision int8 exports ONNX only (--format onnx); safetensors holds the float32 weights"},
+			"gaitord: --precision int8 (or GAITORD_PRECISION=int8) exports ONNX only (--format onnx); safetensors holds the float32 weights"},
 		{[]string{"--checkpoint", ckpt, "--format", "onnx", "--precision", "int4"}, 2, `gaitord: --precision "int4": want fp32 or int8`},
 		{[]string{"--checkpoint", weights, "--format", "onnx", "--precision", "int8"}, 1,
 			"gaitord: export --precision int8: " + weights + " stores no configuration, so no training data to calibrate on (an export?): use the run's checkpoint"},
