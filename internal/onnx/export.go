@@ -167,9 +167,19 @@ func (b *builder) convBlock(scope string, blk glcnn.Block, in string, weightsAdd
 	return pool
 }
 
-// partBlock emits PartConv2d: Slice along the height into blk's head, body
-// and feet strips, the shared conv block on each, and Concat along the height.
+// partBlock emits PartConv2d: the shared conv block on each strip
+// (partStrips).
 func (b *builder) partBlock(blk glcnn.Block, in string) string {
+	return b.partStrips(blk, in, func(i int, scope, slice string) string {
+		return b.convBlock(scope, blk, slice, i > 0)
+	})
+}
+
+// partStrips emits the frame of a part block, for the float32 and the int8
+// graph alike: Slice along the height into blk's head, body and feet strips
+// (scoped blk.Module/head …), strip(i, scope, slice) on each, and Concat of
+// their outputs along the height, whose name it returns.
+func (b *builder) partStrips(blk glcnn.Block, in string, strip func(i int, scope, slice string) string) string {
 	scope := blk.Module
 	axes := b.int64Const(scope+"/slice_axes", 2)
 	var outs []string
@@ -179,7 +189,7 @@ func (b *builder) partBlock(blk glcnn.Block, in string) string {
 		starts := b.int64Const(s+"/slice_starts", first)
 		ends := b.int64Const(s+"/slice_ends", first+rows)
 		b.g.node("Slice", s+"/slice", []string{in, starts, ends, axes}, []string{s + "/slice"})
-		outs = append(outs, b.convBlock(s, blk, s+"/slice", i > 0))
+		outs = append(outs, strip(i, s, s+"/slice"))
 	}
 	out := scope + "/concat"
 	b.g.node("Concat", out, outs, []string{out}, intAttr("axis", 2))

@@ -176,21 +176,11 @@ func (b *qBuilder) block(blk glcnn.Block, in, paramsOf string, p quant.Params) (
 		out = b.convBlock(blk.Module, blk, in, paramsOf, w, bias)
 		return out, blk.Module + "/leaky_relu_q"
 	}
-	scope := blk.Module
-	axes := b.int64Const(scope+"/slice_axes", 2)
-	var outs []string
-	for i, part := range []string{"head", "body", "feet"} {
-		s := scope + "/" + part
-		first, rows := blk.Strips[i][0], blk.Strips[i][1]
-		starts := b.int64Const(s+"/slice_starts", first)
-		ends := b.int64Const(s+"/slice_ends", first+rows)
-		b.g.node("Slice", s+"/slice", []string{in, starts, ends, axes}, []string{s + "/slice"})
-		outs = append(outs, b.convBlock(s, blk, s+"/slice", paramsOf, w, bias))
-	}
 	// every strip has the block's activation parameters: the uint8 values
 	// concatenate as they are (quantized::cat in model.Int8 copies them too)
-	out = scope + "/concat"
-	b.g.node("Concat", out, outs, []string{out}, intAttr("axis", 2))
+	out = b.partStrips(blk, in, func(_ int, scope, slice string) string {
+		return b.convBlock(scope, blk, slice, paramsOf, w, bias)
+	})
 	b.qparams(out, b.plan.Blocks[blk.Module].Act)
 	return out, out
 }
