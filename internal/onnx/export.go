@@ -152,19 +152,31 @@ func (b *builder) convBlock(scope string, blk glcnn.Block, in string, weightsAdd
 		b.param(bName)
 	}
 	conv, act, pool := scope+"/conv", scope+"/leaky_relu", scope+"/max_pool"
-	b.g.node("Conv", conv, []string{in, wName, bName}, []string{conv},
+	b.conv(conv, blk, in, wName, bName)
+	b.g.node("LeakyRelu", act, []string{conv}, []string{act}, floatAttr("alpha", glcnn.LeakySlope))
+	b.maxPool(pool, act)
+	return pool
+}
+
+// conv emits blk's stride-1 Conv of in with weight w and bias, as node and
+// output name.
+func (b *builder) conv(name string, blk glcnn.Block, in, w, bias string) {
+	b.g.node("Conv", name, []string{in, w, bias}, []string{name},
 		intsAttr("kernel_shape", blk.KH, blk.KW),
 		intsAttr("pads", blk.PH, blk.PW, blk.PH, blk.PW),
 		intsAttr("strides", 1, 1),
 		intsAttr("dilations", 1, 1),
 		intAttr("group", 1))
-	b.g.node("LeakyRelu", act, []string{conv}, []string{act}, floatAttr("alpha", glcnn.LeakySlope))
-	b.g.node("MaxPool", pool, []string{act}, []string{pool},
+}
+
+// maxPool emits the blocks' 2×2, stride-2 MaxPool of in, as node and output
+// name.
+func (b *builder) maxPool(name, in string) {
+	b.g.node("MaxPool", name, []string{in}, []string{name},
 		intsAttr("kernel_shape", 2, 2),
 		intsAttr("strides", 2, 2),
 		intsAttr("pads", 0, 0, 0, 0),
 		intAttr("ceil_mode", 0))
-	return pool
 }
 
 // partBlock emits PartConv2d: the shared conv block on each strip

@@ -148,22 +148,13 @@ func (b *qBuilder) convBlock(scope string, blk glcnn.Block, in, paramsOf, w, bia
 	q := b.plan.Blocks[blk.Module]
 	x := b.dequantize(in, paramsOf, scope+"/input_dq")
 	conv := scope + "/conv"
-	b.g.node("Conv", conv, []string{x, w, bias}, []string{conv},
-		intsAttr("kernel_shape", blk.KH, blk.KW),
-		intsAttr("pads", blk.PH, blk.PW, blk.PH, blk.PW),
-		intsAttr("strides", 1, 1),
-		intsAttr("dilations", 1, 1),
-		intAttr("group", 1))
+	b.conv(conv, blk, x, w, bias)
 	x = b.dequantize(b.quantize(conv, conv+"_q", q.Out), conv+"_q", conv+"_dq")
 	act := scope + "/leaky_relu"
 	b.g.node("LeakyRelu", act, []string{x}, []string{act}, floatAttr("alpha", glcnn.LeakySlope))
 	x = b.quantize(act, act+"_q", q.Act)
 	pool := scope + "/max_pool"
-	b.g.node("MaxPool", pool, []string{x}, []string{pool},
-		intsAttr("kernel_shape", 2, 2),
-		intsAttr("strides", 2, 2),
-		intsAttr("pads", 0, 0, 0, 0),
-		intAttr("ceil_mode", 0))
+	b.maxPool(pool, x)
 	return pool
 }
 
