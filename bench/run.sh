@@ -4,9 +4,10 @@
 # and 128×88 (the OULP-Age model: training b64, inference b256), single-GEI
 # predict from process start with its phases beside the start-up floor
 # (bench/floor), and the CPU's instruction sets in the header.
-#   bench/run.sh [--quick] [--out FILE]     (the full run took 5 min 12 s on 2 idle cores
-#   on 2026-12-02, the int8 row not yet in it)
-# Go and Python runs alternate, never overlap. Prints the table, writes JSON.
+#   bench/run.sh [--quick] [--out FILE]     (the full run took 7 min 48 s on 2 idle cores
+#   on 2026-12-02, the int8 row included)
+# Go and Python runs alternate, never overlap: each throughput figure in 3 rounds of
+# gaitord then PyTorch. Prints the table, writes JSON.
 #   bench/run.sh --device cuda [--quick] [--out FILE]
 # runs only the training + inference comparison on that device (bench/gpu.sh,
 # which also takes a prebuilt GOBENCH=path and skips the Go build).
