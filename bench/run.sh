@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: gaitord (Go over libtorch) vs PyTorch, same libtorch,
 # 2 threads, Adam lr 1e-4, ranking BCE + ODL + gender CE (λ=μ=1, K=100), 64×44
-# and 128×88 (the OULP-Age model: training b64, inference b256), single-GEI
+# and 128×88 (the OULP-Age model: training b64, inference b256), int8, ONNX
+# Runtime on gaitord's fp32 and int8 ONNX exports (node, tools/ort), single-GEI
 # predict from process start with its phases beside the start-up floor
 # (bench/floor), and the CPU's instruction sets in the header.
 #   bench/run.sh [--quick] [--out FILE]     (the full run took 7 min 48 s on 2 idle cores

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -333,6 +334,44 @@ def stats(v):
     return {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v), "values": v}
 
 
+def ort_figure(a, R, d, pyinfer):
+    """ONNX Runtime (tools/ort/bench.mjs, 2 threads) on gaitord's fp32 and int8
+    ONNX exports of the benchmark's checkpoint, b256, against PyTorch's fp32
+    eager (pyinfer(k): its command for k repeats), in ROUNDS alternating
+    rounds. The int8 export calibrates as
+    `gaitord export --precision int8` does: on the training split the
+    checkpoint's stored configuration names (gobench's checkpoint stores the
+    defaults: the built-in synthetic set, generated into the cache once).
+    Needs the real gaitord binary, node and tools/ort's onnxruntime-node;
+    without them the figure is skipped with the reason in the results."""
+    ortdir = os.path.join(ROOT, "tools", "ort")
+    why = ("no gaitord binary (gobench stand-in)" if a.gaitord.endswith("gobench") else
+           "no --checkpoint" if not a.checkpoint else
+           "no node" if shutil.which("node") is None else
+           "no tools/ort/node_modules/onnxruntime-node (scripts/install_test_deps.sh)"
+           if not os.path.isdir(os.path.join(ortdir, "node_modules", "onnxruntime-node")) else "")
+    if why:
+        print(f"[bench] ort: skipped: {why}", file=sys.stderr, flush=True)
+        R["ort"] = {"skipped": why}
+        return
+    work = os.path.dirname(os.path.abspath(a.checkpoint))
+    models = {"fp32": os.path.join(work, "bench-fp32.onnx"), "int8": os.path.join(work, "bench-int8.onnx")}
+    for prec, path in models.items():
+        print(f"[bench] ort: gaitord export --precision {prec} …", file=sys.stderr, flush=True)
+        timed([a.gaitord, "export", "--checkpoint", a.checkpoint, "--format", "onnx", "--precision", prec, "--out", path])
+    reps = d["repeats"]
+    rounds = min(ROUNDS, reps)
+    res = {"fp32": [], "int8": [], "pytorch": []}
+    for r in range(rounds):
+        k = reps // rounds + (1 if r < reps % rounds else 0)
+        for prec, path in models.items():
+            print(f"[bench] ort: ONNX Runtime {prec} (round {r + 1}/{rounds}) …", file=sys.stderr, flush=True)
+            res[prec].append(run_json(["node", os.path.join(ortdir, "bench.mjs"), path, str(d["batch"]), str(k), "2"]))
+        print(f"[bench] ort: pytorch (round {r + 1}/{rounds}) …", file=sys.stderr, flush=True)
+        res["pytorch"].append(run_json(pyinfer(k)))
+    R["ort"] = {k: merge_runs(v) for k, v in res.items()}
+
+
 def orchestrate(a):
     py = [sys.executable, os.path.abspath(__file__)]
     go = [a.gobench]
@@ -348,7 +387,7 @@ def orchestrate(a):
         "mem": dict(batch=a.mem_batch, marks="50,200" if q else "200,2000"),
         "predict_runs": 3 if q else 5,
     }
-    figures = ["mm", "train", "infer", "infer_int8", "train128", "infer128", "data", "predict", "mem"]
+    figures = ["mm", "train", "infer", "infer_int8", "ort", "train128", "infer128", "data", "predict", "mem"]
     only = a.only.split(",") if a.only else figures
     bad = [f for f in only if f not in figures]
     if bad:
@@ -395,6 +434,8 @@ def orchestrate(a):
         both("infer", "infer", P["infer"])
     if "infer_int8" in only and a.device == "cpu":
         both("infer_int8", "infer", P["infer_int8"], gd=dict(P["infer_int8"], precision="int8"))
+    if "ort" in only and a.device == "cpu":
+        ort_figure(a, R, P["infer"], lambda k: py + args("infer", dict(P["infer"], repeats=k)))
     if "train128" in only:
         both("train128", "train", P["train128"])
     if "infer128" in only:
@@ -482,6 +523,11 @@ def report(R):
     i8 = R.get("infer_int8")
     if i8:
         row("inference int8 (b256; PyTorch fp32 eager)", "GEIs/s", i8["gaitord"]["geis_per_s"], i8["pytorch"]["geis_per_s"])
+    o = R.get("ort")
+    if o and "skipped" not in o:
+        v = o["fp32"].get("ort")
+        row(f"ONNX Runtime {v}, gaitord's fp32 export (b256)", "GEIs/s", o["fp32"]["geis_per_s"], o["pytorch"]["geis_per_s"])
+        row(f"ONNX Runtime {v}, gaitord's int8 export (b256)", "GEIs/s", o["int8"]["geis_per_s"], o["pytorch"]["geis_per_s"])
     if i128:
         row(f"inference (b256, 128×88, no-grad{on})", "GEIs/s", i128["gaitord"]["geis_per_s"], i128["pytorch"]["geis_per_s"])
     pr = R.get("predict")
@@ -616,7 +662,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--mem-batch", type=int, default=1)
     ap.add_argument("--out")
-    ap.add_argument("--only", help="orchestrate: comma-separated figures (mm,train,infer,infer_int8,train128,infer128,data,predict,mem)")
+    ap.add_argument("--only", help="orchestrate: comma-separated figures (mm,train,infer,infer_int8,ort,train128,infer128,data,predict,mem)")
     a = ap.parse_args()
     fn = {"train": bench_train, "mem": bench_mem, "infer": bench_infer, "data": bench_data, "mm": bench_mm,
           "predict": predict, "profile": profile, "orchestrate": orchestrate}[a.mode]
