@@ -559,7 +559,10 @@ def report(R):
         row(f"train achieved, 128×88 (3×fwd FLOPs × samples/s{on})", "GFLOP/s",
             [fl128 * v / 1e9 for v in t128["gaitord"]["samples_per_s"]], [fl128 * v / 1e9 for v in t128["pytorch"]["samples_per_s"]])
 
-    w = max(len(r[0]) for r in rows)
+    skipped = {k: v["skipped"] for k, v in R.items() if isinstance(v, dict) and "skipped" in v}
+    for k, why in skipped.items():
+        print(f"{k}: skipped ({why})")
+    w = max((len(r[0]) for r in rows), default=len("figure"))
     hdr = f"{'figure':<{w}}  {'unit':<9} {'gaitord median [min–max]':>30} {'PyTorch median [min–max]':>30} {'ratio':>6}"
     print(hdr)
     print("-" * len(hdr))
