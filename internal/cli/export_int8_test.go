@@ -13,14 +13,13 @@ import (
 	"testing"
 
 	"github.com/gaitord/gaitord/internal/checkpoint"
-	"github.com/gaitord/gaitord/internal/config"
 	"github.com/gaitord/gaitord/internal/data"
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/model"
-	"github.com/gaitord/gaitord/internal/synth"
 	"github.com/gaitord/gaitord/internal/torchx"
 	"github.com/gaitord/gaitord/internal/train"
+	"github.com/gaitord/gaitord/tests/gaitordtest"
 )
 
 // int8Fixture writes a synthetic set (6 subjects, one view: 6 training
@@ -30,16 +29,7 @@ import (
 func int8Fixture(t *testing.T) (ckpt string, images []float32, n int) {
 	t.Helper()
 	dir := t.TempDir()
-	root := filepath.Join(dir, "synth")
-	if _, err := synth.Generate(synth.Options{Root: root, Subjects: 6, Views: []int{90}, Seed: 5, MinAge: 2, MaxAge: 80}, nil); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Data.Root, cfg.Data.Workers = root, 1
-	yaml, err := cfg.YAML()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, yaml := gaitordtest.SynthSet(t, dir)
 	mc := model.DefaultConfig()
 	m, err := model.New(mc, 7, "cpu")
 	if err != nil {

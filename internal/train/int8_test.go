@@ -14,7 +14,7 @@ import (
 	"github.com/gaitord/gaitord/internal/gei"
 	"github.com/gaitord/gaitord/internal/infer"
 	"github.com/gaitord/gaitord/internal/model"
-	"github.com/gaitord/gaitord/internal/synth"
+	"github.com/gaitord/gaitord/tests/gaitordtest"
 )
 
 // Int8Stored calibrates on the training split of the data a checkpoint's
@@ -26,16 +26,7 @@ import (
 func TestInt8Stored(t *testing.T) {
 	runtime.LockOSThread() // Calibrate calls GC: libtorch from one OS thread
 	defer infer.FinishGC()
-	root := filepath.Join(t.TempDir(), "synth")
-	if _, err := synth.Generate(synth.Options{Root: root, Subjects: 6, Views: []int{90}, Seed: 5, MinAge: 2, MaxAge: 80}, nil); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Data.Root, cfg.Data.Workers = root, 1
-	yaml, err := cfg.YAML()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, yaml := gaitordtest.SynthSet(t, t.TempDir())
 	mc := model.DefaultConfig()
 	m, err := model.New(mc, 7, "cpu")
 	if err != nil {
@@ -110,7 +101,7 @@ func TestInt8Stored(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "w.safetensors stores no configuration") {
 		t.Fatalf("no stored configuration: %v", err)
 	}
-	gone := cfg
+	gone := config.Default()
 	gone.Data.Root, gone.Data.Format = filepath.Join(t.TempDir(), "gone"), "oumvlp"
 	yaml, err = gone.YAML()
 	if err != nil {

@@ -1,5 +1,6 @@
 // Package gaitordtest builds and runs the real gaitord binary for the
-// end-to-end and bad-input tests, and reads back what it writes.
+// end-to-end and bad-input tests, reads back what it writes, and writes the
+// small fixtures several packages' tests share.
 package gaitordtest
 
 import (
@@ -12,6 +13,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/gaitord/gaitord/internal/config"
+	"github.com/gaitord/gaitord/internal/synth"
 )
 
 // Build compiles ../../cmd/gaitord (relative to a test package under tests/)
@@ -103,4 +107,23 @@ func ReadGray(t testing.TB, path string) *image.Gray {
 		t.Fatalf("%s: %T, want an 8-bit gray PNG", path, img)
 	}
 	return g
+}
+
+// SynthSet writes a small synthetic set under dir/synth (6 subjects, view
+// 90°, seed 5, ages 2–80: 12 GEIs) and returns its root and a configuration
+// (YAML) that names it with one loader worker: the data a checkpoint's
+// stored configuration points int8 calibration to.
+func SynthSet(t testing.TB, dir string) (root, yaml string) {
+	t.Helper()
+	root = filepath.Join(dir, "synth")
+	if _, err := synth.Generate(synth.Options{Root: root, Subjects: 6, Views: []int{90}, Seed: 5, MinAge: 2, MaxAge: 80}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Data.Root, cfg.Data.Workers = root, 1
+	y, err := cfg.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, y
 }
