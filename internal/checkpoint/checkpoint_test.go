@@ -13,6 +13,7 @@ import (
 
 	"github.com/gaitord/gaitord/internal/glcnn"
 	"github.com/gaitord/gaitord/internal/safetensors"
+	"github.com/gaitord/gaitord/tests/gaitordtest"
 )
 
 // smallState is a checkpoint state whose weights are n float32s under one
@@ -373,17 +374,6 @@ func valuedWeights(c glcnn.Config, off float32) map[string]glcnn.Weight {
 	return w
 }
 
-// readRecorder is an io.ReaderAt over b that records every range read.
-type readRecorder struct {
-	b     []byte
-	reads [][2]int64
-}
-
-func (r *readRecorder) ReadAt(p []byte, off int64) (int, error) {
-	r.reads = append(r.reads, [2]int64{off, off + int64(len(p))})
-	return bytes.NewReader(r.b).ReadAt(p, off)
-}
-
 // LoadModel and ReadModel give a training checkpoint's weights, model and
 // metadata exactly as Load does, without the Adam moments, and never read a
 // byte of the moments' data (the reads are recorded); an export loads the
@@ -412,7 +402,7 @@ func TestLoadModelSkipsMoments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rr := &readRecorder{b: b}
+	rr := &gaitordtest.ReadRecorder{B: b}
 	viaRead, err := ReadModel("upload", rr, int64(len(b)))
 	if err != nil {
 		t.Fatal(err)
@@ -447,7 +437,7 @@ func TestLoadModelSkipsMoments(t *testing.T) {
 		}
 	}
 	hdrEnd := 8 + int64(binary.LittleEndian.Uint64(b))
-	for _, r := range rr.reads {
+	for _, r := range rr.Reads {
 		if r[0] >= hdrEnd {
 			read += r[1] - r[0]
 		}

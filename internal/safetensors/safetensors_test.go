@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gaitord/gaitord/tests/gaitordtest"
 )
 
 // handAssembled is the expected encoding of tinyTensors/tinyMeta, built
@@ -494,17 +496,6 @@ func FuzzRead(f *testing.F) {
 	})
 }
 
-// rangeReader is an io.ReaderAt over b that records the ranges read.
-type rangeReader struct {
-	b     []byte
-	reads [][2]int64
-}
-
-func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
-	r.reads = append(r.reads, [2]int64{off, off + int64(len(p))})
-	return bytes.NewReader(r.b).ReadAt(p, off)
-}
-
 // File.Float32 gives what Tensor + Tensor.Float32 give (values written by
 // FromFloat32 and read back bit for bit, -0 and ±Inf included), reads only
 // that tensor's bytes, and refuses other dtypes, missing names and a short
@@ -525,14 +516,14 @@ func TestFileFloat32(t *testing.T) {
 	if err := Encode(&buf, in, nil); err != nil {
 		t.Fatal(err)
 	}
-	r := &rangeReader{b: buf.Bytes()}
+	r := &gaitordtest.ReadRecorder{B: buf.Bytes()}
 	f, err := ReadNamed(r, int64(buf.Len()), "mem")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := 8 + int64(binary.LittleEndian.Uint64(buf.Bytes()))
 	for name, v := range want {
-		r.reads = nil
+		r.Reads = nil
 		got, err := f.Float32(name)
 		if err != nil {
 			t.Fatal(err)
@@ -551,8 +542,8 @@ func TestFileFloat32(t *testing.T) {
 			t.Fatalf("%s: Float32 %v, Tensor.Float32 %v", name, got, viaTensor)
 		}
 		if name == "a" { // data section order: a (16 bytes) first
-			if len(r.reads) < 1 || r.reads[0] != [2]int64{base, base + 16} {
-				t.Fatalf("a: reads %v, want only [%d %d]", r.reads, base, base+16)
+			if len(r.Reads) < 1 || r.Reads[0] != [2]int64{base, base + 16} {
+				t.Fatalf("a: reads %v, want only [%d %d]", r.Reads, base, base+16)
 			}
 		}
 		if dtype, shape, ok := f.Info(name); !ok || dtype != "F32" || prod(shape) != int64(len(v)) {

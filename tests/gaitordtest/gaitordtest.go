@@ -1,6 +1,6 @@
 // Package gaitordtest builds and runs the real gaitord binary for the
-// end-to-end and bad-input tests, reads back what it writes, and writes the
-// small fixtures several packages' tests share.
+// end-to-end and bad-input tests, reads back what it writes, and holds the
+// small fixtures and fakes several packages' tests share.
 package gaitordtest
 
 import (
@@ -126,4 +126,18 @@ func SynthSet(t testing.TB, dir string) (root, yaml string) {
 		t.Fatal(err)
 	}
 	return root, y
+}
+
+// ReadRecorder is an io.ReaderAt over B that records every range read
+// ([off, end)) in Reads: tests of readers that must skip parts of a file
+// (safetensors.File, checkpoint.LoadModel) check what was touched.
+type ReadRecorder struct {
+	B     []byte
+	Reads [][2]int64
+}
+
+// ReadAt reads from B and records the range.
+func (r *ReadRecorder) ReadAt(p []byte, off int64) (int, error) {
+	r.Reads = append(r.Reads, [2]int64{off, off + int64(len(p))})
+	return bytes.NewReader(r.B).ReadAt(p, off)
 }
