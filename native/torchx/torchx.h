@@ -51,8 +51,9 @@ const char *tx_part_block(TxTensor x, TxTensor w, TxTensor b, const int64_t *sta
 /* benchmark lever for tx_conv_block on CPU: 0 plain order, 1 channels-last
  * first layer only, 2 all strided layout choices, 3 level 2 plus oneDNN tensors
  * (blocked conv output, pool on it) without autograd for batches of at least
- * tx_onednn_min_batch() (default); returns the
- * previous level. */
+ * tx_onednn_min_batch(), 4 level 3 plus channels-last multi-channel convs
+ * under autograd and tiling part strips taken by one split (default);
+ * returns the previous level. tx_cpu_layouts reads the current level. */
 int tx_set_cpu_layouts(int level);
 int tx_cpu_layouts(void);
 /* how many blocks have taken the oneDNN-tensor path of level 3 (for tests) */
