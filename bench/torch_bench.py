@@ -315,6 +315,13 @@ ENV_SHOWN = ("OMP_WAIT_POLICY", "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS")
 ROUNDS = 3
 
 
+def round_repeats(reps):
+    """How many of reps repeats each alternating round runs: ROUNDS rounds
+    (fewer when there are fewer repeats), the first ones one longer."""
+    n = min(ROUNDS, reps)
+    return [reps // n + (1 if r < reps % n else 0) for r in range(n)]
+
+
 def merge_runs(runs):
     """One result from several runs of the same figure: lists of per-repeat
     values are concatenated, peak memory is the largest, anything else is the
@@ -359,11 +366,10 @@ def ort_figure(a, R, d, pyinfer):
     for prec, path in models.items():
         print(f"[bench] ort: gaitord export --precision {prec} …", file=sys.stderr, flush=True)
         timed([a.gaitord, "export", "--checkpoint", a.checkpoint, "--format", "onnx", "--precision", prec, "--out", path])
-    reps = d["repeats"]
-    rounds = min(ROUNDS, reps)
+    counts = round_repeats(d["repeats"])
+    rounds = len(counts)
     res = {"fp32": [], "int8": [], "pytorch": []}
-    for r in range(rounds):
-        k = reps // rounds + (1 if r < reps % rounds else 0)
+    for r, k in enumerate(counts):
         for prec, path in models.items():
             print(f"[bench] ort: ONNX Runtime {prec} (round {r + 1}/{rounds}) …", file=sys.stderr, flush=True)
             res[prec].append(run_json(["node", os.path.join(ortdir, "bench.mjs"), path, str(d["batch"]), str(k), "2"]))
@@ -415,11 +421,11 @@ def orchestrate(a):
         so that a drift of the shared machine falls on both sides alike; the
         per-repeat lists are concatenated (merge_runs). gd: gaitord's
         parameters where they differ from d (int8)."""
-        reps = d.get("repeats")
-        rounds = min(ROUNDS, reps) if reps and "steps" in d else 1
+        counts = round_repeats(d["repeats"]) if d.get("repeats") and "steps" in d else [None]
+        rounds = len(counts)
         g, p = [], []
-        for r in range(rounds):
-            k = dict(repeats=reps // rounds + (1 if r < reps % rounds else 0)) if rounds > 1 else {}
+        for r, c in enumerate(counts):
+            k = {} if c is None else dict(repeats=c)
             print(f"[bench] {name}: gaitord (round {r + 1}/{rounds}) …", file=sys.stderr, flush=True)
             g.append(run_json(go + goargs(mode, dict(gd or d, **k)), env))
             print(f"[bench] {name}: pytorch (round {r + 1}/{rounds}) …", file=sys.stderr, flush=True)

@@ -360,16 +360,18 @@ func benchTrain(res map[string]any) error {
 // abLayouts runs -repeats rounds; each round sets every -ab-layouts level in
 // turn and records run's rate under it, then restores the previous level.
 func abLayouts(run func() float64) map[string][]float64 {
+	names := strings.Split(*abLay, ",")
+	levels := make([]int, len(names))
+	for i, l := range names {
+		if _, err := fmt.Sscanf(l, "%d", &levels[i]); err != nil {
+			fail(fmt.Errorf("-ab-layouts %q: %w", *abLay, err))
+		}
+	}
 	ab := map[string][]float64{}
-	levels := strings.Split(*abLay, ",")
 	for range *repeats {
-		for _, l := range levels {
-			var lv int
-			if _, err := fmt.Sscanf(l, "%d", &lv); err != nil {
-				fail(fmt.Errorf("-ab-layouts %q: %w", *abLay, err))
-			}
+		for i, lv := range levels {
 			prev := torchx.SetCPULayouts(lv)
-			ab[l] = append(ab[l], run())
+			ab[names[i]] = append(ab[names[i]], run())
 			torchx.SetCPULayouts(prev)
 		}
 	}
