@@ -14,6 +14,15 @@ each repeat (interleaved A/B) and the medians are compared.
     ... part [--batch 64]            part convolutions, forward + backward: three
         strip convs vs one conv over the strips stacked with 2·pad zero rows
         between them (the same values: zero padding at every strip edge)
+    ... train-blocks [--batch 64]    training levers of torchx level 4, forward +
+        backward of one block each: the multi-channel convolutions (gl_conv2,
+        lc_conv2's largest strip, the fusing conv) on the strided path
+        (level 3) against channels-last convolutions (level 4), and lc_conv2's
+        part block with its strips narrowed (level 3) or split at once (level 4)
+    ... train-other [--batch 64]     training levers not kept: the 5120 → 1024
+        layer (forward + backward) by OpenBLAS (F.linear), as a convolution
+        over the fused map, and as mkldnn_linear; PyTorch's eager training
+        step with and without torch.set_flush_denormal(True)
 Every variant is checked against eager first (max |difference| printed).
 """
 import argparse
@@ -170,9 +179,92 @@ def part(a, H, W):
               f"paired {sorted(round(j / i, 2) for i, j in zip(s_, t_))}")
 
 
+def block_cl(x, w, b, p):
+    """torchx level 4 under autograd: a multi-channel conv channels-last too."""
+    y = F.conv2d(x.contiguous(memory_format=torch.channels_last), w.contiguous(memory_format=torch.channels_last), b, 1, p)
+    return F.leaky_relu(F.max_pool2d(y.contiguous(memory_format=torch.channels_last), 2, 2), S).contiguous()
+
+
+def part_split(blk, x, w, b, p):
+    """torchx level 4: the strips of a part block taken by one split."""
+    return torch.cat([blk(q, w, b, p) for q in x.split([e - s for s, e in glcnn.strip_bounds(x.shape[2])], 2)], 2)
+
+
+def train_blocks(a, H, W):
+    feet = glcnn.strip_bounds(H // 2)[-1]
+    cases = [("gl_conv2", 32, 64, (7, 7), 3, H // 2),
+             ("lc_conv2 feet strip", 32, 64, (5, 7), (2, 3), feet[1] - feet[0]),
+             ("fusing conv", 128, 128, (5, 5), 2, H // 4)]
+    V, grads = {}, {}
+    for name, ci, co, k, p, h in cases:
+        w_ = W // 2 if ci == 32 else W // 4
+        x = torch.rand(a.batch, ci, h, w_, requires_grad=True)
+        conv = torch.nn.Conv2d(ci, co, k, padding=p)
+
+        def step(blk, x=x, conv=conv, p=p):
+            x.grad = conv.weight.grad = None
+            blk(x, conv.weight, conv.bias, p).square().sum().backward()
+            return conv.weight.grad.clone()
+        V[f"{name}, strided (level 3)"] = lambda s=step: s(block_strided)
+        V[f"{name}, channels-last (level 4)"] = lambda s=step: s(block_cl)
+    x = torch.rand(a.batch, 32, H // 2, W // 2, requires_grad=True)
+    conv = torch.nn.Conv2d(32, 64, (5, 7), padding=(2, 3))
+
+    def part_step(pf):
+        x.grad = conv.weight.grad = None
+        pf(block_strided, x, conv.weight, conv.bias, (2, 3)).square().sum().backward()
+        return x.grad.clone()
+    V["lc_conv2 part block, strips narrowed (level 3)"] = lambda: part_step(part_strips)
+    V["lc_conv2 part block, strips split (level 4)"] = lambda: part_step(part_split)
+    keys = list(V)
+    for i in range(0, len(keys), 2):
+        g0, g1 = V[keys[i]](), V[keys[i + 1]]()
+        print(f"{keys[i + 1]:48s} gradient relative diff {((g0 - g1).abs().max() / g0.abs().max()).item():.2g}")
+    R = interleaved(V, a.repeats, 1)
+    for i in range(0, len(keys), 2):
+        t0, t1 = [1000 / v for v in R[keys[i]]], [1000 / v for v in R[keys[i + 1]]]
+        print(f"{keys[i]:48s} {st.median(t0):6.1f} ms; {keys[i + 1]}: {st.median(t1):6.1f} ms; "
+              f"paired time ratio {st.median([q / r for r, q in zip(t0, t1)]):.2f}")
+
+
+def train_other(a, H, W):
+    f4 = torch.rand(a.batch, 128, H // 8, W // 8, requires_grad=True)
+    lin = torch.nn.Linear(f4[0].numel(), 1024)
+
+    def run(f):
+        f4.grad = lin.weight.grad = lin.bias.grad = None
+        f().square().sum().backward()
+        return lin.weight.grad.clone()
+    V = {"F.linear (OpenBLAS)": lambda: run(lambda: lin(f4.flatten(1))),
+         "as a convolution (oneDNN)": lambda: run(lambda: F.conv2d(f4, lin.weight.view(1024, *f4.shape[1:]), lin.bias).flatten(1)),
+         "mkldnn_linear": lambda: run(lambda: torch._C._nn.mkldnn_linear(f4.flatten(1).to_mkldnn(), lin.weight, lin.bias).to_dense())}
+    g0 = V["F.linear (OpenBLAS)"]()
+    R = interleaved(V, a.repeats, 1)
+    t0 = [1000 / v for v in R["F.linear (OpenBLAS)"]]
+    for k in V:
+        t = [1000 / v for v in R[k]]
+        print(f"{k:28s} {st.median(t):6.2f} ms; paired time ratio {st.median([q / r for r, q in zip(t0, t)]):.2f}; "
+              f"weight grad relative diff {((V[k]() - g0).abs().max() / g0.abs().max()).item():.2g}")
+    m = glcnn.build_model(H, W, 100, 0.5, seed=1).train()
+    opt = torch.optim.Adam(m.parameters(), lr=1e-4)
+    x = torch.rand(a.batch, 1, H, W)
+    ages, genders = torch.randint(0, 100, (a.batch,)).tolist(), torch.randint(0, 2, (a.batch,)).tolist()
+
+    def step(flush):
+        torch.set_flush_denormal(flush)
+        za, zg = m(x)
+        loss = glcnn.losses(za, zg, ages, genders, 0, 1.0, 1.0)["total"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    R = interleaved({"off": lambda: step(False), "on": lambda: step(True)}, a.repeats, a.batch, inner=4)
+    torch.set_flush_denormal(False)
+    print(f"eager training step, flush_denormal on/off speed: paired {st.median([j / i for i, j in zip(R['off'], R['on'])]):.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["infer", "infer-pack", "part"])
+    ap.add_argument("what", choices=["infer", "infer-pack", "part", "train-blocks", "train-other"])
     ap.add_argument("--batch", type=int)
     ap.add_argument("--input", default="64x44")
     ap.add_argument("--repeats", type=int, default=7)
@@ -180,9 +272,9 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     H, W = (int(v) for v in a.input.split("x"))
-    if a.what == "part":
+    if a.what in ("part", "train-blocks", "train-other"):
         a.batch = a.batch or 64
-        part(a, H, W)
+        {"part": part, "train-blocks": train_blocks, "train-other": train_other}[a.what](a, H, W)
         return
     m = glcnn.build_model(H, W, 100, 0.5, seed=1).eval()
     torch.manual_seed(3)

@@ -81,9 +81,9 @@ at::Tensor channels_last(const at::Tensor &t) {
 // the output comes out channels-last for the pool, and the pooled map goes
 // back to NCHW. On the AVX-512 host of 2026-12-02 oneDNN's channels-last
 // forward + backward was faster for all three multi-channel convolutions at
-// batch 64 (gl_conv2 77 → 68 ms, lc_conv2's largest strip 24 → 20 ms, the
-// fusing conv 70 → 59 ms; whole training step 1.12× at 64×44, 1.07× at
-// 128×88, bench/README.md), where the 2026-11-26 host had them as fast as
+// batch 64 (bench/fp32_levers.py train-blocks: gl_conv2 0.83×, lc_conv2's
+// largest strip 0.83×, the fusing conv 0.90× the time; whole training step
+// 1.12× at 64×44, 1.07× at 128×88, bench/README.md), where the 2026-11-26 host had them as fast as
 // NCHW. Without autograd the forward alone did not pay below
 // kOneDNNMinBatch (b1 0.82×, b4 0.85×, b16 1.05×), so inference keeps
 // level 2 there. The values are the same convolution's up to the summation
@@ -325,7 +325,8 @@ const char *tx_part_block(TxTensor x, TxTensor w, TxTensor b, const int64_t *sta
     // split_with_sizes: under autograd its backward is one concatenation of
     // the strips' gradients, where narrow's is a zero-filled full-size
     // gradient per strip, then summed (lc_conv2's block forward + backward
-    // at batch 64: 0.80× the time, identical gradients; bench/README.md).
+    // at batch 64: 0.88× the time, identical gradients; bench/fp32_levers.py
+    // train-blocks).
     bool tiles = cpu_layouts.load(std::memory_order_relaxed) >= 4 && in.dim() == 4;
     int64_t next = 0;
     for (int64_t i = 0; tiles && i < n; i++) {
